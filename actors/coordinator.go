@@ -1,0 +1,138 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/storage"
+)
+
+// ErrQueryTimeout is returned when partitions did not all answer in time.
+var ErrQueryTimeout = errors.New("query timed out waiting for partitions")
+
+// readTarget is one read of one partition within a query.
+type readTarget struct {
+	partition uint32
+	req       *starlingpb.ReadRequest
+}
+
+// queryOutcome is what a coordinator hands back: one merged chunk per
+// target, in target order.
+type queryOutcome struct {
+	results []*starlingpb.ResultChunk
+	err     error
+}
+
+// coordinator runs one query: it sends each target's read to the
+// partition's primary, gathers the streamed chunks (a target is done at its
+// chunk flagged last), and hands the merged answers back through done. It
+// lives for one query and stops itself.
+type coordinator struct {
+	router  *Router
+	signal  starlingpb.Signal
+	targets []readTarget
+	baseID  uint64
+	timeout time.Duration
+	done    chan<- queryOutcome
+
+	results   []*starlingpb.ResultChunk
+	finished  []bool
+	remaining int
+	attempts  []int
+	over      bool
+}
+
+const maxReadAttempts = 3
+
+func (c *coordinator) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		c.results = make([]*starlingpb.ResultChunk, len(c.targets))
+		c.finished = make([]bool, len(c.targets))
+		c.attempts = make([]int, len(c.targets))
+		c.remaining = len(c.targets)
+		if c.remaining == 0 {
+			c.finish(ctx, nil)
+			return
+		}
+		for i := range c.targets {
+			if err := c.send(ctx, i); err != nil {
+				c.finish(ctx, err)
+				return
+			}
+		}
+		ctx.SetReceiveTimeout(c.timeout)
+	case *starlingpb.ResultChunk:
+		i, ok := c.index(msg.QueryId)
+		if !ok || c.finished[i] {
+			return
+		}
+		if msg.Error != "" {
+			c.finish(ctx, fmt.Errorf("%s partition %d: %s", storage.SignalName(c.signal), c.targets[i].partition, msg.Error))
+			return
+		}
+		if r := c.results[i]; r == nil {
+			c.results[i] = msg
+		} else {
+			r.Records = append(r.Records, msg.Records...)
+			r.Refs = append(r.Refs, msg.Refs...)
+			r.TraceHits = append(r.TraceHits, msg.TraceHits...)
+			r.Names = append(r.Names, msg.Names...)
+		}
+		if msg.Last {
+			c.finished[i] = true
+			if c.remaining--; c.remaining == 0 {
+				c.finish(ctx, nil)
+			}
+		}
+	case *starlingpb.NotPrimary:
+		i, ok := c.index(msg.RequestId)
+		if !ok || c.finished[i] {
+			return
+		}
+		if err := c.send(ctx, i); err != nil {
+			c.finish(ctx, err)
+		}
+	case *actor.ReceiveTimeout:
+		c.finish(ctx, fmt.Errorf("%w (%d of %d partitions answered within %s)", ErrQueryTimeout, len(c.targets)-c.remaining, len(c.targets), c.timeout))
+	}
+}
+
+func (c *coordinator) index(queryID uint64) (int, bool) {
+	i := int(queryID - c.baseID)
+	return i, queryID >= c.baseID && i < len(c.targets)
+}
+
+func (c *coordinator) send(ctx actor.Context, i int) error {
+	t := c.targets[i]
+	if c.attempts[i]++; c.attempts[i] > maxReadAttempts {
+		return fmt.Errorf("%s partition %d: primary moved %d times: %w", storage.SignalName(c.signal), t.partition, maxReadAttempts, ErrNoRoute)
+	}
+	pid, epoch, err := c.router.Primary(c.signal, t.partition)
+	if err != nil {
+		return err
+	}
+	// A sent message is shared with its receiver (locally it is not
+	// copied), so every send gets its own.
+	req := proto.Clone(t.req).(*starlingpb.ReadRequest)
+	req.QueryId = c.baseID + uint64(i)
+	req.Format = storage.EntryFormat
+	req.Partition = &starlingpb.PartitionRef{Signal: c.signal, Id: t.partition, Epoch: epoch}
+	ctx.Request(pid, req)
+	return nil
+}
+
+func (c *coordinator) finish(ctx actor.Context, err error) {
+	if c.over {
+		return
+	}
+	c.over = true
+	ctx.CancelReceiveTimeout()
+	c.done <- queryOutcome{results: c.results, err: err}
+	ctx.Stop(ctx.Self())
+}

@@ -1,0 +1,265 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/storage"
+)
+
+// FrontendConfig configures the frontend pool.
+type FrontendConfig struct {
+	// Size is the number of frontend actors; requests are spread over them
+	// round robin. Building batches is CPU work, so about one per core.
+	Size int
+	// Timeout bounds one ingest request from receipt to the last
+	// partition's acknowledgement; past it the client is told to retry.
+	Timeout time.Duration
+	// MaxAttempts bounds how often one partition batch is re-sent after a
+	// NotPrimary answer.
+	MaxAttempts int
+	// Builder is what the frontends need of the cluster settings.
+	Builder storage.BuilderConfig
+}
+
+// Validate reports the first invalid field.
+func (c FrontendConfig) Validate() error {
+	switch {
+	case c.Size < 1:
+		return fmt.Errorf("frontend size: %d must be at least 1", c.Size)
+	case c.Timeout <= 0:
+		return fmt.Errorf("frontend timeout: %s must be positive", c.Timeout)
+	case c.MaxAttempts < 1:
+		return fmt.Errorf("frontend max attempts: %d must be at least 1", c.MaxAttempts)
+	}
+	return c.Builder.Validate()
+}
+
+// ErrIngestTimeout is returned when the partitions did not all acknowledge
+// a request in time.
+var ErrIngestTimeout = errors.New("ingest timed out waiting for partitions")
+
+// Frontends is the node's pool of frontend actors.
+type Frontends struct {
+	system *actor.ActorSystem
+	pids   []*actor.PID
+	next   atomic.Uint64
+	cfg    FrontendConfig
+}
+
+// StartFrontends spawns the pool. seen is shared by the pool.
+func StartFrontends(system *actor.ActorSystem, cfg FrontendConfig, router *Router, seen *storage.SeenCache, m *Metrics, now func() time.Time) (*Frontends, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	f := &Frontends{system: system, cfg: cfg}
+	for i := 0; i < cfg.Size; i++ {
+		b, err := storage.NewBuilder(cfg.Builder, seen, now)
+		if err != nil {
+			return nil, err
+		}
+		props := actor.PropsFromProducer(func() actor.Actor {
+			return &frontend{builder: b, seen: seen, router: router, m: m, cfg: cfg, pending: map[uint64]*pendingIngest{}}
+		})
+		pid, err := system.Root.SpawnNamed(props, fmt.Sprintf("frontend/%d", i))
+		if err != nil {
+			f.Stop()
+			return nil, fmt.Errorf("spawn frontend %d: %w", i, err)
+		}
+		f.pids = append(f.pids, pid)
+	}
+	return f, nil
+}
+
+// Ingest stores one request through a frontend and waits for the answer.
+// Safe for concurrent use.
+func (f *Frontends) Ingest(ctx context.Context, req *IngestRequest) (*IngestResult, error) {
+	pid := f.pids[f.next.Add(1)%uint64(len(f.pids))]
+	timeout := f.cfg.Timeout + time.Second // the frontend answers by its own deadline first
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	res, err := f.system.Root.RequestFuture(pid, req, timeout).Result()
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	r, ok := res.(*IngestResult)
+	if !ok {
+		return nil, fmt.Errorf("BUG: frontend answered %T", res)
+	}
+	return r, nil
+}
+
+// Stop stops the pool after the requests it holds are answered or time out.
+func (f *Frontends) Stop() {
+	for _, pid := range f.pids {
+		_ = f.system.Root.PoisonFuture(pid).Wait()
+	}
+}
+
+// frontend turns ingest requests into one WriteBatch per partition, sends
+// them to the partitions' primaries, and answers once all acknowledged.
+// It never waits inside Receive: acknowledgements arrive as messages.
+type frontend struct {
+	builder *storage.Builder
+	seen    *storage.SeenCache
+	router  *Router
+	m       *Metrics
+	cfg     FrontendConfig
+
+	nextID  uint64
+	pending map[uint64]*pendingIngest
+}
+
+type pendingIngest struct {
+	reply    *actor.PID
+	signal   starlingpb.Signal
+	result   storage.BuildResult
+	batches  map[uint32]*storage.PartBatch // not yet acknowledged
+	attempts map[uint32]int
+	began    time.Time
+	timer    *time.Timer
+}
+
+func (f *frontend) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *IngestRequest:
+		f.ingest(ctx, msg)
+	case *starlingpb.WriteAck:
+		f.ack(ctx, msg)
+	case *starlingpb.NotPrimary:
+		f.notPrimary(ctx, msg)
+	case *requestTimeout:
+		if p := f.pending[msg.id]; p != nil {
+			f.finish(ctx, msg.id, p, fmt.Errorf("%w after %s", ErrIngestTimeout, f.cfg.Timeout), true)
+		}
+	case *actor.Stopping:
+		for id, p := range f.pending {
+			f.finish(ctx, id, p, errors.New("node is shutting down"), true)
+		}
+	}
+}
+
+func (f *frontend) ingest(ctx actor.Context, req *IngestRequest) {
+	began := time.Now()
+	var res storage.BuildResult
+	switch req.Signal {
+	case starlingpb.Signal_SIGNAL_TRACES:
+		res = f.builder.Traces(req.Traces)
+	case starlingpb.Signal_SIGNAL_LOGS:
+		res = f.builder.Logs(req.Logs)
+	case starlingpb.Signal_SIGNAL_METRICS:
+		res = f.builder.Metrics(req.Metrics)
+	default:
+		ctx.Respond(&IngestResult{Err: fmt.Errorf("unknown signal %v", req.Signal)})
+		return
+	}
+	f.m.rejected(req.Signal, res.Reasons)
+	p := &pendingIngest{
+		reply: ctx.Sender(), signal: req.Signal, result: res, began: began,
+		batches: make(map[uint32]*storage.PartBatch, len(res.Batches)), attempts: map[uint32]int{},
+	}
+	f.nextID++
+	id := f.nextID
+	if len(res.Batches) == 0 {
+		f.finish(ctx, id, p, nil, false)
+		return
+	}
+	f.pending[id] = p
+	for i := range res.Batches {
+		b := &res.Batches[i]
+		p.batches[b.Partition] = b
+	}
+	for _, b := range p.batches {
+		if err := f.send(ctx, id, p, b); err != nil {
+			f.finish(ctx, id, p, err, true)
+			return
+		}
+	}
+	self, system := ctx.Self(), ctx.ActorSystem()
+	p.timer = time.AfterFunc(f.cfg.Timeout, func() { system.Root.Send(self, &requestTimeout{id: id}) })
+}
+
+func (f *frontend) send(ctx actor.Context, id uint64, p *pendingIngest, b *storage.PartBatch) error {
+	pid, epoch, err := f.router.Primary(p.signal, b.Partition)
+	if err != nil {
+		return err
+	}
+	p.attempts[b.Partition]++
+	ctx.Request(pid, &starlingpb.WriteBatch{
+		Format:    storage.EntryFormat,
+		Partition: &starlingpb.PartitionRef{Signal: p.signal, Id: b.Partition, Epoch: epoch},
+		RequestId: id,
+		Records:   uint32(b.Records),
+		Entries:   b.Entries,
+	})
+	return nil
+}
+
+func (f *frontend) ack(ctx actor.Context, ack *starlingpb.WriteAck) {
+	p := f.pending[ack.RequestId]
+	if p == nil {
+		return // answered already (timeout or another partition's error)
+	}
+	id := ack.GetPartition().GetId()
+	b := p.batches[id]
+	if b == nil {
+		return
+	}
+	if ack.Error != "" {
+		f.finish(ctx, ack.RequestId, p, fmt.Errorf("%s partition %d: %s", storage.SignalName(p.signal), id, ack.Error), ack.Retryable)
+		return
+	}
+	f.seen.Add(b.Seen)
+	delete(p.batches, id)
+	if len(p.batches) == 0 {
+		f.finish(ctx, ack.RequestId, p, nil, false)
+	}
+}
+
+func (f *frontend) notPrimary(ctx actor.Context, np *starlingpb.NotPrimary) {
+	p := f.pending[np.RequestId]
+	if p == nil {
+		return
+	}
+	id := np.GetPartition().GetId()
+	b := p.batches[id]
+	if b == nil {
+		return
+	}
+	if p.attempts[id] >= f.cfg.MaxAttempts {
+		f.finish(ctx, np.RequestId, p, fmt.Errorf("%s partition %d: primary moved %d times: %w",
+			storage.SignalName(p.signal), id, p.attempts[id], ErrNoRoute), true)
+		return
+	}
+	if err := f.send(ctx, np.RequestId, p, b); err != nil {
+		f.finish(ctx, np.RequestId, p, err, true)
+	}
+}
+
+// finish answers a request and forgets it.
+func (f *frontend) finish(ctx actor.Context, id uint64, p *pendingIngest, err error, retryable bool) {
+	delete(f.pending, id)
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	r := &IngestResult{
+		Accepted: p.result.Accepted, Rejected: p.result.Rejected,
+		Reasons: p.result.Reasons, Message: p.result.Message,
+		Err: err, Retryable: retryable,
+	}
+	if err == nil {
+		f.m.ingested(p.signal, p.result.Accepted, time.Since(p.began))
+	} else {
+		f.m.refused(p.signal, p.result.Accepted)
+	}
+	if p.reply != nil {
+		ctx.Send(p.reply, r)
+	}
+}

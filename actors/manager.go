@@ -1,0 +1,199 @@
+package actors
+
+import (
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/storage"
+)
+
+// ManagerConfig configures the partition manager.
+type ManagerConfig struct {
+	// NodeID is this node's id in the partition table.
+	NodeID string
+	// ReadTimeout bounds one partition read.
+	ReadTimeout time.Duration
+}
+
+// Validate reports the first invalid field.
+func (c ManagerConfig) Validate() error {
+	switch {
+	case c.NodeID == "":
+		return fmt.Errorf("manager node id: must be set")
+	case c.ReadTimeout <= 0:
+		return fmt.Errorf("manager read timeout: %s must be positive", c.ReadTimeout)
+	}
+	return nil
+}
+
+// Manager is the handle of the node's partition manager actor.
+type Manager struct {
+	system *actor.ActorSystem
+	pid    *actor.PID
+	ready  atomic.Bool
+}
+
+// StartManager spawns the partition manager, which at once spawns a
+// partition actor for every partition the table places on this node, and
+// follows the table from then on.
+func StartManager(system *actor.ActorSystem, cfg ManagerConfig, store *storage.Store, table PartitionTable, m *Metrics) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Manager{system: system}
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &manager{cfg: cfg, store: store, table: table, m: m, ready: &h.ready, children: map[partKey]*child{}}
+	})
+	pid, err := system.Root.SpawnNamed(props, managerName)
+	if err != nil {
+		return nil, fmt.Errorf("spawn partition manager: %w", err)
+	}
+	h.pid = pid
+	return h, nil
+}
+
+// Ready reports whether every partition actor the table asks for is up.
+func (h *Manager) Ready() bool { return h.ready.Load() }
+
+// Stop stops the manager and its partition actors after the messages
+// already in their mailboxes.
+func (h *Manager) Stop() {
+	h.ready.Store(false)
+	_ = h.system.Root.PoisonFuture(h.pid).Wait()
+}
+
+type partKey struct {
+	signal starlingpb.Signal
+	id     uint32
+}
+
+type child struct {
+	pid   *actor.PID
+	epoch uint64
+	role  starlingpb.Role
+}
+
+// manager spawns and stops partition actors (its children) to match the
+// partition table, and tells them their epoch and role.
+type manager struct {
+	cfg      ManagerConfig
+	store    *storage.Store
+	table    PartitionTable
+	m        *Metrics
+	ready    *atomic.Bool
+	children map[partKey]*child
+	stop     chan struct{}
+}
+
+func (a *manager) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.stop = make(chan struct{})
+		changed := a.table.Changed()
+		a.reconcile(ctx)
+		self, system, stop := ctx.Self(), ctx.ActorSystem(), a.stop
+		go func() {
+			for {
+				select {
+				case <-changed:
+					changed = a.table.Changed()
+					system.Root.Send(self, &tableChanged{})
+				case <-stop:
+					return
+				}
+			}
+		}()
+	case *tableChanged:
+		a.reconcile(ctx)
+	case *actor.Terminated:
+		for k, c := range a.children {
+			if c.pid.Equal(msg.Who) {
+				delete(a.children, k)
+			}
+		}
+		a.reconcile(ctx)
+	case *actor.Stopping:
+		a.ready.Store(false)
+		close(a.stop)
+	}
+}
+
+// roleOf is the role of node in a partition row.
+func roleOf(p *starlingpb.Partition, node string) starlingpb.Role {
+	switch {
+	case p.Primary == node:
+		return starlingpb.Role_ROLE_PRIMARY
+	case slices.Contains(p.InSync, node):
+		return starlingpb.Role_ROLE_REPLICA
+	case slices.Contains(p.Replicas, node):
+		return starlingpb.Role_ROLE_LEARNER
+	}
+	return starlingpb.Role_ROLE_UNSPECIFIED
+}
+
+func (a *manager) reconcile(ctx actor.Context) {
+	want := make(map[partKey]*starlingpb.Partition)
+	for _, p := range a.table.Partitions() {
+		if roleOf(p, a.cfg.NodeID) != starlingpb.Role_ROLE_UNSPECIFIED {
+			want[partKey{p.Signal, p.Id}] = p
+		}
+	}
+	for k, c := range a.children {
+		if _, ok := want[k]; !ok {
+			ctx.Stop(c.pid)
+			delete(a.children, k)
+		}
+	}
+	ok := true
+	for k, p := range want {
+		role := roleOf(p, a.cfg.NodeID)
+		if c := a.children[k]; c != nil {
+			if c.epoch != p.Epoch || c.role != role {
+				c.epoch, c.role = p.Epoch, role
+				ctx.Send(c.pid, &assignment{epoch: p.Epoch, role: role})
+			}
+			continue
+		}
+		props := actor.PropsFromProducer(a.partitionProducer(k, p))
+		pid, err := ctx.SpawnNamed(props, PartitionName(k.signal, k.id)[len(managerName)+1:])
+		if err != nil {
+			ctx.Logger().Error("spawn partition actor", "signal", storage.SignalName(k.signal), "partition", k.id, "err", err)
+			ok = false
+			continue
+		}
+		ctx.Watch(pid)
+		a.children[k] = &child{pid: pid, epoch: p.Epoch, role: role}
+	}
+	counts := map[starlingpb.Signal]int{}
+	for k := range a.children {
+		counts[k.signal]++
+	}
+	for _, sig := range storage.Signals {
+		a.m.partitions.WithLabelValues(storage.SignalName(sig)).Set(float64(counts[sig]))
+	}
+	a.ready.Store(ok)
+}
+
+// partitionProducer builds a partition actor from the current table row,
+// so a restarted actor starts from the table's truth, not a stale copy.
+func (a *manager) partitionProducer(k partKey, initial *starlingpb.Partition) actor.Producer {
+	return func() actor.Actor {
+		row := initial
+		for _, p := range a.table.Partitions() {
+			if p.Signal == k.signal && p.Id == k.id {
+				row = p
+				break
+			}
+		}
+		return &partition{
+			store: a.store, signal: k.signal, id: k.id,
+			epoch: row.Epoch, role: roleOf(row, a.cfg.NodeID), primary: row.Primary,
+			readTTL: a.cfg.ReadTimeout,
+		}
+	}
+}

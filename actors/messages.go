@@ -1,0 +1,60 @@
+package actors
+
+import (
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+)
+
+// Messages that never leave the node. Everything that may cross nodes is a
+// protobuf of proto/starlingpb.
+
+// IngestRequest asks a frontend to store one decoded OTLP request. Exactly
+// one of Traces, Logs, Metrics is set, matching Signal. The frontend answers
+// the sender with an *IngestResult.
+type IngestRequest struct {
+	Signal  starlingpb.Signal
+	Traces  ptrace.Traces
+	Logs    plog.Logs
+	Metrics pmetric.Metrics
+}
+
+// IngestResult answers an IngestRequest. When Err is nil every accepted
+// record is committed; rejected records were written nowhere.
+type IngestResult struct {
+	Accepted int
+	Rejected int
+	// Reasons counts rejected records by reason.
+	Reasons map[string]int
+	// Message names the fields of the first rejected records and why.
+	Message string
+	// Err is set when the accepted records could not all be committed; the
+	// client should retry when Retryable.
+	Err       error
+	Retryable bool
+}
+
+// committed tells a partition actor that the local store has committed
+// (or failed to commit) one write batch.
+type committed struct {
+	sender    *actor.PID
+	requestID uint64
+	records   uint32
+	err       error
+}
+
+// requestTimeout tells a frontend that a request's deadline passed.
+type requestTimeout struct{ id uint64 }
+
+// tableChanged tells the partition manager to reconcile with the table.
+type tableChanged struct{}
+
+// assignment tells a partition actor its current epoch and role.
+type assignment struct {
+	epoch uint64
+	role  starlingpb.Role
+}

@@ -1,0 +1,61 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/storage"
+)
+
+// Metrics of the actors of one node.
+type Metrics struct {
+	ingestedRecords *prometheus.CounterVec
+	rejectedRecords *prometheus.CounterVec
+	writeLatency    *prometheus.HistogramVec
+	partitions      *prometheus.GaugeVec
+}
+
+// NewMetrics registers the actors' metrics on reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		ingestedRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "starling_ingested_records_total",
+			Help: "Records (spans, log records, data points) committed and acknowledged to the client.",
+		}, []string{"signal"}),
+		rejectedRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "starling_rejected_records_total",
+			Help: "Records not stored: invalid, too_old, too_new (rejected for good) or unavailable (the client was told to retry).",
+		}, []string{"signal", "reason"}),
+		writeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "starling_write_latency_seconds",
+			Help:    "Time from receiving an ingest request to acknowledging it, for requests fully committed.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
+		}, []string{"signal"}),
+		partitions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "starling_partition_actors",
+			Help: "Partition actors running on this node.",
+		}, []string{"signal"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.ingestedRecords, m.rejectedRecords, m.writeLatency, m.partitions)
+	}
+	return m
+}
+
+func (m *Metrics) ingested(sig starlingpb.Signal, records int, took time.Duration) {
+	name := storage.SignalName(sig)
+	m.ingestedRecords.WithLabelValues(name).Add(float64(records))
+	m.writeLatency.WithLabelValues(name).Observe(took.Seconds())
+}
+
+func (m *Metrics) rejected(sig starlingpb.Signal, reasons map[string]int) {
+	for reason, n := range reasons {
+		m.rejectedRecords.WithLabelValues(storage.SignalName(sig), reason).Add(float64(n))
+	}
+}
+
+func (m *Metrics) refused(sig starlingpb.Signal, records int) {
+	m.rejectedRecords.WithLabelValues(storage.SignalName(sig), "unavailable").Add(float64(records))
+}

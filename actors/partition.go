@@ -1,0 +1,178 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/storage"
+)
+
+// maxChunkBytes bounds one ResultChunk, under the remote's message limit.
+const maxChunkBytes = 1 << 20
+
+// partition owns one partition's key range on this node: it checks every
+// write against its role and epoch, hands it to the store's group committer
+// and acknowledges once it is committed; it runs reads on goroutines that
+// answer the requester directly. It never waits for the disk inside
+// Receive, except while the store's commit queue is full (backpressure).
+//
+// The store's group committer already drains every partition's pending
+// batches into one Badger commit, so a partition submits each batch at once
+// instead of buffering its own.
+type partition struct {
+	store   *storage.Store
+	signal  starlingpb.Signal
+	id      uint32
+	epoch   uint64
+	role    starlingpb.Role
+	primary string // node id of the primary, for NotPrimary answers
+	readTTL time.Duration
+}
+
+func (a *partition) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *starlingpb.WriteBatch:
+		a.write(ctx, msg)
+	case *committed:
+		ack := &starlingpb.WriteAck{
+			RequestId: msg.requestID,
+			Partition: a.ref(),
+			Records:   msg.records,
+		}
+		if msg.err != nil {
+			ack.Error = msg.err.Error()
+			ack.Retryable = !errors.Is(msg.err, storage.ErrCorrupt) && !errors.Is(msg.err, storage.ErrWrongPartition)
+		}
+		ctx.Send(msg.sender, ack)
+	case *starlingpb.ReadRequest:
+		a.read(ctx, msg)
+	case *assignment:
+		a.epoch, a.role = msg.epoch, msg.role
+	}
+}
+
+func (a *partition) ref() *starlingpb.PartitionRef {
+	return &starlingpb.PartitionRef{Signal: a.signal, Id: a.id, Epoch: a.epoch}
+}
+
+func (a *partition) write(ctx actor.Context, b *starlingpb.WriteBatch) {
+	sender := ctx.Sender()
+	reply := func(err error, retryable bool) {
+		ctx.Send(sender, &starlingpb.WriteAck{RequestId: b.RequestId, Partition: a.ref(), Error: err.Error(), Retryable: retryable})
+	}
+	switch {
+	case b.GetPartition().GetSignal() != a.signal || b.GetPartition().GetId() != a.id:
+		reply(fmt.Errorf("batch for %v/%d sent to %v/%d", b.GetPartition().GetSignal(), b.GetPartition().GetId(), a.signal, a.id), false)
+		return
+	case a.role != starlingpb.Role_ROLE_PRIMARY || b.GetPartition().GetEpoch() != a.epoch:
+		ctx.Send(sender, &starlingpb.NotPrimary{RequestId: b.RequestId, Partition: a.ref(), Primary: a.primary})
+		return
+	case b.Format != storage.EntryFormat:
+		reply(fmt.Errorf("entry format %d: %w", b.Format, storage.ErrUnknownFormat), false)
+		return
+	}
+	if _, err := storage.CheckEntries(b.Entries, a.id, a.store.WindowSeconds()); err != nil {
+		reply(fmt.Errorf("check entries: %w", err), false)
+		return
+	}
+	self, system := ctx.Self(), ctx.ActorSystem()
+	a.store.Apply(a.signal, b.Entries, int(b.Records), func(err error) {
+		system.Root.Send(self, &committed{sender: sender, requestID: b.RequestId, records: b.Records, err: err})
+	})
+}
+
+func (a *partition) read(ctx actor.Context, r *starlingpb.ReadRequest) {
+	sender := ctx.Sender()
+	system := ctx.ActorSystem()
+	head := &starlingpb.ResultChunk{Format: storage.EntryFormat, QueryId: r.QueryId, Partition: a.ref()}
+	if r.GetPartition().GetSignal() != a.signal || r.GetPartition().GetId() != a.id {
+		head.Last, head.Error = true, "read sent to the wrong partition"
+		ctx.Send(sender, head)
+		return
+	}
+	if r.Format != storage.EntryFormat {
+		head.Last, head.Error = true, fmt.Sprintf("entry format %d: %v", r.Format, storage.ErrUnknownFormat)
+		ctx.Send(sender, head)
+		return
+	}
+	go func() {
+		c, cancel := context.WithTimeout(context.Background(), a.readTTL)
+		defer cancel()
+		out := proto.Clone(head).(*starlingpb.ResultChunk)
+		if err := a.runRead(c, r, out); err != nil {
+			out = head
+			out.Error = err.Error()
+		}
+		sendChunks(out, func(c *starlingpb.ResultChunk) { system.Root.Send(sender, c) })
+	}()
+}
+
+func (a *partition) runRead(ctx context.Context, r *starlingpb.ReadRequest, out *starlingpb.ResultChunk) error {
+	limit := int(r.Limit)
+	switch q := r.Query.(type) {
+	case *starlingpb.ReadRequest_TraceById:
+		var id [16]byte
+		if len(q.TraceById.TraceId) != len(id) {
+			return errors.New("trace id must be 16 bytes")
+		}
+		copy(id[:], q.TraceById.TraceId)
+		return a.store.ReadTrace(ctx, a.id, id, out)
+	case *starlingpb.ReadRequest_TraceSearch:
+		return a.store.SearchTraces(ctx, a.id, q.TraceSearch, r.StartUnixNano, r.EndUnixNano, limit, out)
+	case *starlingpb.ReadRequest_LogSearch:
+		return a.store.SearchLogs(ctx, a.id, q.LogSearch, r.StartUnixNano, r.EndUnixNano, limit, out)
+	case *starlingpb.ReadRequest_SeriesSearch:
+		return a.store.SearchSeries(ctx, a.id, q.SeriesSearch, r.StartUnixNano, r.EndUnixNano, limit, out)
+	case *starlingpb.ReadRequest_Catalog:
+		return a.store.ReadCatalog(ctx, a.id, q.Catalog, r.StartUnixNano, r.EndUnixNano, out)
+	}
+	return fmt.Errorf("unknown query %T", r.Query)
+}
+
+// sendChunks splits a result into chunks of at most maxChunkBytes of
+// records, the last one flagged, and sends them in order.
+func sendChunks(c *starlingpb.ResultChunk, send func(*starlingpb.ResultChunk)) {
+	size := 0
+	for _, r := range c.Records {
+		size += len(r.Key) + len(r.Value)
+	}
+	for _, r := range c.Refs {
+		size += len(r.Key) + len(r.Value)
+	}
+	if size <= maxChunkBytes {
+		c.Last = true
+		send(c)
+		return
+	}
+	next := func() *starlingpb.ResultChunk {
+		return &starlingpb.ResultChunk{Format: c.Format, QueryId: c.QueryId, Partition: c.Partition}
+	}
+	cur, n := next(), 0
+	flush := func() {
+		send(cur)
+		cur, n = next(), 0
+	}
+	// Refs first, so a receiver can decode records as they come.
+	for _, r := range c.Refs {
+		if n > 0 && n+len(r.Key)+len(r.Value) > maxChunkBytes {
+			flush()
+		}
+		cur.Refs = append(cur.Refs, r)
+		n += len(r.Key) + len(r.Value)
+	}
+	for _, r := range c.Records {
+		if n > 0 && n+len(r.Key)+len(r.Value) > maxChunkBytes {
+			flush()
+		}
+		cur.Records = append(cur.Records, r)
+		n += len(r.Key) + len(r.Value)
+	}
+	cur.TraceHits, cur.Names, cur.Last = c.TraceHits, c.Names, true
+	send(cur)
+}

@@ -1,0 +1,238 @@
+package actors
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/query"
+	"github.com/starling-otel/starling/storage"
+)
+
+// Querier answers the API's queries by running query coordinators over the
+// partitions that hold the data. Safe for concurrent use.
+type Querier struct {
+	system  *actor.ActorSystem
+	router  *Router
+	timeout time.Duration
+	nextID  atomic.Uint64
+}
+
+// NewQuerier returns a querier whose queries give up after timeout.
+func NewQuerier(system *actor.ActorSystem, router *Router, timeout time.Duration) *Querier {
+	return &Querier{system: system, router: router, timeout: timeout}
+}
+
+// run executes targets through one coordinator and returns one merged
+// chunk per target (nil where a partition had nothing).
+func (q *Querier) run(ctx context.Context, sig starlingpb.Signal, targets []readTarget) ([]*starlingpb.ResultChunk, error) {
+	done := make(chan queryOutcome, 1)
+	base := q.nextID.Add(uint64(len(targets))+1) - uint64(len(targets))
+	timeout := q.timeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &coordinator{router: q.router, signal: sig, targets: targets, baseID: base, timeout: timeout, done: done}
+	})
+	pid := q.system.Root.SpawnPrefix(props, "query")
+	select {
+	case out := <-done:
+		return out.results, out.err
+	case <-ctx.Done():
+		q.system.Root.Stop(pid)
+		return nil, ctx.Err()
+	}
+}
+
+// all returns one target per partition of sig, each with its own copy of
+// the request.
+func (q *Querier) all(sig starlingpb.Signal, req func() *starlingpb.ReadRequest) []readTarget {
+	n := q.router.Partitions(sig)
+	ts := make([]readTarget, n)
+	for i := range ts {
+		ts[i] = readTarget{partition: uint32(i), req: req()}
+	}
+	return ts
+}
+
+// TraceByID returns every span of a trace; found is false when no span is
+// stored.
+func (q *Querier) TraceByID(ctx context.Context, traceID [16]byte) (td ptrace.Traces, found bool, err error) {
+	p := storage.PartitionOf(storage.TraceHash(traceID), q.router.Partitions(starlingpb.Signal_SIGNAL_TRACES))
+	res, err := q.run(ctx, starlingpb.Signal_SIGNAL_TRACES, []readTarget{{partition: p, req: traceByID(traceID[:])}})
+	if err != nil {
+		return ptrace.NewTraces(), false, err
+	}
+	if res[0] == nil || len(res[0].Records) == 0 {
+		return ptrace.NewTraces(), false, nil
+	}
+	td, err = storage.DecodeTrace(res[0].Records, res[0].Refs)
+	if err != nil {
+		return td, false, fmt.Errorf("decode trace: %w", err)
+	}
+	return td, true, nil
+}
+
+func traceByID(id []byte) *starlingpb.ReadRequest {
+	return &starlingpb.ReadRequest{
+		EndUnixNano: math.MaxInt64,
+		Query:       &starlingpb.ReadRequest_TraceById{TraceById: &starlingpb.TraceByID{TraceId: id}},
+	}
+}
+
+// SearchTraces finds up to limit traces with one span matching s, started
+// in [start, end], newest first: every partition returns its newest hits,
+// the newest limit of all are then read and summarised.
+func (q *Querier) SearchTraces(ctx context.Context, s *starlingpb.TraceSearch, start, end int64, limit int) ([]storage.TraceSummary, error) {
+	sig := starlingpb.Signal_SIGNAL_TRACES
+	res, err := q.run(ctx, sig, q.all(sig, func() *starlingpb.ReadRequest {
+		return &starlingpb.ReadRequest{
+			StartUnixNano: start, EndUnixNano: end, Limit: uint32(limit),
+			Query: &starlingpb.ReadRequest_TraceSearch{TraceSearch: s},
+		}
+	}))
+	if err != nil {
+		return nil, err
+	}
+	hits := query.TopTraceHits(res, limit)
+	if len(hits) == 0 {
+		return nil, nil
+	}
+	n := q.router.Partitions(sig)
+	targets := make([]readTarget, len(hits))
+	for i, h := range hits {
+		var id [16]byte
+		copy(id[:], h.TraceId)
+		targets[i] = readTarget{partition: storage.PartitionOf(storage.TraceHash(id), n), req: traceByID(h.TraceId)}
+	}
+	traces, err := q.run(ctx, sig, targets)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]storage.TraceSummary, 0, len(traces))
+	for _, t := range traces {
+		if t == nil || len(t.Records) == 0 {
+			continue // dropped by retention between the two reads
+		}
+		sum, err := storage.SummarizeTrace(t.Records, t.Refs)
+		if err != nil {
+			return nil, fmt.Errorf("summarise trace: %w", err)
+		}
+		out = append(out, sum)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Start != out[j].Start {
+			return out[i].Start > out[j].Start
+		}
+		return bytes.Compare(out[i].TraceID[:], out[j].TraceID[:]) < 0
+	})
+	return out, nil
+}
+
+// catalog lists names of a kind over every partition of sig.
+func (q *Querier) catalog(ctx context.Context, sig starlingpb.Signal, c *starlingpb.Catalog) ([]string, error) {
+	res, err := q.run(ctx, sig, q.all(sig, func() *starlingpb.ReadRequest {
+		return &starlingpb.ReadRequest{
+			EndUnixNano: math.MaxInt64,
+			Query:       &starlingpb.ReadRequest_Catalog{Catalog: c},
+		}
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return query.UnionNames(res), nil
+}
+
+// Services lists the services that sent spans.
+func (q *Querier) Services(ctx context.Context) ([]string, error) {
+	return q.catalog(ctx, starlingpb.Signal_SIGNAL_TRACES, &starlingpb.Catalog{Kind: starlingpb.Catalog_KIND_SERVICES})
+}
+
+// Operations lists the span names of a service.
+func (q *Querier) Operations(ctx context.Context, service string) ([]string, error) {
+	return q.catalog(ctx, starlingpb.Signal_SIGNAL_TRACES, &starlingpb.Catalog{Kind: starlingpb.Catalog_KIND_OPERATIONS, Service: service})
+}
+
+// MetricNames lists metric names starting with prefix.
+func (q *Querier) MetricNames(ctx context.Context, prefix string) ([]string, error) {
+	return q.catalog(ctx, starlingpb.Signal_SIGNAL_METRICS, &starlingpb.Catalog{Kind: starlingpb.Catalog_KIND_METRIC_NAMES, Prefix: prefix})
+}
+
+// SearchLogs finds up to limit log records matching s in [start, end],
+// newest first.
+func (q *Querier) SearchLogs(ctx context.Context, s *starlingpb.LogSearch, start, end int64, limit int) ([]storage.LogEntry, error) {
+	sig := starlingpb.Signal_SIGNAL_LOGS
+	res, err := q.run(ctx, sig, q.all(sig, func() *starlingpb.ReadRequest {
+		return &starlingpb.ReadRequest{
+			StartUnixNano: start, EndUnixNano: end, Limit: uint32(limit),
+			Query: &starlingpb.ReadRequest_LogSearch{LogSearch: s},
+		}
+	}))
+	if err != nil {
+		return nil, err
+	}
+	var records, refs []*starlingpb.Record
+	for _, r := range res {
+		if r != nil {
+			records = append(records, r.Records...)
+			refs = append(refs, r.Refs...)
+		}
+	}
+	records = query.Newest(records, func(r *starlingpb.Record) int64 { return storage.LogTime(r.Key) }, limit)
+	return storage.DecodeLogs(records, refs)
+}
+
+// SearchSeries returns up to limit series matching s with their points in
+// [start, end], sorted by name and labels.
+func (q *Querier) SearchSeries(ctx context.Context, s *starlingpb.SeriesSearch, start, end int64, limit int) ([]storage.Series, error) {
+	sig := starlingpb.Signal_SIGNAL_METRICS
+	res, err := q.run(ctx, sig, q.all(sig, func() *starlingpb.ReadRequest {
+		return &starlingpb.ReadRequest{
+			StartUnixNano: start, EndUnixNano: end, Limit: uint32(limit),
+			Query: &starlingpb.ReadRequest_SeriesSearch{SeriesSearch: s},
+		}
+	}))
+	if err != nil {
+		return nil, err
+	}
+	var out []storage.Series
+	for _, r := range res {
+		if r == nil {
+			continue
+		}
+		series, err := storage.DecodeSeries(r.Records)
+		if err != nil {
+			return nil, fmt.Errorf("decode series: %w", err)
+		}
+		out = append(out, series...)
+	}
+	sort.Slice(out, func(i, j int) bool { return seriesLess(&out[i], &out[j]) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func seriesLess(a, b *storage.Series) bool {
+	if a.Metric.Name() != b.Metric.Name() {
+		return a.Metric.Name() < b.Metric.Name()
+	}
+	for i := 0; i < len(a.Labels) && i < len(b.Labels); i++ {
+		if a.Labels[i] != b.Labels[i] {
+			if a.Labels[i].Key != b.Labels[i].Key {
+				return a.Labels[i].Key < b.Labels[i].Key
+			}
+			return a.Labels[i].Value < b.Labels[i].Value
+		}
+	}
+	return len(a.Labels) < len(b.Labels)
+}

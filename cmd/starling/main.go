@@ -1,0 +1,126 @@
+// Command starling runs a Starling node: an OTLP store for traces, logs and
+// metrics with embedded storage.
+//
+//	go run ./cmd/starling            # one node, data in ./data, default ports
+//	starling --help                  # every flag
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/starling-otel/starling/node"
+)
+
+func main() {
+	if err := newRootCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "starling:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the flags of the root command.
+type options struct {
+	cfg        node.Config
+	configPath string
+	logLevel   string
+	logFormat  string
+}
+
+func newRootCommand() *cobra.Command {
+	o := &options{cfg: node.DefaultConfig()}
+	cmd := &cobra.Command{
+		Use:   "starling",
+		Short: "Starling: a self-forming OpenTelemetry store for traces, logs and metrics",
+		Long: `Starling stores OpenTelemetry traces, logs and metrics received over OTLP
+(gRPC on 4317, HTTP on 4318) and answers queries on its HTTP API (3300).
+
+Every flag can also be set as the environment variable STARLING_<FLAG>
+(upper case, '-' as '_', e.g. STARLING_DATA_DIR) or as a key of the YAML
+file given by --config (e.g. "data-dir: /var/lib/starling"). A flag beats
+the environment, which beats the file.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applySources(cmd.Flags(), o.configPath, os.LookupEnv)
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context()) },
+	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+func (o *options) addFlags(fs *pflag.FlagSet) {
+	c := &o.cfg
+	fs.StringVar(&o.configPath, "config", "", "YAML file of flag values (keys are flag names)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the node's data (created if missing)")
+	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "node id (default: the id stored in the data dir, made up on first start)")
+	fs.StringVar(&c.Bind, "bind", c.Bind, "host or IP every listener binds to (default: all interfaces)")
+	fs.IntVar(&c.OTLPGRPCPort, "otlp-grpc-port", c.OTLPGRPCPort, "OTLP/gRPC port")
+	fs.IntVar(&c.OTLPHTTPPort, "otlp-http-port", c.OTLPHTTPPort, "OTLP/HTTP port")
+	fs.IntVar(&c.HTTPPort, "http-port", c.HTTPPort, "HTTP API, /metrics, /healthz and /readyz port")
+	fs.IntVar(&c.Partitions, "partitions", c.Partitions, "partitions per signal; fixed when the data dir is created")
+	fs.Var(durationValue{&c.Window}, "window", "length of a storage window (whole hours); fixed when the data dir is created")
+	fs.Var(durationValue{&c.RetentionTraces}, "retention-traces", "how long traces are kept (e.g. 72h, 7d); whole windows are deleted")
+	fs.Var(durationValue{&c.RetentionLogs}, "retention-logs", "how long logs are kept")
+	fs.Var(durationValue{&c.RetentionMetrics}, "retention-metrics", "how long metrics are kept")
+	fs.Var(durationValue{&c.MaxFuture}, "max-future", "how far ahead of this node's clock a record's time may be")
+	fs.BoolVar(&c.SyncWrites, "sync-writes", c.SyncWrites, "fsync every group commit (survives power loss on a single node; slower)")
+	fs.Var(bytesValue{&c.MaxRequestBytes}, "max-request-bytes", "largest OTLP request accepted, after decompression (e.g. 16MiB)")
+	fs.Var(durationValue{&c.IngestTimeout}, "ingest-timeout", "time limit of one OTLP request")
+	fs.Var(durationValue{&c.QueryTimeout}, "query-timeout", "time limit of one API query")
+	fs.Var(durationValue{&c.ShutdownTimeout}, "shutdown-timeout", "time given to in-flight requests on SIGTERM")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+}
+
+func (o *options) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("log-level: %q is not debug, info, warn or error", o.logLevel)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(o.logFormat) {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, hopts)), nil
+	}
+	return nil, fmt.Errorf("log-format: %q is not text or json", o.logFormat)
+}
+
+func (o *options) run(ctx context.Context) error {
+	log, err := o.logger()
+	if err != nil {
+		return err
+	}
+	o.cfg.Logger = log
+	n, err := node.New(o.cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := n.Start(ctx); err != nil {
+		return err
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("signal received: draining in-flight requests and stopping")
+	case serveErr = <-n.Err():
+		log.Error("listener failed: stopping", "err", serveErr)
+	}
+	stop() // a second signal kills the process at once
+	return errors.Join(serveErr, n.Stop(context.Background()))
+}

@@ -1,0 +1,223 @@
+package node
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/starling-otel/starling/actors"
+	"github.com/starling-otel/starling/query"
+	"github.com/starling-otel/starling/storage"
+)
+
+// The HTTP API on --http-port: JSON query endpoints under /api/v1,
+// Prometheus metrics, health and readiness. Bad parameters answer 400 with
+// {"error": "<param>: <reason>"}.
+
+func (n *Node) apiHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/traces/{traceID}", n.getTrace)
+	mux.HandleFunc("GET /api/v1/traces", n.searchTraces)
+	mux.HandleFunc("GET /api/v1/services", n.listServices)
+	mux.HandleFunc("GET /api/v1/services/{service}/operations", n.listOperations)
+	mux.HandleFunc("GET /api/v1/logs", n.searchLogs)
+	mux.HandleFunc("GET /api/v1/metrics/names", n.listMetricNames)
+	mux.HandleFunc("GET /api/v1/metrics/series", n.searchSeries)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !n.Ready() {
+			http.Error(w, "not ready: partition actors are not all up", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"encode response: `+jsonEscape(err.Error())+`"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	_, _ = w.Write([]byte("\n"))
+}
+
+func jsonEscape(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, map[string]string{"error": err.Error()})
+}
+
+// writeQueryError answers a failed query: 400 for bad parameters, 503 for
+// timeouts and unreachable partitions (retry), 500 otherwise.
+func writeQueryError(w http.ResponseWriter, err error) {
+	var pe *query.ParamError
+	switch {
+	case errors.As(err, &pe):
+		writeError(w, http.StatusBadRequest, err)
+	case errors.Is(err, actors.ErrQueryTimeout), errors.Is(err, actors.ErrNoRoute), errors.Is(err, context.DeadlineExceeded):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, err)
+	default:
+		writeError(w, http.StatusInternalServerError, err)
+	}
+}
+
+func (n *Node) getTrace(w http.ResponseWriter, r *http.Request) {
+	id, err := query.ParseTraceID(r.PathValue("traceID"))
+	if err == nil {
+		err = query.ParseNone(r.URL.Query())
+	}
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	td, found, err := n.querier.TraceByID(r.Context(), id)
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	if !found {
+		writeError(w, http.StatusNotFound, errors.New("trace "+hex.EncodeToString(id[:])+" not found"))
+		return
+	}
+	b, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+type traceSummaryJSON struct {
+	TraceID     string  `json:"traceID"`
+	RootService string  `json:"rootService"`
+	RootName    string  `json:"rootName"`
+	StartTime   string  `json:"startTime"`
+	DurationMs  float64 `json:"durationMs"`
+	SpanCount   int     `json:"spanCount"`
+}
+
+func (n *Node) searchTraces(w http.ResponseWriter, r *http.Request) {
+	q, err := query.ParseTraceSearch(r.URL.Query(), time.Now())
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	sums, err := n.querier.SearchTraces(r.Context(), q.Search, q.Range.Start, q.Range.End, q.Limit)
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	out := make([]traceSummaryJSON, 0, len(sums))
+	for _, s := range sums {
+		out = append(out, traceSummaryJSON{
+			TraceID:     hex.EncodeToString(s.TraceID[:]),
+			RootService: s.RootService,
+			RootName:    s.RootName,
+			StartTime:   formatTime(s.Start),
+			DurationMs:  float64(s.End-s.Start) / 1e6,
+			SpanCount:   s.SpanCount,
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"traces": out})
+}
+
+func (n *Node) listServices(w http.ResponseWriter, r *http.Request) {
+	if err := query.ParseNone(r.URL.Query()); err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	names, err := n.querier.Services(r.Context())
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"services": nonNil(names)})
+}
+
+func (n *Node) listOperations(w http.ResponseWriter, r *http.Request) {
+	if err := query.ParseNone(r.URL.Query()); err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	names, err := n.querier.Operations(r.Context(), r.PathValue("service"))
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"operations": nonNil(names)})
+}
+
+func (n *Node) searchLogs(w http.ResponseWriter, r *http.Request) {
+	q, err := query.ParseLogSearch(r.URL.Query(), time.Now(), storage.Words)
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	entries, err := n.querier.SearchLogs(r.Context(), q.Search, q.Range.Start, q.Range.End, q.Limit)
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	out := make([]logJSON, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, renderLog(e))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"logs": out})
+}
+
+func (n *Node) listMetricNames(w http.ResponseWriter, r *http.Request) {
+	prefix, err := query.ParsePrefix(r.URL.Query())
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	names, err := n.querier.MetricNames(r.Context(), prefix)
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"names": nonNil(names)})
+}
+
+func (n *Node) searchSeries(w http.ResponseWriter, r *http.Request) {
+	q, err := query.ParseSeriesSearch(r.URL.Query(), time.Now())
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	series, err := n.querier.SearchSeries(r.Context(), q.Search, q.Range.Start, q.Range.End, q.Limit)
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	out := make([]seriesJSON, 0, len(series))
+	for _, s := range series {
+		out = append(out, renderSeries(s))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"series": out})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

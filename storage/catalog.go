@@ -1,0 +1,83 @@
+package storage
+
+import (
+	"context"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+)
+
+// maxCatalogNames bounds the names one catalog read returns per partition.
+const maxCatalogNames = 10000
+
+// ReadCatalog appends to out.Names the distinct names of partition p that q
+// asks for: trace services, the span names of a service, or metric names
+// starting with a prefix. Windows overlapping [startNano, endNano] are read.
+func (s *Store) ReadCatalog(ctx context.Context, p uint32, q *starlingpb.Catalog, startNano, endNano int64, out *starlingpb.ResultChunk) error {
+	release, err := s.readSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	var sig starlingpb.Signal
+	var prefix []byte
+	switch q.GetKind() {
+	case starlingpb.Catalog_KIND_SERVICES:
+		sig = starlingpb.Signal_SIGNAL_TRACES
+		prefix = append(appendHeader(nil, p, kindCatalog), catalogService)
+	case starlingpb.Catalog_KIND_OPERATIONS:
+		sig = starlingpb.Signal_SIGNAL_TRACES
+		prefix = append(appendHeader(nil, p, kindCatalog), catalogOperation)
+		prefix = append(append(prefix, q.GetService()...), 0)
+	case starlingpb.Catalog_KIND_METRIC_NAMES:
+		sig = starlingpb.Signal_SIGNAL_METRICS
+		prefix = append(appendHeader(nil, p, kindMetricName), q.GetPrefix()...)
+	default:
+		return ErrCorrupt
+	}
+	metricNames := q.GetKind() == starlingpb.Catalog_KIND_METRIC_NAMES
+
+	ws := s.acquire(sig, startNano, endNano)
+	defer releaseAll(ws)
+	seen := make(map[string]struct{})
+	for _, w := range ws {
+		err := w.db.View(func(txn *badger.Txn) error {
+			opts := badger.DefaultIteratorOptions
+			opts.Prefix = prefix
+			opts.PrefetchValues = false
+			it := txn.NewIterator(opts)
+			defer it.Close()
+			for it.Rewind(); it.ValidForPrefix(prefix) && len(seen) < maxCatalogNames; {
+				k := it.Item().Key()
+				var name []byte
+				if metricNames {
+					// [header][name 0x00][series 8]: skip the rest of this name's series.
+					if len(k) < headerLen+9 {
+						it.Next()
+						continue
+					}
+					name = k[headerLen : len(k)-9]
+				} else {
+					name = k[len(prefix):]
+				}
+				if _, ok := seen[string(name)]; !ok {
+					seen[string(name)] = struct{}{}
+					out.Names = append(out.Names, string(name))
+				}
+				if metricNames {
+					next := append(appendHeader(nil, p, kindMetricName), name...)
+					it.Seek(append(next, 1))
+				} else {
+					it.Next()
+				}
+			}
+			return ctx.Err()
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

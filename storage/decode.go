@@ -1,0 +1,258 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"sort"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+)
+
+// Decoding of records returned by the read paths into pdata, for the API.
+// Records may come from several partitions and windows of one query.
+
+// refIndex maps resource refs to their decoded records.
+type refIndex map[uint64]decodedResource
+
+func indexRefs(refs []*starlingpb.Record) refIndex {
+	idx := make(refIndex, len(refs))
+	for _, r := range refs {
+		if len(r.Key) != headerLen+8 || r.Key[partLen] != kindResource {
+			continue
+		}
+		ref := binary.BigEndian.Uint64(r.Key[headerLen:])
+		if _, ok := idx[ref]; ok {
+			continue
+		}
+		if d, err := decodeResource(r.Value); err == nil {
+			idx[ref] = d
+		}
+	}
+	return idx
+}
+
+func (idx refIndex) get(ref uint64) decodedResource {
+	if d, ok := idx[ref]; ok {
+		return d
+	}
+	// A record whose resource record is missing keeps an empty resource.
+	return decodedResource{resource: pcommon.NewResource(), scope: pcommon.NewInstrumentationScope()}
+}
+
+// DecodeTrace rebuilds spans (span records) and their resources (refs) as
+// OTLP traces, one ResourceSpans per resource and scope, spans by start
+// time. Repeated span ids are returned once.
+func DecodeTrace(records, refs []*starlingpb.Record) (ptrace.Traces, error) {
+	td := ptrace.NewTraces()
+	idx := indexRefs(refs)
+	recs := append([]*starlingpb.Record(nil), records...)
+	sort.SliceStable(recs, func(i, j int) bool {
+		hi, _ := decodeSpanHead(recs[i].Value)
+		hj, _ := decodeSpanHead(recs[j].Value)
+		if hi.start != hj.start {
+			return hi.start < hj.start
+		}
+		return bytes.Compare(recs[i].Key, recs[j].Key) < 0
+	})
+	scopes := make(map[uint64]ptrace.SpanSlice)
+	seen := make(map[string]struct{})
+	for _, r := range recs {
+		if len(r.Key) != headerLen+traceIDLen+spanIDLen {
+			return td, ErrCorrupt
+		}
+		id := string(r.Key[headerLen:])
+		if _, dup := seen[id]; dup {
+			continue
+		}
+		seen[id] = struct{}{}
+		h, err := decodeSpanHead(r.Value)
+		if err != nil {
+			return td, err
+		}
+		spans, ok := scopes[h.ref]
+		if !ok {
+			res := idx.get(h.ref)
+			rs := td.ResourceSpans().AppendEmpty()
+			res.resource.CopyTo(rs.Resource())
+			rs.SetSchemaUrl(res.resSchema)
+			ss := rs.ScopeSpans().AppendEmpty()
+			res.scope.CopyTo(ss.Scope())
+			ss.SetSchemaUrl(res.scopeSchema)
+			spans = ss.Spans()
+			scopes[h.ref] = spans
+		}
+		if _, err := decodeSpan(r.Key, r.Value, spans.AppendEmpty()); err != nil {
+			return td, err
+		}
+	}
+	return td, nil
+}
+
+// TraceSummary describes a trace in a search result.
+type TraceSummary struct {
+	TraceID     [16]byte
+	RootService string
+	RootName    string
+	Start       uint64 // unix nanoseconds of the earliest span
+	End         uint64 // unix nanoseconds of the latest span end
+	SpanCount   int
+}
+
+// SummarizeTrace summarises span records of one trace: the root is the
+// span without a parent (the earliest such), or the earliest span when the
+// root has not arrived.
+func SummarizeTrace(records, refs []*starlingpb.Record) (TraceSummary, error) {
+	var sum TraceSummary
+	idx := indexRefs(refs)
+	var root spanHead
+	haveRoot, rootIsReal := false, false
+	seen := make(map[string]struct{}, len(records))
+	for _, r := range records {
+		if len(r.Key) != headerLen+traceIDLen+spanIDLen {
+			return sum, ErrCorrupt
+		}
+		if _, dup := seen[string(r.Key[headerLen:])]; dup {
+			continue
+		}
+		seen[string(r.Key[headerLen:])] = struct{}{}
+		h, err := decodeSpanHead(r.Value)
+		if err != nil {
+			return sum, err
+		}
+		copy(sum.TraceID[:], r.Key[headerLen:])
+		if sum.SpanCount == 0 || h.start < sum.Start {
+			sum.Start = h.start
+		}
+		sum.End = max(sum.End, h.end)
+		sum.SpanCount++
+		isRoot := !h.hasParent
+		switch {
+		case !haveRoot,
+			isRoot && !rootIsReal,
+			isRoot == rootIsReal && h.start < root.start:
+			root, haveRoot, rootIsReal = h, true, isRoot
+		}
+	}
+	if haveRoot {
+		sum.RootName = root.name
+		res := idx.get(root.ref)
+		sum.RootService = serviceName(res.resource)
+	}
+	return sum, nil
+}
+
+// LogEntry is a decoded log record with its resource and scope.
+type LogEntry struct {
+	Record   plog.LogRecord
+	Resource pcommon.Resource
+	Scope    pcommon.InstrumentationScope
+	Service  string
+	// ResourceSchemaURL and ScopeSchemaURL are the schema URLs of the
+	// record's ResourceLogs and ScopeLogs.
+	ResourceSchemaURL string
+	ScopeSchemaURL    string
+}
+
+// DecodeLogs rebuilds log records in the order given.
+func DecodeLogs(records, refs []*starlingpb.Record) ([]LogEntry, error) {
+	idx := indexRefs(refs)
+	out := make([]LogEntry, 0, len(records))
+	for _, r := range records {
+		lr := plog.NewLogRecord()
+		ref, err := decodeLog(r.Key, r.Value, lr)
+		if err != nil {
+			return out, err
+		}
+		res := idx.get(ref)
+		out = append(out, LogEntry{
+			Record: lr, Resource: res.resource, Scope: res.scope, Service: serviceName(res.resource),
+			ResourceSchemaURL: res.resSchema, ScopeSchemaURL: res.scopeSchema,
+		})
+	}
+	return out, nil
+}
+
+// LogTime is the time of a stored log record (from its key), for merging.
+func LogTime(key []byte) int64 {
+	if len(key) < headerLen+8 {
+		return 0
+	}
+	return int64(^binary.BigEndian.Uint64(key[headerLen:]))
+}
+
+// Series is a decoded metric series with its points in time order.
+type Series struct {
+	Hash   uint64
+	Labels []Label
+	// Metric holds name, unit, description, type (with temporality and
+	// monotonicity) and the points.
+	Metric       pmetric.Metric
+	ScopeName    string
+	ScopeVersion string
+}
+
+// DecodeSeries rebuilds series from records as SearchSeries returns them:
+// each definition followed by its points. Series met twice (several windows
+// or replicas) are merged; points are sorted by time, one per timestamp.
+func DecodeSeries(records []*starlingpb.Record) ([]Series, error) {
+	var out []Series
+	byHash := make(map[uint64]int)
+	cur := -1
+	for _, r := range records {
+		if len(r.Key) < headerLen+8 {
+			return out, ErrCorrupt
+		}
+		h := binary.BigEndian.Uint64(r.Key[headerLen:])
+		switch r.Key[partLen] {
+		case kindSeries:
+			if i, ok := byHash[h]; ok {
+				cur = i
+				continue
+			}
+			def, err := decodeSeries(r.Value)
+			if err != nil {
+				return out, err
+			}
+			m := pmetric.NewMetric()
+			m.SetName(def.name)
+			m.SetUnit(def.unit)
+			m.SetDescription(def.description)
+			switch def.typ {
+			case pmetric.MetricTypeGauge:
+				m.SetEmptyGauge()
+			case pmetric.MetricTypeSum:
+				m.SetEmptySum().SetAggregationTemporality(def.temporality)
+				m.Sum().SetIsMonotonic(def.monotonic)
+			case pmetric.MetricTypeHistogram:
+				m.SetEmptyHistogram().SetAggregationTemporality(def.temporality)
+			case pmetric.MetricTypeExponentialHistogram:
+				m.SetEmptyExponentialHistogram().SetAggregationTemporality(def.temporality)
+			case pmetric.MetricTypeSummary:
+				m.SetEmptySummary()
+			default:
+				return out, ErrCorrupt
+			}
+			out = append(out, Series{Hash: h, Labels: def.labels, Metric: m, ScopeName: def.scopeName, ScopeVersion: def.scopeVersion})
+			cur = len(out) - 1
+			byHash[h] = cur
+		case kindPoint:
+			if cur < 0 || out[cur].Hash != h {
+				return out, ErrCorrupt
+			}
+			if _, err := decodePoint(r.Key, r.Value, out[cur].Metric); err != nil {
+				return out, err
+			}
+		default:
+			return out, ErrCorrupt
+		}
+	}
+	for i := range out {
+		sortPoints(out[i].Metric)
+	}
+	return out, nil
+}

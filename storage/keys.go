@@ -1,0 +1,142 @@
+package storage
+
+import (
+	"encoding/binary"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Key layout. Every key is [partition uint16 BE][kind byte][...]; integers are
+// big-endian so keys sort by them. "tdesc" is ^unixNano: ascending keys give
+// newest first. A span group is the spans of one trace that arrived in one
+// batch; grp is the first 4 bytes of a hash of their span ids, so a retry of
+// the same batch writes the same keys.
+//
+//	traces
+//	  kindSpan          [p][k][trace 16][span 8]                 span
+//	  kindTraceGroup    [p][k][tdesc 8][trace 16][grp 4]         per span: duration, status
+//	  kindTracePosting  [p][k][term 8][tdesc 8][trace 16][grp 4] bitmap of group spans with the term
+//	  kindCatalog       [p][k]['s'][service]                     -
+//	                    [p][k]['o'][service 0x00 operation]      -
+//	logs
+//	  kindLog           [p][k][tdesc 8][hash 8]                  log record
+//	  kindLogPosting    [p][k][term 8][tdesc 8][hash 8]          -
+//	metrics
+//	  kindSeries        [p][k][series 8]                         series definition
+//	  kindPoint         [p][k][series 8][unixNano 8]             data point
+//	  kindMetricName    [p][k][name 0x00][series 8]              -
+//	  kindLabelPosting  [p][k][label 8][series 8]                -
+//	traces and logs
+//	  kindResource      [p][k][ref 8]                            resource + scope
+const (
+	kindSpan         byte = 0x01
+	kindTraceGroup   byte = 0x02
+	kindTracePosting byte = 0x03
+	kindResource     byte = 0x04
+	kindCatalog      byte = 0x05
+
+	kindLog        byte = 0x11
+	kindLogPosting byte = 0x12
+
+	kindSeries       byte = 0x21
+	kindPoint        byte = 0x22
+	kindMetricName   byte = 0x23
+	kindLabelPosting byte = 0x24
+)
+
+const (
+	catalogService   byte = 's'
+	catalogOperation byte = 'o'
+)
+
+const (
+	partLen     = 2
+	headerLen   = partLen + 1
+	traceIDLen  = 16
+	spanIDLen   = 8
+	grpLen      = 4
+	traceSuffix = 8 + traceIDLen + grpLen // tdesc, trace, grp
+	logSuffix   = 8 + 8                   // tdesc, hash
+)
+
+func appendHeader(dst []byte, p uint32, kind byte) []byte {
+	return append(dst, byte(p>>8), byte(p), kind)
+}
+
+// keyPartition returns the partition id a key belongs to.
+func keyPartition(k []byte) (uint32, bool) {
+	if len(k) < headerLen {
+		return 0, false
+	}
+	return uint32(binary.BigEndian.Uint16(k)), true
+}
+
+func tdesc(unixNano uint64) uint64 { return ^unixNano }
+
+// termHash is the 8-byte id of an index term.
+func termHash(term []byte) uint64 { return xxhash.Sum64(term) }
+
+// Term prefixes. A term is prefix + fields joined by 0x00.
+const (
+	termService  = "s\x00"
+	termName     = "n\x00"
+	termStatus   = "e\x00"
+	termAttr     = "a\x00"
+	termWord     = "w\x00"
+	termSeverity = "v\x00"
+)
+
+// maxIndexedValueLen is the longest attribute value that gets a posting;
+// longer values are stored and returned but cannot be searched.
+const maxIndexedValueLen = 256
+
+func appendAttrTerm(dst []byte, k, v string) []byte {
+	dst = append(dst, termAttr...)
+	dst = append(dst, k...)
+	dst = append(dst, 0)
+	return append(dst, v...)
+}
+
+func serviceTerm(service string) uint64 {
+	return termHash(append([]byte(termService), service...))
+}
+
+func nameTerm(name string) uint64 { return termHash(append([]byte(termName), name...)) }
+
+func attrTerm(k, v string) uint64 { return termHash(appendAttrTerm(nil, k, v)) }
+
+func wordTerm(w string) uint64 { return termHash(append([]byte(termWord), w...)) }
+
+func severityTerm(n int32) uint64 {
+	return termHash(append([]byte(termSeverity), byte(n)))
+}
+
+// Status codes as stored: OTLP status code + 1, so 0 can mean "any" in a
+// search.
+const (
+	statusAny   uint32 = 0
+	statusUnset uint32 = 1
+	statusOK    uint32 = 2
+	statusError uint32 = 3
+)
+
+func statusTerm(code uint32) uint64 {
+	return termHash(append([]byte(termStatus), byte(code)))
+}
+
+// severityShortcuts are the severities (WARN, ERROR, FATAL) that get a
+// posting "severity >= n" so that a minimum-severity search of the rare high
+// levels does not scan every record.
+var severityShortcuts = [...]int32{13, 17, 21}
+
+// prefixEnd returns the smallest key greater than every key starting with p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+func (s *Store) retentionLoop() {
+	defer close(s.loopDone)
+	t := time.NewTicker(s.cfg.RetentionInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if _, _, err := s.ExpireWindows(); err != nil {
+				s.log.Error("retention failed", "err", err)
+			}
+		}
+	}
+}
+
+// ExpireWindows deletes every window that ended longer than its signal's
+// retention ago and returns how many it deleted and the bytes of disk they
+// held. Readers and writers of a window finish before it is closed.
+func (s *Store) ExpireWindows() (windows int, freed int64, err error) {
+	var errs []error
+	for _, sig := range Signals {
+		sw := s.signals[sig]
+		var expired []*window
+		sw.mu.Lock()
+		for start, w := range sw.windows {
+			if s.expired(sig, start) {
+				expired = append(expired, w)
+				delete(sw.windows, start)
+			}
+		}
+		sw.mu.Unlock()
+		for _, w := range expired {
+			<-w.drop()
+			if err := w.close(); err != nil {
+				errs = append(errs, err)
+			}
+			size := dirSize(w.dir)
+			if err := os.RemoveAll(w.dir); err != nil {
+				errs = append(errs, fmt.Errorf("remove expired window %s: %w", w.dir, err))
+				continue
+			}
+			windows++
+			freed += size
+			s.m.windowsDropped.WithLabelValues(signalName(sig)).Inc()
+			s.m.bytesFreed.WithLabelValues(signalName(sig)).Add(float64(size))
+			s.log.Info("dropped expired window", "signal", signalName(sig), "window", windowName(w.start), "bytes", size)
+		}
+	}
+	return windows, freed, errors.Join(errs...)
+}
+
+// dirSize is the disk space (allocated blocks) used under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if info, err := d.Info(); err == nil {
+			n += allocatedSize(info)
+		}
+		return nil
+	})
+	return n
+}

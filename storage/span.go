@@ -1,0 +1,172 @@
+package storage
+
+import (
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// Span value, version 1 (trace and span id are in the key):
+//
+//	version, resource ref (8), parent id (len byte + 0|8), flags, trace state,
+//	name, kind, start (fixed 8), end-start (varint), attributes, dropped,
+//	events (time-start, name, attributes, dropped)..., dropped events,
+//	links (trace 16, span 8, state, attributes, dropped, flags)...,
+//	dropped links, status code, status message.
+//
+// The fields a search summary needs come first so they decode without the
+// rest (decodeSpanHead).
+const spanVersion byte = 1
+
+func spanKey(dst []byte, p uint32, traceID pcommon.TraceID, spanID pcommon.SpanID) []byte {
+	dst = appendHeader(dst, p, kindSpan)
+	dst = append(dst, traceID[:]...)
+	return append(dst, spanID[:]...)
+}
+
+func encodeSpan(dst []byte, ref uint64, s ptrace.Span) []byte {
+	dst = append(dst, spanVersion)
+	dst = appendFixed64(dst, ref)
+	if parent := s.ParentSpanID(); parent.IsEmpty() {
+		dst = append(dst, 0)
+	} else {
+		dst = append(dst, spanIDLen)
+		dst = append(dst, parent[:]...)
+	}
+	dst = appendUvarint(dst, uint64(s.Flags()))
+	dst = appendString(dst, s.TraceState().AsRaw())
+	dst = appendString(dst, s.Name())
+	dst = append(dst, byte(s.Kind()))
+	start := uint64(s.StartTimestamp())
+	dst = appendFixed64(dst, start)
+	dst = appendVarint(dst, int64(uint64(s.EndTimestamp())-start))
+	dst = appendMap(dst, s.Attributes())
+	dst = appendUvarint(dst, uint64(s.DroppedAttributesCount()))
+
+	events := s.Events()
+	dst = appendUvarint(dst, uint64(events.Len()))
+	for i := 0; i < events.Len(); i++ {
+		e := events.At(i)
+		dst = appendVarint(dst, int64(uint64(e.Timestamp())-start))
+		dst = appendString(dst, e.Name())
+		dst = appendMap(dst, e.Attributes())
+		dst = appendUvarint(dst, uint64(e.DroppedAttributesCount()))
+	}
+	dst = appendUvarint(dst, uint64(s.DroppedEventsCount()))
+
+	links := s.Links()
+	dst = appendUvarint(dst, uint64(links.Len()))
+	for i := 0; i < links.Len(); i++ {
+		l := links.At(i)
+		tid, sid := l.TraceID(), l.SpanID()
+		dst = append(dst, tid[:]...)
+		dst = append(dst, sid[:]...)
+		dst = appendString(dst, l.TraceState().AsRaw())
+		dst = appendMap(dst, l.Attributes())
+		dst = appendUvarint(dst, uint64(l.DroppedAttributesCount()))
+		dst = appendUvarint(dst, uint64(l.Flags()))
+	}
+	dst = appendUvarint(dst, uint64(s.DroppedLinksCount()))
+	dst = append(dst, byte(s.Status().Code()))
+	return appendString(dst, s.Status().Message())
+}
+
+// spanHead is the part of a span a search summary needs.
+type spanHead struct {
+	ref       uint64
+	hasParent bool
+	name      string
+	start     uint64
+	end       uint64
+}
+
+func (d *decoder) spanHead() spanHead {
+	if d.byte() != spanVersion {
+		d.fail()
+		return spanHead{}
+	}
+	var h spanHead
+	h.ref = d.fixed64()
+	switch d.byte() {
+	case 0:
+	case spanIDLen:
+		h.hasParent = true
+		d.fixed(spanIDLen)
+	default:
+		d.fail()
+	}
+	d.uvarint() // flags
+	d.bytes()   // trace state
+	h.name = d.string()
+	d.byte() // kind
+	h.start = d.fixed64()
+	h.end = h.start + uint64(d.varint())
+	return h
+}
+
+func decodeSpanHead(v []byte) (spanHead, error) {
+	d := decoder{b: v}
+	h := d.spanHead()
+	return h, d.err
+}
+
+// decodeSpan fills s from a stored span key and value and returns the span's
+// resource ref.
+func decodeSpan(key, v []byte, s ptrace.Span) (uint64, error) {
+	if len(key) != headerLen+traceIDLen+spanIDLen {
+		return 0, ErrCorrupt
+	}
+	s.SetTraceID(pcommon.TraceID(key[headerLen : headerLen+traceIDLen]))
+	s.SetSpanID(pcommon.SpanID(key[headerLen+traceIDLen:]))
+
+	d := decoder{b: v}
+	if len(v) == 0 || v[0] != spanVersion {
+		return 0, ErrUnknownFormat
+	}
+	d.byte()
+	ref := d.fixed64()
+	switch d.byte() {
+	case 0:
+	case spanIDLen:
+		s.SetParentSpanID(d.spanID())
+	default:
+		d.fail()
+	}
+	s.SetFlags(uint32(d.uvarint()))
+	s.TraceState().FromRaw(d.string())
+	s.SetName(d.string())
+	s.SetKind(ptrace.SpanKind(d.byte()))
+	start := d.fixed64()
+	s.SetStartTimestamp(pcommon.Timestamp(start))
+	s.SetEndTimestamp(pcommon.Timestamp(start + uint64(d.varint())))
+	d.mapInto(s.Attributes(), 0)
+	s.SetDroppedAttributesCount(uint32(d.uvarint()))
+
+	n := d.count(4)
+	events := s.Events()
+	events.EnsureCapacity(n)
+	for i := 0; i < n && d.err == nil; i++ {
+		e := events.AppendEmpty()
+		e.SetTimestamp(pcommon.Timestamp(start + uint64(d.varint())))
+		e.SetName(d.string())
+		d.mapInto(e.Attributes(), 0)
+		e.SetDroppedAttributesCount(uint32(d.uvarint()))
+	}
+	s.SetDroppedEventsCount(uint32(d.uvarint()))
+
+	n = d.count(traceIDLen + spanIDLen + 4)
+	links := s.Links()
+	links.EnsureCapacity(n)
+	for i := 0; i < n && d.err == nil; i++ {
+		l := links.AppendEmpty()
+		l.SetTraceID(d.traceID())
+		l.SetSpanID(d.spanID())
+		l.TraceState().FromRaw(d.string())
+		d.mapInto(l.Attributes(), 0)
+		l.SetDroppedAttributesCount(uint32(d.uvarint()))
+		l.SetFlags(uint32(d.uvarint()))
+	}
+	s.SetDroppedLinksCount(uint32(d.uvarint()))
+	s.Status().SetCode(ptrace.StatusCode(d.byte()))
+	s.Status().SetMessage(d.string())
+	return ref, d.done()
+}

@@ -1,0 +1,312 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+)
+
+// Signals lists the signals a store keeps, in a fixed order.
+var Signals = [...]starlingpb.Signal{
+	starlingpb.Signal_SIGNAL_TRACES,
+	starlingpb.Signal_SIGNAL_LOGS,
+	starlingpb.Signal_SIGNAL_METRICS,
+}
+
+// Store is the data of one node: per signal, a set of time windows.
+//
+// Apply may be called from many goroutines at once; so may every read. Close
+// must be called once, after the last Apply has been answered.
+type Store struct {
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	readSem chan struct{}
+	signals map[starlingpb.Signal]*signalWindows
+
+	closed   atomic.Bool
+	stop     chan struct{}
+	loopDone chan struct{}
+}
+
+type signalWindows struct {
+	sig     starlingpb.Signal
+	dir     string
+	mu      sync.RWMutex
+	windows map[int64]*window
+}
+
+// Open opens (or creates) the store under cfg.Dir, opening every window
+// found there, and starts retention. reg may be nil.
+func Open(cfg Config, reg prometheus.Registerer) (s *Store, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("storage config: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s = &Store{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		readSem:  make(chan struct{}, cfg.ReadConcurrency),
+		signals:  make(map[starlingpb.Signal]*signalWindows),
+		stop:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+	}
+	s.m = newMetrics(reg, s)
+	defer func() {
+		if err != nil {
+			s.closeWindows()
+		}
+	}()
+	for _, sig := range Signals {
+		sw := &signalWindows{sig: sig, dir: filepath.Join(cfg.Dir, signalName(sig)), windows: make(map[int64]*window)}
+		s.signals[sig] = sw
+		if err := os.MkdirAll(sw.dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create %s: %w", sw.dir, err)
+		}
+		ents, err := os.ReadDir(sw.dir)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", sw.dir, err)
+		}
+		for _, e := range ents {
+			start, perr := parseWindowName(e.Name())
+			if !e.IsDir() || perr != nil {
+				s.log.Warn("ignoring unexpected entry in data directory", "path", filepath.Join(sw.dir, e.Name()))
+				continue
+			}
+			w, err := openWindow(&s.cfg, sig, start, filepath.Join(sw.dir, e.Name()), s.m)
+			if err != nil {
+				return nil, err
+			}
+			sw.windows[start] = w
+		}
+	}
+	go s.retentionLoop()
+	return s, nil
+}
+
+// WindowSeconds is the window length in seconds.
+func (s *Store) WindowSeconds() int64 { return int64(s.cfg.Window / time.Second) }
+
+// Config returns the store's configuration.
+func (s *Store) Config() Config { return s.cfg }
+
+// Apply commits framed entries of one signal (already checked by
+// CheckEntries) and calls done once every entry is committed, or with the
+// first error. done is called from another goroutine and must not block.
+// Apply blocks only while a window's commit queue is full.
+func (s *Store) Apply(sig starlingpb.Signal, entries []byte, records int, done func(error)) {
+	if s.closed.Load() {
+		done(ErrClosed)
+		return
+	}
+	sw, ok := s.signals[sig]
+	if !ok {
+		done(fmt.Errorf("apply: unknown signal %v", sig))
+		return
+	}
+	type part struct {
+		start int64
+		n     int
+	}
+	var buf [2]part
+	parts := buf[:0]
+	it := NewEntryIter(entries)
+	for it.Next() {
+		w := it.Entry().Window
+		i := 0
+		for i < len(parts) && parts[i].start != w {
+			i++
+		}
+		if i == len(parts) {
+			parts = append(parts, part{start: w})
+		}
+		parts[i].n++
+	}
+	if err := it.Err(); err != nil {
+		done(err)
+		return
+	}
+	if len(parts) == 0 {
+		done(nil)
+		return
+	}
+	remaining := atomic.Int32{}
+	remaining.Store(int32(len(parts)))
+	var errOnce sync.Once
+	var firstErr error
+	finish := func(err error) {
+		if err != nil {
+			errOnce.Do(func() { firstErr = err })
+		}
+		if remaining.Add(-1) == 0 {
+			done(firstErr)
+		}
+	}
+	for i, pt := range parts {
+		w, err := s.window(sw, pt.start)
+		if err != nil {
+			finish(err)
+			continue
+		}
+		recs := 0
+		if i == 0 {
+			recs = records
+		}
+		w.commits <- &commitReq{entries: entries, n: pt.n, records: recs, done: func(err error) {
+			w.release()
+			finish(err)
+		}}
+	}
+}
+
+// window returns the referenced window starting at start, opening or
+// creating it; the caller releases it.
+func (s *Store) window(sw *signalWindows, start int64) (*window, error) {
+	if start%s.WindowSeconds() != 0 {
+		return nil, ErrMisalignedWindow
+	}
+	if s.expired(sw.sig, start) {
+		return nil, ErrWindowExpired
+	}
+	sw.mu.RLock()
+	w := sw.windows[start]
+	sw.mu.RUnlock()
+	if w != nil && w.acquire() {
+		return w, nil
+	}
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if w = sw.windows[start]; w == nil {
+		var err error
+		dir := filepath.Join(sw.dir, windowName(start))
+		if w, err = openWindow(&s.cfg, sw.sig, start, dir, s.m); err != nil {
+			return nil, err
+		}
+		sw.windows[start] = w
+		s.log.Info("opened window", "signal", signalName(sw.sig), "window", windowName(start))
+	}
+	if !w.acquire() {
+		return nil, ErrWindowExpired
+	}
+	return w, nil
+}
+
+// expired reports whether the window starting at start has ended longer
+// than the signal's retention ago.
+func (s *Store) expired(sig starlingpb.Signal, start int64) bool {
+	r := s.cfg.Retention(sig)
+	if r <= 0 {
+		return false
+	}
+	end := time.Unix(start, 0).Add(s.cfg.Window)
+	return !end.After(s.cfg.Now().Add(-r))
+}
+
+// acquire returns the referenced windows of sig overlapping [startNano,
+// endNano], newest first; release them with releaseAll.
+func (s *Store) acquire(sig starlingpb.Signal, startNano, endNano int64) []*window {
+	sw := s.signals[sig]
+	if sw == nil {
+		return nil
+	}
+	ws := s.cfg.Window.Nanoseconds()
+	sw.mu.RLock()
+	out := make([]*window, 0, len(sw.windows))
+	for start, w := range sw.windows {
+		ns := start * 1e9
+		if ns+ws > startNano && ns <= endNano && w.acquire() {
+			out = append(out, w)
+		}
+	}
+	sw.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].start > out[j].start })
+	return out
+}
+
+func releaseAll(ws []*window) {
+	for _, w := range ws {
+		w.release()
+	}
+}
+
+// readSlot waits for a read slot; the caller calls the returned release.
+func (s *Store) readSlot(ctx context.Context) (func(), error) {
+	select {
+	case s.readSem <- struct{}{}:
+		return func() { <-s.readSem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// WindowInfo describes one open window.
+type WindowInfo struct {
+	Signal   starlingpb.Signal
+	Start    time.Time
+	Dir      string
+	LSMBytes int64
+	LogBytes int64
+}
+
+// Windows lists the open windows of every signal, oldest first.
+func (s *Store) Windows() []WindowInfo {
+	var out []WindowInfo
+	for _, sig := range Signals {
+		sw := s.signals[sig]
+		sw.mu.RLock()
+		for start, w := range sw.windows {
+			lsm, vlog := w.db.Size()
+			out = append(out, WindowInfo{Signal: sig, Start: time.Unix(start, 0).UTC(), Dir: w.dir, LSMBytes: lsm, LogBytes: vlog})
+		}
+		sw.mu.RUnlock()
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Signal != out[j].Signal {
+			return out[i].Signal < out[j].Signal
+		}
+		return out[i].Start.Before(out[j].Start)
+	})
+	return out
+}
+
+// Close stops retention, waits for pending commits and closes every window.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	close(s.stop)
+	<-s.loopDone
+	return s.closeWindows()
+}
+
+func (s *Store) closeWindows() error {
+	var errs []error
+	for _, sw := range s.signals {
+		sw.mu.Lock()
+		for start, w := range sw.windows {
+			<-w.drop()
+			if err := w.close(); err != nil {
+				errs = append(errs, err)
+			}
+			delete(sw.windows, start)
+		}
+		sw.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,280 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"sort"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+)
+
+type spanRef struct {
+	partition uint32
+	traceID   pcommon.TraceID
+	spanID    pcommon.SpanID
+	res       int // index into the request's resource records
+	span      ptrace.Span
+}
+
+// indexedResource is a resource record of a request with its index terms.
+type indexedResource struct {
+	resourceRecord
+	terms []uint64 // attribute terms of the resource, service.name excluded
+}
+
+// Traces turns a traces request into partition batches. A span group (the
+// spans of one trace in this request) is written to the window of its
+// earliest span: its spans, one group record, one posting per term present
+// in the group (a bitmap says which spans carry it), catalog entries and the
+// resource records its spans refer to.
+func (b *Builder) Traces(td ptrace.Traces) BuildResult {
+	now := b.now()
+	var r BuildResult
+	var res []indexedResource
+	var refs []spanRef
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			resIdx := -1
+			spans := ss.Spans()
+			for k := 0; k < spans.Len(); k++ {
+				s := spans.At(k)
+				if field, problem, reason := b.checkSpan(s, now); reason != "" {
+					r.reject(reason, "resourceSpans[%d].scopeSpans[%d].spans[%d].%s: %s", i, j, k, field, problem)
+					continue
+				}
+				if resIdx < 0 {
+					res = append(res, b.indexResource(rs.Resource(), rs.SchemaUrl(), ss.Scope(), ss.SchemaUrl()))
+					resIdx = len(res) - 1
+				}
+				tid := s.TraceID()
+				refs = append(refs, spanRef{
+					partition: PartitionOf(TraceHash(tid), b.cfg.Partitions),
+					traceID:   tid, spanID: s.SpanID(), res: resIdx, span: s,
+				})
+			}
+		}
+	}
+	r.Accepted = len(refs)
+	sort.Slice(refs, func(i, j int) bool {
+		a, c := &refs[i], &refs[j]
+		if a.partition != c.partition {
+			return a.partition < c.partition
+		}
+		if x := bytes.Compare(a.traceID[:], c.traceID[:]); x != 0 {
+			return x < 0
+		}
+		return bytes.Compare(a.spanID[:], c.spanID[:]) < 0
+	})
+
+	w := partWriter{buf: make([]byte, 0, 256*len(refs))}
+	g := groupWriter{b: b, w: &w, res: res}
+	for start := 0; start < len(refs); {
+		end := start + 1
+		for end < len(refs) && refs[end].traceID == refs[start].traceID {
+			end++
+		}
+		g.write(dedupSpans(refs[start:end]))
+		start = end
+	}
+	w.result(&r)
+	return r
+}
+
+func (b *Builder) checkSpan(s ptrace.Span, now time.Time) (field, problem, reason string) {
+	switch {
+	case s.TraceID().IsEmpty():
+		return "traceId", "must not be all zeros", ReasonInvalid
+	case s.SpanID().IsEmpty():
+		return "spanId", "must not be all zeros", ReasonInvalid
+	case s.StartTimestamp() == 0:
+		return "startTimeUnixNano", "must be set", ReasonInvalid
+	case s.EndTimestamp() < s.StartTimestamp():
+		return "endTimeUnixNano", "must not be before startTimeUnixNano", ReasonInvalid
+	}
+	if reason := b.timeCheck(starlingpb.Signal_SIGNAL_TRACES, uint64(s.StartTimestamp()), now); reason != "" {
+		return "startTimeUnixNano", timeProblem(reason), reason
+	}
+	return "", "", ""
+}
+
+// indexResource encodes a resource and scope and computes the attribute
+// terms every record of theirs carries.
+func (b *Builder) indexResource(res pcommon.Resource, resSchema string, scope pcommon.InstrumentationScope, scopeSchema string) indexedResource {
+	t := indexedResource{resourceRecord: newResourceRecord(res, resSchema, scope, scopeSchema)}
+	res.Attributes().Range(func(k string, v pcommon.Value) bool {
+		if k == "service.name" {
+			return true
+		}
+		if vs := valueString(v); len(vs) <= maxIndexedValueLen {
+			b.key = appendAttrTerm(b.key[:0], k, vs)
+			t.terms = append(t.terms, termHash(b.key))
+		}
+		return true
+	})
+	return t
+}
+
+// dedupSpans drops repeated span ids of one trace (sorted), keeping the
+// first: the store keeps one span per id anyway.
+func dedupSpans(g []spanRef) []spanRef {
+	out := g[:1]
+	for _, s := range g[1:] {
+		if s.spanID != out[len(out)-1].spanID {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// groupWriter writes span groups of one request, reusing its term tables.
+type groupWriter struct {
+	b   *Builder
+	w   *partWriter
+	res []indexedResource
+
+	termOrder []uint64
+	termBits  map[uint64]int // term -> offset in bits
+	bits      []byte
+	suffix    []byte
+	key, val  []byte
+}
+
+func (g *groupWriter) write(spans []spanRef) {
+	b, w := g.b, g.w
+	p := spans[0].partition
+	w.begin(p)
+	w.cur.Records += len(spans)
+
+	minStart := uint64(spans[0].span.StartTimestamp())
+	var grp xxhash.Digest
+	grp.Reset()
+	for _, s := range spans {
+		minStart = min(minStart, uint64(s.span.StartTimestamp()))
+		_, _ = grp.Write(s.spanID[:])
+	}
+	window := windowOf(minStart, b.windowSeconds)
+	tid := spans[0].traceID
+	g.suffix = appendFixed64(g.suffix[:0], tdesc(minStart))
+	g.suffix = append(g.suffix, tid[:]...)
+	g.suffix = binary.BigEndian.AppendUint32(g.suffix, uint32(grp.Sum64()>>32))
+
+	nb := (len(spans) + 7) / 8
+	g.termOrder = g.termOrder[:0]
+	g.bits = g.bits[:0]
+	if g.termBits == nil {
+		g.termBits = make(map[uint64]int)
+	}
+	clear(g.termBits)
+	mark := func(term uint64, i int) {
+		off, ok := g.termBits[term]
+		if !ok {
+			off = len(g.bits)
+			g.bits = append(g.bits, make([]byte, nb)...)
+			g.termBits[term] = off
+			g.termOrder = append(g.termOrder, term)
+		}
+		g.bits[off+i/8] |= 1 << (i % 8)
+	}
+
+	// Group record: per span, duration and status.
+	g.val = appendUvarint(g.val[:0], uint64(len(spans)))
+	lastRes := -1
+	for i, sr := range spans {
+		s := sr.span
+		rr := &g.res[sr.res]
+		if sr.res != lastRes {
+			lastRes = sr.res
+			g.key = resourceKey(g.key[:0], p, rr.ref)
+			if h, need := w.once(b.seen, starlingpb.Signal_SIGNAL_TRACES, window, g.key); need {
+				w.addOnce(h, window, g.key, rr.value)
+			}
+		}
+		g.key = spanKey(g.key[:0], p, sr.traceID, sr.spanID)
+		b.val = encodeSpan(b.val[:0], rr.ref, s)
+		w.add(window, g.key, b.val)
+
+		status := uint32(s.Status().Code()) + 1
+		g.val = appendUvarint(g.val, uint64(s.EndTimestamp()-s.StartTimestamp()))
+		g.val = append(g.val, byte(status))
+
+		b.key = append(append(b.key[:0], termService...), rr.service...)
+		mark(termHash(b.key), i)
+		b.key = append(append(b.key[:0], termName...), s.Name()...)
+		mark(termHash(b.key), i)
+		if status == statusOK || status == statusError {
+			mark(statusTerm(status), i)
+		}
+		s.Attributes().Range(func(k string, v pcommon.Value) bool {
+			if vs := valueString(v); len(vs) <= maxIndexedValueLen {
+				b.key = appendAttrTerm(b.key[:0], k, vs)
+				mark(termHash(b.key), i)
+			}
+			return true
+		})
+		for _, t := range rr.terms {
+			mark(t, i)
+		}
+		g.catalog(p, window, rr.service, s.Name())
+	}
+	g.key = appendHeader(g.key[:0], p, kindTraceGroup)
+	g.key = append(g.key, g.suffix...)
+	w.add(window, g.key, g.val)
+
+	for _, t := range g.termOrder {
+		off := g.termBits[t]
+		bm := g.bits[off : off+nb]
+		if fullBitmap(bm, len(spans)) {
+			bm = nil
+		}
+		g.key = appendHeader(g.key[:0], p, kindTracePosting)
+		g.key = appendFixed64(g.key, t)
+		g.key = append(g.key, g.suffix...)
+		w.add(window, g.key, bm)
+	}
+}
+
+// maxCatalogNameLen bounds the span names kept in the operations catalog.
+const maxCatalogNameLen = 256
+
+func (g *groupWriter) catalog(p uint32, window int64, service, name string) {
+	w := g.w
+	g.key = appendHeader(g.key[:0], p, kindCatalog)
+	g.key = append(g.key, catalogService)
+	g.key = append(g.key, service...)
+	if h, need := w.once(g.b.seen, starlingpb.Signal_SIGNAL_TRACES, window, g.key); need {
+		w.addOnce(h, window, g.key, nil)
+	}
+	if len(name) > maxCatalogNameLen {
+		return
+	}
+	g.key = appendHeader(g.key[:0], p, kindCatalog)
+	g.key = append(g.key, catalogOperation)
+	g.key = append(g.key, service...)
+	g.key = append(g.key, 0)
+	g.key = append(g.key, name...)
+	if h, need := w.once(g.b.seen, starlingpb.Signal_SIGNAL_TRACES, window, g.key); need {
+		w.addOnce(h, window, g.key, nil)
+	}
+}
+
+// fullBitmap reports whether the first n bits of bm are all set.
+func fullBitmap(bm []byte, n int) bool {
+	for i := 0; i < n/8; i++ {
+		if bm[i] != 0xff {
+			return false
+		}
+	}
+	if r := n % 8; r != 0 {
+		return bm[n/8] == byte(1<<r-1)
+	}
+	return true
+}
