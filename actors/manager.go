@@ -88,6 +88,7 @@ type manager struct {
 	ready    *atomic.Bool
 	children map[partKey]*child
 	stop     chan struct{}
+	stopping bool // children are being stopped: do not replace them
 }
 
 func (a *manager) Receive(ctx actor.Context) {
@@ -109,8 +110,13 @@ func (a *manager) Receive(ctx actor.Context) {
 			}
 		}()
 	case *tableChanged:
-		a.reconcile(ctx)
+		if !a.stopping {
+			a.reconcile(ctx)
+		}
 	case *actor.Terminated:
+		if a.stopping {
+			return
+		}
 		for k, c := range a.children {
 			if c.pid.Equal(msg.Who) {
 				delete(a.children, k)
@@ -118,6 +124,7 @@ func (a *manager) Receive(ctx actor.Context) {
 		}
 		a.reconcile(ctx)
 	case *actor.Stopping:
+		a.stopping = true
 		a.ready.Store(false)
 		close(a.stop)
 	}

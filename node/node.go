@@ -220,11 +220,19 @@ func (n *Node) shutdown(ctx context.Context) error {
 			_ = ln.Close()
 		}
 	}
+	step := time.Now()
+	phase := func(name string) {
+		n.log.Debug("stopped "+name, "took", time.Since(step).Round(time.Millisecond))
+		step = time.Now()
+	}
+	phase("listeners")
 	if n.frontends != nil {
 		n.frontends.Stop()
+		phase("frontends")
 	}
 	if n.manager != nil {
 		n.manager.Stop()
+		phase("partition actors")
 	}
 	if n.system != nil {
 		n.system.Shutdown()
@@ -233,6 +241,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 		if err := n.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close storage: %w", err))
 		}
+		phase("storage")
 	}
 	return errors.Join(errs...)
 }

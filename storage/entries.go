@@ -60,9 +60,13 @@ func (it *EntryIter) Entry() Entry { return it.entry }
 // Err returns ErrCorrupt if the input was malformed.
 func (it *EntryIter) Err() error { return it.d.err }
 
+// maxKeyLen is the longest key Badger accepts. One longer key would fail
+// the whole group commit it is part of, other submitters' entries included.
+const maxKeyLen = 65000
+
 // CheckEntries verifies that b is well framed, that every key belongs to
-// partition p and every window start is a multiple of window seconds. It
-// returns the number of entries.
+// partition p and is short enough for Badger, and every window start is a
+// multiple of window seconds. It returns the number of entries.
 func CheckEntries(b []byte, p uint32, windowSeconds int64) (int, error) {
 	it := NewEntryIter(b)
 	n := 0
@@ -70,6 +74,9 @@ func CheckEntries(b []byte, p uint32, windowSeconds int64) (int, error) {
 		e := it.Entry()
 		if kp, _ := keyPartition(e.Key); kp != p {
 			return n, ErrWrongPartition
+		}
+		if len(e.Key) > maxKeyLen {
+			return n, ErrCorrupt
 		}
 		if windowSeconds > 0 && e.Window%windowSeconds != 0 {
 			return n, ErrMisalignedWindow

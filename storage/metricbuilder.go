@@ -104,10 +104,16 @@ func (b *Builder) Metrics(md pmetric.Metrics) BuildResult {
 	return r
 }
 
+// maxMetricNameLen bounds metric names: a name is part of its name index
+// key, and Badger refuses keys over 65000 bytes.
+const maxMetricNameLen = 1024
+
 func checkMetricName(name string) string {
 	switch {
 	case name == "":
 		return "must not be empty"
+	case len(name) > maxMetricNameLen:
+		return fmt.Sprintf("is longer than %d bytes", maxMetricNameLen)
 	case strings.IndexByte(name, 0) >= 0:
 		return "must not contain a NUL byte"
 	}

@@ -242,10 +242,13 @@ func (g *groupWriter) write(spans []spanRef) {
 	}
 }
 
-// maxCatalogNameLen bounds the span names kept in the operations catalog.
+// maxCatalogNameLen bounds the service and span names kept in the catalog.
 const maxCatalogNameLen = 256
 
 func (g *groupWriter) catalog(p uint32, window int64, service, name string) {
+	if len(service) > maxCatalogNameLen {
+		return // keys are bounded (Badger refuses keys over 65000 bytes)
+	}
 	w := g.w
 	g.key = appendHeader(g.key[:0], p, kindCatalog)
 	g.key = append(g.key, catalogService)
