@@ -44,49 +44,77 @@ func (idx refIndex) get(ref uint64) decodedResource {
 	return decodedResource{resource: pcommon.NewResource(), scope: pcommon.NewInstrumentationScope()}
 }
 
-// DecodeTrace rebuilds spans (span records) and their resources (refs) as
+// groupSpan is one span of a span group record.
+type groupSpan struct {
+	traceID pcommon.TraceID
+	spanID  pcommon.SpanID
+	value   []byte
+	head    spanHead
+}
+
+// traceSpans returns the spans of span group records, each span id once
+// (a span sent twice in differently batched requests is in two groups).
+func traceSpans(records []*starlingpb.Record) ([]groupSpan, error) {
+	var out []groupSpan
+	seen := make(map[[24]byte]struct{})
+	for _, r := range records {
+		tid, ok := spanGroupTrace(r.Key)
+		if !ok {
+			return out, ErrCorrupt
+		}
+		err := forEachGroupSpan(r.Value, func(sid pcommon.SpanID, span []byte) error {
+			var id [24]byte
+			copy(id[:], tid[:])
+			copy(id[16:], sid[:])
+			if _, dup := seen[id]; dup {
+				return nil
+			}
+			seen[id] = struct{}{}
+			h, err := decodeSpanHead(span)
+			if err != nil {
+				return err
+			}
+			out = append(out, groupSpan{traceID: tid, spanID: sid, value: span, head: h})
+			return nil
+		})
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// DecodeTrace rebuilds span group records and their resources (refs) as
 // OTLP traces, one ResourceSpans per resource and scope, spans by start
 // time. Repeated span ids are returned once.
 func DecodeTrace(records, refs []*starlingpb.Record) (ptrace.Traces, error) {
 	td := ptrace.NewTraces()
-	idx := indexRefs(refs)
-	recs := append([]*starlingpb.Record(nil), records...)
-	sort.SliceStable(recs, func(i, j int) bool {
-		hi, _ := decodeSpanHead(recs[i].Value)
-		hj, _ := decodeSpanHead(recs[j].Value)
-		if hi.start != hj.start {
-			return hi.start < hj.start
+	spans, err := traceSpans(records)
+	if err != nil {
+		return td, err
+	}
+	sort.SliceStable(spans, func(i, j int) bool {
+		if spans[i].head.start != spans[j].head.start {
+			return spans[i].head.start < spans[j].head.start
 		}
-		return bytes.Compare(recs[i].Key, recs[j].Key) < 0
+		return bytes.Compare(spans[i].spanID[:], spans[j].spanID[:]) < 0
 	})
+	idx := indexRefs(refs)
 	scopes := make(map[uint64]ptrace.SpanSlice)
-	seen := make(map[string]struct{})
-	for _, r := range recs {
-		if len(r.Key) != headerLen+traceIDLen+spanIDLen {
-			return td, ErrCorrupt
-		}
-		id := string(r.Key[headerLen:])
-		if _, dup := seen[id]; dup {
-			continue
-		}
-		seen[id] = struct{}{}
-		h, err := decodeSpanHead(r.Value)
-		if err != nil {
-			return td, err
-		}
-		spans, ok := scopes[h.ref]
+	for _, sp := range spans {
+		slice, ok := scopes[sp.head.ref]
 		if !ok {
-			res := idx.get(h.ref)
+			res := idx.get(sp.head.ref)
 			rs := td.ResourceSpans().AppendEmpty()
 			res.resource.CopyTo(rs.Resource())
 			rs.SetSchemaUrl(res.resSchema)
 			ss := rs.ScopeSpans().AppendEmpty()
 			res.scope.CopyTo(ss.Scope())
 			ss.SetSchemaUrl(res.scopeSchema)
-			spans = ss.Spans()
-			scopes[h.ref] = spans
+			slice = ss.Spans()
+			scopes[sp.head.ref] = slice
 		}
-		if _, err := decodeSpan(r.Key, r.Value, spans.AppendEmpty()); err != nil {
+		if _, err := decodeSpan(sp.traceID, sp.spanID, sp.value, slice.AppendEmpty()); err != nil {
 			return td, err
 		}
 	}
@@ -103,28 +131,20 @@ type TraceSummary struct {
 	SpanCount   int
 }
 
-// SummarizeTrace summarises span records of one trace: the root is the
-// span without a parent (the earliest such), or the earliest span when the
-// root has not arrived.
+// SummarizeTrace summarises the span group records of one trace: the root
+// is the span without a parent (the earliest such), or the earliest span
+// when the root has not arrived.
 func SummarizeTrace(records, refs []*starlingpb.Record) (TraceSummary, error) {
 	var sum TraceSummary
-	idx := indexRefs(refs)
+	spans, err := traceSpans(records)
+	if err != nil {
+		return sum, err
+	}
 	var root spanHead
 	haveRoot, rootIsReal := false, false
-	seen := make(map[string]struct{}, len(records))
-	for _, r := range records {
-		if len(r.Key) != headerLen+traceIDLen+spanIDLen {
-			return sum, ErrCorrupt
-		}
-		if _, dup := seen[string(r.Key[headerLen:])]; dup {
-			continue
-		}
-		seen[string(r.Key[headerLen:])] = struct{}{}
-		h, err := decodeSpanHead(r.Value)
-		if err != nil {
-			return sum, err
-		}
-		copy(sum.TraceID[:], r.Key[headerLen:])
+	for _, sp := range spans {
+		h := sp.head
+		sum.TraceID = sp.traceID
 		if sum.SpanCount == 0 || h.start < sum.Start {
 			sum.Start = h.start
 		}
@@ -140,8 +160,7 @@ func SummarizeTrace(records, refs []*starlingpb.Record) (TraceSummary, error) {
 	}
 	if haveRoot {
 		sum.RootName = root.name
-		res := idx.get(root.ref)
-		sum.RootService = serviceName(res.resource)
+		sum.RootService = serviceName(indexRefs(refs).get(root.ref).resource)
 	}
 	return sum, nil
 }

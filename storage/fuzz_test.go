@@ -70,30 +70,36 @@ func FuzzDecodeSpan(f *testing.F) {
 	for _, e := range seedKind(f, kindSpan) {
 		f.Add(e.Key, e.Value)
 	}
-	f.Add([]byte{0, 0, kindSpan}, []byte{spanVersion})
+	f.Add([]byte{0, 0, kindSpan}, []byte{spanGroupVersion})
 	f.Fuzz(func(t *testing.T, key, value []byte) {
-		s := ptrace.NewSpan()
-		ref, err := decodeSpan(key, value, s)
-		head, herr := decodeSpanHead(value)
-		if err != nil {
-			return
-		}
-		if herr != nil {
-			t.Fatalf("decodeSpan accepts what decodeSpanHead refuses: %v", herr)
-		}
-		if head.ref != ref || head.name != s.Name() || head.start != uint64(s.StartTimestamp()) ||
-			head.end != uint64(s.EndTimestamp()) || (!head.hasParent && !s.ParentSpanID().IsEmpty()) {
-			t.Fatalf("head %+v disagrees with the span", head)
-		}
-		enc := encodeSpan(nil, ref, s)
-		s2 := ptrace.NewSpan()
-		ref2, err := decodeSpan(key, enc, s2)
-		if err != nil || ref2 != ref {
-			t.Fatalf("re-encoded span does not decode: %v", err)
-		}
-		if enc2 := encodeSpan(nil, ref2, s2); !bytes.Equal(enc, enc2) {
-			t.Fatal("span encoding is not a fixed point")
-		}
+		// The whole group must decode without panicking, to an error or a trace.
+		_, _ = DecodeTrace([]*starlingpb.Record{{Key: key, Value: value}}, nil)
+		tid, _ := spanGroupTrace(key)
+		_ = forEachGroupSpan(value, func(sid pcommon.SpanID, span []byte) error {
+			s := ptrace.NewSpan()
+			ref, err := decodeSpan(tid, sid, span, s)
+			head, herr := decodeSpanHead(span)
+			if err != nil {
+				return nil
+			}
+			if herr != nil {
+				t.Fatalf("decodeSpan accepts what decodeSpanHead refuses: %v", herr)
+			}
+			if head.ref != ref || head.name != s.Name() || head.start != uint64(s.StartTimestamp()) ||
+				head.end != uint64(s.EndTimestamp()) || (!head.hasParent && !s.ParentSpanID().IsEmpty()) {
+				t.Fatalf("head %+v disagrees with the span", head)
+			}
+			enc := encodeSpan(nil, ref, s)
+			s2 := ptrace.NewSpan()
+			ref2, err := decodeSpan(tid, sid, enc, s2)
+			if err != nil || ref2 != ref {
+				t.Fatalf("re-encoded span does not decode: %v", err)
+			}
+			if enc2 := encodeSpan(nil, ref2, s2); !bytes.Equal(enc, enc2) {
+				t.Fatal("span encoding is not a fixed point")
+			}
+			return nil
+		})
 	})
 }
 
@@ -387,10 +393,9 @@ func FuzzSpanRoundTrip(f *testing.F) {
 		s.Status().SetCode(ptrace.StatusCode(code))
 		s.Status().SetMessage(state)
 
-		k := spanKey(nil, 3, tid, sid)
 		v := encodeSpan(nil, ids, s)
 		got := ptrace.NewSpan()
-		ref, err := decodeSpan(k, v, got)
+		ref, err := decodeSpan(tid, sid, v, got)
 		if err != nil || ref != ids {
 			t.Fatalf("decodeSpan: %v (ref %d, want %d)", err, ref, ids)
 		}
@@ -466,7 +471,7 @@ func TestFuzzSeedsAreValid(t *testing.T) {
 		var err error
 		switch e.Key[partLen] {
 		case kindSpan:
-			_, err = decodeSpan(e.Key, e.Value, ptrace.NewSpan())
+			_, err = DecodeTrace([]*starlingpb.Record{{Key: e.Key, Value: e.Value}}, nil)
 		case kindLog:
 			_, err = decodeLog(e.Key, e.Value, plog.NewLogRecord())
 		case kindResource:
@@ -486,8 +491,12 @@ func TestFuzzSeedsAreValid(t *testing.T) {
 	}
 	spans, logs, series := recordSeeds(ents)
 	recs, refs := recordsFrom(spans)
-	if td, err := DecodeTrace(recs, refs); err != nil || td.SpanCount() != 3 {
-		t.Errorf("span seed: %d spans, %v", td.SpanCount(), err)
+	want := 0
+	for _, r := range recs {
+		_ = forEachGroupSpan(r.Value, func(pcommon.SpanID, []byte) error { want++; return nil })
+	}
+	if td, err := DecodeTrace(recs, refs); err != nil || td.SpanCount() != want || want < 3 {
+		t.Errorf("span seed: %d spans of %d in 3 groups, %v", td.SpanCount(), want, err)
 	}
 	recs, refs = recordsFrom(logs)
 	if les, err := DecodeLogs(recs, refs); err != nil || len(les) != 3 || les[0].Service == UnknownService {

@@ -5,7 +5,15 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-// Span value, version 1 (trace and span id are in the key):
+// Spans are stored by span group: the spans of one trace that arrived in
+// one request (at most maxGroupSpans of them) share one key and one value.
+// Fewer keys is most of the write path's cost; a trace is read by prefix.
+//
+//	key   [p][kindSpan][trace 16][grp 4]
+//	value version, n, n × (span id 8, length, span value)
+//
+// Span value, version 1 (the trace id is in the key, the span id in the
+// group):
 //
 //	version, resource ref (8), parent id (len byte + 0|8), flags, trace state,
 //	name, kind, start (fixed 8), end-start (varint), attributes, dropped,
@@ -15,12 +23,48 @@ import (
 //
 // The fields a search summary needs come first so they decode without the
 // rest (decodeSpanHead).
-const spanVersion byte = 1
+const (
+	spanVersion      byte = 1
+	spanGroupVersion byte = 1
+)
 
-func spanKey(dst []byte, p uint32, traceID pcommon.TraceID, spanID pcommon.SpanID) []byte {
+// maxGroupSpans bounds the spans of one group, and so the size of a group
+// value and of the bitmaps in its postings.
+const maxGroupSpans = 128
+
+func spanGroupKey(dst []byte, p uint32, traceID pcommon.TraceID, grp uint32) []byte {
 	dst = appendHeader(dst, p, kindSpan)
 	dst = append(dst, traceID[:]...)
-	return append(dst, spanID[:]...)
+	return append(dst, byte(grp>>24), byte(grp>>16), byte(grp>>8), byte(grp))
+}
+
+// spanGroupTrace returns the trace id of a span group key.
+func spanGroupTrace(key []byte) (pcommon.TraceID, bool) {
+	if len(key) != headerLen+traceIDLen+grpLen || key[partLen] != kindSpan {
+		return pcommon.TraceID{}, false
+	}
+	return pcommon.TraceID(key[headerLen : headerLen+traceIDLen]), true
+}
+
+// forEachGroupSpan calls fn with each span id and span value of a group
+// value, in order; the slices alias v.
+func forEachGroupSpan(v []byte, fn func(spanID pcommon.SpanID, span []byte) error) error {
+	d := decoder{b: v}
+	if d.byte() != spanGroupVersion {
+		return ErrUnknownFormat
+	}
+	n := d.count(spanIDLen + 1)
+	for i := 0; i < n && d.err == nil; i++ {
+		id := d.spanID()
+		span := d.bytes()
+		if d.err != nil {
+			break
+		}
+		if err := fn(id, span); err != nil {
+			return err
+		}
+	}
+	return d.done()
 }
 
 func encodeSpan(dst []byte, ref uint64, s ptrace.Span) []byte {
@@ -109,14 +153,11 @@ func decodeSpanHead(v []byte) (spanHead, error) {
 	return h, d.err
 }
 
-// decodeSpan fills s from a stored span key and value and returns the span's
+// decodeSpan fills s from a span value and its ids, and returns the span's
 // resource ref.
-func decodeSpan(key, v []byte, s ptrace.Span) (uint64, error) {
-	if len(key) != headerLen+traceIDLen+spanIDLen {
-		return 0, ErrCorrupt
-	}
-	s.SetTraceID(pcommon.TraceID(key[headerLen : headerLen+traceIDLen]))
-	s.SetSpanID(pcommon.SpanID(key[headerLen+traceIDLen:]))
+func decodeSpan(traceID pcommon.TraceID, spanID pcommon.SpanID, v []byte, s ptrace.Span) (uint64, error) {
+	s.SetTraceID(traceID)
+	s.SetSpanID(spanID)
 
 	d := decoder{b: v}
 	if len(v) == 0 || v[0] != spanVersion {

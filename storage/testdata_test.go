@@ -239,6 +239,48 @@ func countKeys(t testing.TB, s *Store, sig starlingpb.Signal) (total int, byKind
 	return total, byKind
 }
 
+// spansIn is the number of distinct spans in a ReadTrace answer.
+func spansIn(t testing.TB, out *starlingpb.ResultChunk) int {
+	t.Helper()
+	td, err := DecodeTrace(out.Records, out.Refs)
+	if err != nil {
+		t.Fatalf("decode trace: %v", err)
+	}
+	return td.SpanCount()
+}
+
+// storedSpans counts the spans held in span group records of every window
+// (a span stored in two groups counts twice).
+func storedSpans(t testing.TB, s *Store, sig starlingpb.Signal) int {
+	t.Helper()
+	n := 0
+	ws := s.acquire(sig, 0, maxTime)
+	defer releaseAll(ws)
+	for _, w := range ws {
+		err := w.db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.DefaultIteratorOptions)
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				if k := it.Item().Key(); len(k) < headerLen || k[partLen] != kindSpan {
+					continue
+				}
+				v, err := it.Item().ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				if err := forEachGroupSpan(v, func(pcommon.SpanID, []byte) error { n++; return nil }); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("count spans: %v", err)
+		}
+	}
+	return n
+}
+
 // ---------------------------------------------------------------------------
 // Reading helpers
 

@@ -82,7 +82,11 @@ func (b *Builder) Traces(td ptrace.Traces) BuildResult {
 		for end < len(refs) && refs[end].traceID == refs[start].traceID {
 			end++
 		}
-		g.write(dedupSpans(refs[start:end]))
+		for group := dedupSpans(refs[start:end]); len(group) > 0; {
+			n := min(len(group), maxGroupSpans)
+			g.write(group[:n])
+			group = group[n:]
+		}
 		start = end
 	}
 	w.result(&r)
@@ -146,6 +150,7 @@ type groupWriter struct {
 	bits      []byte
 	suffix    []byte
 	key, val  []byte
+	spans     []byte // the span group value
 }
 
 func (g *groupWriter) write(spans []spanRef) {
@@ -185,8 +190,10 @@ func (g *groupWriter) write(spans []spanRef) {
 		g.bits[off+i/8] |= 1 << (i % 8)
 	}
 
-	// Group record: per span, duration and status.
+	// Group record: per span, duration and status. Span group: the spans.
 	g.val = appendUvarint(g.val[:0], uint64(len(spans)))
+	g.spans = append(g.spans[:0], spanGroupVersion)
+	g.spans = appendUvarint(g.spans, uint64(len(spans)))
 	lastRes := -1
 	for i, sr := range spans {
 		s := sr.span
@@ -198,9 +205,9 @@ func (g *groupWriter) write(spans []spanRef) {
 				w.addOnce(h, window, g.key, rr.value)
 			}
 		}
-		g.key = spanKey(g.key[:0], p, sr.traceID, sr.spanID)
 		b.val = encodeSpan(b.val[:0], rr.ref, s)
-		w.add(window, g.key, b.val)
+		g.spans = append(g.spans, sr.spanID[:]...)
+		g.spans = appendBytes(g.spans, b.val)
 
 		status := uint32(s.Status().Code()) + 1
 		g.val = appendUvarint(g.val, uint64(s.EndTimestamp()-s.StartTimestamp()))
@@ -225,6 +232,9 @@ func (g *groupWriter) write(spans []spanRef) {
 		}
 		g.catalog(p, window, rr.service, s.Name())
 	}
+	grpID := binary.BigEndian.Uint32(g.suffix[8+traceIDLen:])
+	g.key = spanGroupKey(g.key[:0], p, tid, grpID)
+	w.add(window, g.key, g.spans)
 	g.key = appendHeader(g.key[:0], p, kindTraceGroup)
 	g.key = append(g.key, g.suffix...)
 	w.add(window, g.key, g.val)

@@ -5,12 +5,13 @@ import (
 	"encoding/binary"
 
 	"github.com/dgraph-io/badger/v4"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
 )
 
-// ReadTrace appends to out every span of traceID held by partition p (one
-// Record per span) and the resource records they refer to (out.Refs).
+// ReadTrace appends to out every span group of traceID held by partition p
+// (one Record each) and the resource records they refer to (out.Refs).
 func (s *Store) ReadTrace(ctx context.Context, p uint32, traceID [16]byte, out *starlingpb.ResultChunk) error {
 	release, err := s.readSlot(ctx)
 	if err != nil {
@@ -22,7 +23,7 @@ func (s *Store) ReadTrace(ctx context.Context, p uint32, traceID [16]byte, out *
 
 	prefix := appendHeader(nil, p, kindSpan)
 	prefix = append(prefix, traceID[:]...)
-	seenSpan := make(map[string]struct{})
+	seenGroup := make(map[string]struct{})
 	seenRef := make(map[uint64]struct{})
 	for _, w := range ws {
 		err := w.db.View(func(txn *badger.Txn) error {
@@ -34,7 +35,7 @@ func (s *Store) ReadTrace(ctx context.Context, p uint32, traceID [16]byte, out *
 			var refs []uint64
 			for it.Rewind(); it.ValidForPrefix(prefix); it.Next() {
 				item := it.Item()
-				if _, dup := seenSpan[string(item.Key())]; dup {
+				if _, dup := seenGroup[string(item.Key())]; dup {
 					continue
 				}
 				v, err := item.ValueCopy(nil)
@@ -42,14 +43,17 @@ func (s *Store) ReadTrace(ctx context.Context, p uint32, traceID [16]byte, out *
 					return err
 				}
 				k := item.KeyCopy(nil)
-				seenSpan[string(k)] = struct{}{}
+				seenGroup[string(k)] = struct{}{}
 				out.Records = append(out.Records, &starlingpb.Record{Key: k, Value: v})
-				if h, err := decodeSpanHead(v); err == nil {
-					if _, ok := seenRef[h.ref]; !ok {
-						seenRef[h.ref] = struct{}{}
-						refs = append(refs, h.ref)
+				_ = forEachGroupSpan(v, func(_ pcommon.SpanID, span []byte) error {
+					if h, err := decodeSpanHead(span); err == nil {
+						if _, ok := seenRef[h.ref]; !ok {
+							seenRef[h.ref] = struct{}{}
+							refs = append(refs, h.ref)
+						}
 					}
-				}
+					return nil
+				})
 			}
 			return appendRefs(txn, p, refs, out)
 		})

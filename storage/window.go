@@ -1,14 +1,16 @@
 package storage
 
 import (
-	"errors"
+	"bytes"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	bpb "github.com/dgraph-io/badger/v4/pb"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
 )
@@ -82,7 +84,9 @@ func openWindow(cfg *Config, sig starlingpb.Signal, start int64, dir string, m *
 		// Badger refuses a value threshold above its batch size (15% of
 		// the memtable); small memtables need a smaller threshold.
 		WithValueThreshold(min(1<<20, cfg.MemTableSize*15/100))
-	db, err := badger.Open(opts)
+	// Managed mode: versions are ours (every entry is written at
+	// entryVersion by the group committer; see commit), reads see all.
+	db, err := badger.OpenManaged(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open %s window %s: %w", signalName(sig), windowName(start), err)
 	}
@@ -141,14 +145,29 @@ func (w *window) close() error {
 	return w.db.Close()
 }
 
+// entryVersion is the Badger version of every entry. Writes are
+// idempotent (keys derive from content), so a key written twice carries the
+// same value and no version ordering is needed; one fixed version lets the
+// committer write straight to Badger's write queue in key order.
+const entryVersion = 1
+
+// commitsInFlight is how many group commits may be in Badger's write
+// pipeline at once: the next group is sorted while the last is inserted.
+const commitsInFlight = 2
+
 // commitLoop is the group committer: it takes every submission waiting in
-// the queue (up to maxEntries entries), writes them in as few Badger
-// transactions as the size limits allow, and then answers all of them.
+// the queue (up to maxEntries entries), sorts their entries by key and
+// hands them to Badger's write queue in that order (sorted inserts into
+// the memtable's skiplist touch memory the previous insert just touched:
+// about twice as fast as random order), then answers all of them once
+// Badger has written them. Up to commitsInFlight groups overlap.
 func (w *window) commitLoop(maxEntries int, m *metrics) {
 	defer close(w.loopEnd)
-	var group []*commitReq
+	slots := make(chan struct{}, commitsInFlight)
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
 	for req := range w.commits {
-		group = append(group[:0], req)
+		group := []*commitReq{req}
 		records, queued := req.records, req.n
 	drain:
 		for queued < maxEntries {
@@ -164,52 +183,64 @@ func (w *window) commitLoop(maxEntries int, m *metrics) {
 				break drain
 			}
 		}
+		slots <- struct{}{}
 		began := time.Now()
-		entries, err := w.commit(group)
-		if err != nil {
-			w.log.Error("group commit failed", "submissions", len(group), "err", err)
+		kvs, err := w.sortedEntries(group, queued)
+		var wait func() error
+		if err == nil {
+			wait, err = w.send(kvs)
 		}
-		m.observeCommit(w.signal, len(group), entries, records, time.Since(began))
-		for _, r := range group {
-			r.done(err)
-		}
-		clear(group)
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			if err == nil {
+				err = wait()
+			}
+			<-slots
+			if err != nil {
+				w.log.Error("group commit failed", "submissions", len(group), "err", err)
+			}
+			m.observeCommit(w.signal, len(group), len(kvs), records, time.Since(began))
+			for _, r := range group {
+				r.done(err)
+			}
+		}()
 	}
 }
 
-func (w *window) commit(group []*commitReq) (int, error) {
-	txn := w.db.NewTransaction(true)
-	defer func() { txn.Discard() }()
-	n := 0
+// sortedEntries collects the group's entries of this window, sorted by key.
+func (w *window) sortedEntries(group []*commitReq, n int) ([]*bpb.KV, error) {
+	kvs := make([]*bpb.KV, 0, n)
 	for _, r := range group {
 		it := NewEntryIter(r.entries)
 		for it.Next() {
-			e := it.Entry()
-			if e.Window != w.start {
-				continue
+			if e := it.Entry(); e.Window == w.start {
+				kvs = append(kvs, &bpb.KV{Key: e.Key, Value: e.Value, Version: entryVersion})
 			}
-			ent := badger.NewEntry(e.Key, e.Value)
-			err := txn.SetEntry(ent)
-			if errors.Is(err, badger.ErrTxnTooBig) {
-				if err = txn.Commit(); err != nil {
-					return n, fmt.Errorf("commit %s window %s: %w", signalName(w.signal), windowName(w.start), err)
-				}
-				txn = w.db.NewTransaction(true)
-				err = txn.SetEntry(ent)
-			}
-			if err != nil {
-				return n, fmt.Errorf("write %s window %s: %w", signalName(w.signal), windowName(w.start), err)
-			}
-			n++
 		}
 		if err := it.Err(); err != nil {
-			return n, err
+			return nil, err
 		}
 	}
-	if err := txn.Commit(); err != nil {
-		return n, fmt.Errorf("commit %s window %s: %w", signalName(w.signal), windowName(w.start), err)
+	slices.SortFunc(kvs, func(a, b *bpb.KV) int { return bytes.Compare(a.Key, b.Key) })
+	return kvs, nil
+}
+
+// send queues kvs for Badger's writer (split where Badger's batch limits
+// require) and returns a function waiting for them to be written.
+func (w *window) send(kvs []*bpb.KV) (func() error, error) {
+	l := w.db.NewKVLoader(commitsInFlight)
+	for _, kv := range kvs {
+		if err := l.Set(kv); err != nil {
+			return nil, fmt.Errorf("write %s window %s: %w", signalName(w.signal), windowName(w.start), err)
+		}
 	}
-	return n, nil
+	return func() error {
+		if err := l.Finish(); err != nil {
+			return fmt.Errorf("commit %s window %s: %w", signalName(w.signal), windowName(w.start), err)
+		}
+		return nil
+	}, nil
 }
 
 func signalName(s starlingpb.Signal) string {
