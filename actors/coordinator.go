@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
 	"github.com/starling-otel/starling/storage"
@@ -118,12 +117,17 @@ func (c *coordinator) send(ctx actor.Context, i int) error {
 		return err
 	}
 	// A sent message is shared with its receiver (locally it is not
-	// copied), so every send gets its own.
-	req := proto.Clone(t.req).(*starlingpb.ReadRequest)
-	req.QueryId = c.baseID + uint64(i)
-	req.Format = storage.EntryFormat
-	req.Partition = &starlingpb.PartitionRef{Signal: c.signal, Id: t.partition, Epoch: epoch}
-	ctx.Request(pid, req)
+	// copied), so every send gets its own; the query itself is read-only
+	// and shared.
+	ctx.Request(pid, &starlingpb.ReadRequest{
+		Format:        storage.EntryFormat,
+		QueryId:       c.baseID + uint64(i),
+		Partition:     &starlingpb.PartitionRef{Signal: c.signal, Id: t.partition, Epoch: epoch},
+		StartUnixNano: t.req.StartUnixNano,
+		EndUnixNano:   t.req.EndUnixNano,
+		Limit:         t.req.Limit,
+		Query:         t.req.Query,
+	})
 	return nil
 }
 

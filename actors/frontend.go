@@ -160,6 +160,7 @@ func (f *frontend) ingest(ctx actor.Context, req *IngestRequest) {
 		ctx.Respond(&IngestResult{Err: fmt.Errorf("unknown signal %v", req.Signal)})
 		return
 	}
+	f.m.buildSeconds.WithLabelValues(storage.SignalName(req.Signal)).Observe(time.Since(began).Seconds())
 	f.m.rejected(req.Signal, res.Reasons)
 	p := &pendingIngest{
 		reply: ctx.Sender(), signal: req.Signal, result: res, began: began,

@@ -14,6 +14,7 @@ type Metrics struct {
 	ingestedRecords *prometheus.CounterVec
 	rejectedRecords *prometheus.CounterVec
 	writeLatency    *prometheus.HistogramVec
+	buildSeconds    *prometheus.HistogramVec
 	partitions      *prometheus.GaugeVec
 }
 
@@ -33,13 +34,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time from receiving an ingest request to acknowledging it, for requests fully committed.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
 		}, []string{"signal"}),
+		buildSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "starling_frontend_build_seconds",
+			Help:    "Time a frontend spends turning one request into partition batches (validation, encoding, indexes).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}, []string{"signal"}),
 		partitions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "starling_partition_actors",
 			Help: "Partition actors running on this node.",
 		}, []string{"signal"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ingestedRecords, m.rejectedRecords, m.writeLatency, m.partitions)
+		reg.MustRegister(m.ingestedRecords, m.rejectedRecords, m.writeLatency, m.buildSeconds, m.partitions)
 	}
 	return m
 }

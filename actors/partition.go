@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
 	"github.com/starling-otel/starling/storage"
@@ -104,7 +103,7 @@ func (a *partition) read(ctx actor.Context, r *starlingpb.ReadRequest) {
 	go func() {
 		c, cancel := context.WithTimeout(context.Background(), a.readTTL)
 		defer cancel()
-		out := proto.Clone(head).(*starlingpb.ResultChunk)
+		out := &starlingpb.ResultChunk{Format: head.Format, QueryId: head.QueryId, Partition: head.Partition}
 		if err := a.runRead(c, r, out); err != nil {
 			out = head
 			out.Error = err.Error()

@@ -2,6 +2,7 @@ package query
 
 import (
 	"bytes"
+	"container/heap"
 	"slices"
 	"sort"
 
@@ -9,33 +10,53 @@ import (
 )
 
 // TopTraceHits merges the trace hits of many partitions: newest first, each
-// trace once (at its newest hit), at most limit.
+// trace once (at its newest hit), at most limit. Each partition's hits come
+// in storage order (time descending, then trace id ascending), so a k-way
+// merge reads only about limit of them.
 func TopTraceHits(chunks []*starlingpb.ResultChunk, limit int) []*starlingpb.TraceHit {
-	var all []*starlingpb.TraceHit
+	h := make(hitHeap, 0, len(chunks))
 	for _, c := range chunks {
-		if c != nil {
-			all = append(all, c.TraceHits...)
+		if c != nil && len(c.TraceHits) > 0 {
+			h = append(h, c.TraceHits)
 		}
 	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].TimeUnixNano != all[j].TimeUnixNano {
-			return all[i].TimeUnixNano > all[j].TimeUnixNano
+	heap.Init(&h)
+	seen := make(map[string]struct{}, limit)
+	var out []*starlingpb.TraceHit
+	for len(h) > 0 && len(out) < limit {
+		hit := h[0][0]
+		if h[0] = h[0][1:]; len(h[0]) == 0 {
+			heap.Pop(&h)
+		} else {
+			heap.Fix(&h, 0)
 		}
-		return bytes.Compare(all[i].TraceId, all[j].TraceId) < 0
-	})
-	seen := make(map[string]struct{}, len(all))
-	out := all[:0]
-	for _, h := range all {
-		if len(out) == limit {
-			break
-		}
-		if _, dup := seen[string(h.TraceId)]; dup {
+		if _, dup := seen[string(hit.TraceId)]; dup {
 			continue
 		}
-		seen[string(h.TraceId)] = struct{}{}
-		out = append(out, h)
+		seen[string(hit.TraceId)] = struct{}{}
+		out = append(out, hit)
 	}
 	return out
+}
+
+// hitHeap orders partitions' remaining hits by their newest hit.
+type hitHeap [][]*starlingpb.TraceHit
+
+func (h hitHeap) Len() int { return len(h) }
+func (h hitHeap) Less(i, j int) bool {
+	a, b := h[i][0], h[j][0]
+	if a.TimeUnixNano != b.TimeUnixNano {
+		return a.TimeUnixNano > b.TimeUnixNano
+	}
+	return bytes.Compare(a.TraceId, b.TraceId) < 0
+}
+func (h hitHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *hitHeap) Push(x any)   { *h = append(*h, x.([]*starlingpb.TraceHit)) }
+func (h *hitHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // Newest keeps the limit items with the largest time, newest first; ties

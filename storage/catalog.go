@@ -43,7 +43,7 @@ func (s *Store) ReadCatalog(ctx context.Context, p uint32, q *starlingpb.Catalog
 	defer releaseAll(ws)
 	seen := make(map[string]struct{})
 	for _, w := range ws {
-		err := w.db.View(func(txn *badger.Txn) error {
+		err := w.db(p).View(func(txn *badger.Txn) error {
 			opts := badger.DefaultIteratorOptions
 			opts.Prefix = prefix
 			opts.PrefetchValues = false

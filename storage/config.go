@@ -35,6 +35,11 @@ type Config struct {
 	// the page cache) but not a power loss.
 	SyncWrites bool
 
+	// Shards is the number of Badger databases a new window is split into
+	// (by partition). Each has its own writer, so shards insert in
+	// parallel; each also has its own memtables and block cache.
+	Shards int
+
 	// MemTableSize is Badger's memtable size per database. Larger tables
 	// mean fewer level-0 flushes under load at the cost of memory (up to
 	// NumMemtables of them per database being written).
@@ -74,6 +79,7 @@ func DefaultConfig(dir string) Config {
 		RetentionLogs:     7 * 24 * time.Hour,
 		RetentionMetrics:  7 * 24 * time.Hour,
 		RetentionInterval: time.Minute,
+		Shards:            1,
 		MemTableSize:      64 << 20,
 		NumMemtables:      3,
 		BlockSize:         16 << 10,
@@ -126,6 +132,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetentionInterval <= 0 {
 		errs = append(errs, fmt.Errorf("retention interval: %s must be positive", c.RetentionInterval))
+	}
+	if c.Shards < 1 || c.Shards > 64 {
+		errs = append(errs, fmt.Errorf("shards: %d is outside 1..64", c.Shards))
 	}
 	if c.MemTableSize < 1<<20 {
 		errs = append(errs, fmt.Errorf("memtable size: %d is below 1 MiB", c.MemTableSize))

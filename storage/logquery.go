@@ -34,7 +34,7 @@ func (s *Store) SearchLogs(ctx context.Context, p uint32, q *starlingpb.LogSearc
 		if found >= limit {
 			break
 		}
-		err := w.db.View(func(txn *badger.Txn) error {
+		err := w.db(p).View(func(txn *badger.Txn) error {
 			var cs []*cursor
 			defer func() {
 				for _, c := range cs {

@@ -25,7 +25,7 @@ func (s *Store) SearchSeries(ctx context.Context, p uint32, q *starlingpb.Series
 	series := make(map[uint64]struct{})
 	for i := len(ws) - 1; i >= 0; i-- { // oldest first: points in time order
 		w := ws[i]
-		err := w.db.View(func(txn *badger.Txn) error {
+		err := w.db(p).View(func(txn *badger.Txn) error {
 			var cs []*cursor
 			defer func() {
 				for _, c := range cs {

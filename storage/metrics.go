@@ -14,6 +14,7 @@ type metrics struct {
 	commitEntries     *prometheus.HistogramVec
 	commitSubmissions *prometheus.HistogramVec
 	commitSeconds     *prometheus.HistogramVec
+	commitWait        *prometheus.HistogramVec
 	windowsDropped    *prometheus.CounterVec
 	bytesFreed        *prometheus.CounterVec
 }
@@ -41,6 +42,11 @@ func newMetrics(reg prometheus.Registerer, s *Store) *metrics {
 			Help:    "Time to write one group commit to Badger.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}, []string{"signal"}),
+		commitWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "starling_storage_commit_wait_seconds",
+			Help:    "Time a partition batch waits for its group commit to start (queue and pipeline slots).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}, []string{"signal"}),
 		windowsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "starling_storage_windows_dropped_total",
 			Help: "Windows deleted by retention.",
@@ -51,7 +57,7 @@ func newMetrics(reg prometheus.Registerer, s *Store) *metrics {
 		}, []string{"signal"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.commitRecords, m.commitEntries, m.commitSubmissions, m.commitSeconds,
+		reg.MustRegister(m.commitRecords, m.commitEntries, m.commitSubmissions, m.commitSeconds, m.commitWait,
 			m.windowsDropped, m.bytesFreed, sizeCollector{s})
 	}
 	return m

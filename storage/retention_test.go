@@ -249,7 +249,7 @@ func TestExpireWaitsForReaders(t *testing.T) {
 		t.Fatal("ExpireWindows returned while a reader held the window")
 	default:
 	}
-	if err := ws[0].db.View(func(*badger.Txn) error { return nil }); err != nil {
+	if err := ws[0].db(0).View(func(*badger.Txn) error { return nil }); err != nil {
 		t.Fatalf("window closed under a reader: %v", err)
 	}
 	// New readers no longer see it.

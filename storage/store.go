@@ -120,6 +120,7 @@ func (s *Store) Apply(sig starlingpb.Signal, entries []byte, records int, done f
 		done(fmt.Errorf("apply: unknown signal %v", sig))
 		return
 	}
+	// Count the entries of each window (usually one).
 	type part struct {
 		start int64
 		n     int
@@ -142,36 +143,59 @@ func (s *Store) Apply(sig starlingpb.Signal, entries []byte, records int, done f
 		done(err)
 		return
 	}
-	if len(parts) == 0 {
-		done(nil)
+	// One submission per shard with entries; done once all are answered.
+	type sub struct {
+		sh *shard
+		n  int
+	}
+	var subs []sub
+	var firstErr error
+	var held []*window
+	for _, pt := range parts {
+		w, err := s.window(sw, pt.start)
+		if err != nil {
+			firstErr = err
+			break
+		}
+		held = append(held, w)
+		counts := make([]int, len(w.shards))
+		it := NewEntryIter(entries)
+		for it.Next() {
+			if e := it.Entry(); e.Window == pt.start {
+				p, _ := keyPartition(e.Key)
+				counts[int(p)%len(counts)]++
+			}
+		}
+		for i, n := range counts {
+			if n > 0 {
+				subs = append(subs, sub{sh: w.shards[i], n: n})
+			}
+		}
+	}
+	if firstErr != nil || len(subs) == 0 {
+		releaseAll(held)
+		done(firstErr)
 		return
 	}
-	remaining := atomic.Int32{}
-	remaining.Store(int32(len(parts)))
+	var remaining atomic.Int32
+	remaining.Store(int32(len(subs)))
 	var errOnce sync.Once
-	var firstErr error
 	finish := func(err error) {
 		if err != nil {
 			errOnce.Do(func() { firstErr = err })
 		}
 		if remaining.Add(-1) == 0 {
+			releaseAll(held)
 			done(firstErr)
 		}
 	}
-	for i, pt := range parts {
-		w, err := s.window(sw, pt.start)
-		if err != nil {
-			finish(err)
-			continue
-		}
+	now := time.Now()
+	for i, sb := range subs {
 		recs := 0
 		if i == 0 {
 			recs = records
 		}
-		w.commits <- &commitReq{entries: entries, n: pt.n, records: recs, done: func(err error) {
-			w.release()
-			finish(err)
-		}}
+		sb.sh.commits <- &commitReq{entries: entries, n: sb.n, records: recs, queued: now, done: finish}
 	}
 }
 
@@ -271,7 +295,7 @@ func (s *Store) Windows() []WindowInfo {
 		sw := s.signals[sig]
 		sw.mu.RLock()
 		for start, w := range sw.windows {
-			lsm, vlog := w.db.Size()
+			lsm, vlog := w.size()
 			out = append(out, WindowInfo{Signal: sig, Start: time.Unix(start, 0).UTC(), Dir: w.dir, LSMBytes: lsm, LogBytes: vlog})
 		}
 		sw.mu.RUnlock()

@@ -217,8 +217,8 @@ func countKeys(t testing.TB, s *Store, sig starlingpb.Signal) (total int, byKind
 	byKind = make(map[byte]int)
 	ws := s.acquire(sig, 0, maxTime)
 	defer releaseAll(ws)
-	for _, w := range ws {
-		err := w.db.View(func(txn *badger.Txn) error {
+	for _, sh := range shardsOf(ws) {
+		err := sh.db.View(func(txn *badger.Txn) error {
 			opts := badger.DefaultIteratorOptions
 			opts.PrefetchValues = false
 			it := txn.NewIterator(opts)
@@ -249,6 +249,15 @@ func spansIn(t testing.TB, out *starlingpb.ResultChunk) int {
 	return td.SpanCount()
 }
 
+// shardsOf lists the shards of windows.
+func shardsOf(ws []*window) []*shard {
+	var out []*shard
+	for _, w := range ws {
+		out = append(out, w.shards...)
+	}
+	return out
+}
+
 // storedSpans counts the spans held in span group records of every window
 // (a span stored in two groups counts twice).
 func storedSpans(t testing.TB, s *Store, sig starlingpb.Signal) int {
@@ -256,8 +265,8 @@ func storedSpans(t testing.TB, s *Store, sig starlingpb.Signal) int {
 	n := 0
 	ws := s.acquire(sig, 0, maxTime)
 	defer releaseAll(ws)
-	for _, w := range ws {
-		err := w.db.View(func(txn *badger.Txn) error {
+	for _, sh := range shardsOf(ws) {
+		err := sh.db.View(func(txn *badger.Txn) error {
 			it := txn.NewIterator(badger.DefaultIteratorOptions)
 			defer it.Close()
 			for it.Rewind(); it.Valid(); it.Next() {

@@ -26,7 +26,7 @@ func (s *Store) ReadTrace(ctx context.Context, p uint32, traceID [16]byte, out *
 	seenGroup := make(map[string]struct{})
 	seenRef := make(map[uint64]struct{})
 	for _, w := range ws {
-		err := w.db.View(func(txn *badger.Txn) error {
+		err := w.db(p).View(func(txn *badger.Txn) error {
 			opts := badger.DefaultIteratorOptions
 			opts.Prefix = prefix
 			opts.PrefetchValues = false
@@ -112,7 +112,7 @@ func (s *Store) SearchTraces(ctx context.Context, p uint32, q *starlingpb.TraceS
 		if len(seen) >= limit {
 			break
 		}
-		err := w.db.View(func(txn *badger.Txn) error {
+		err := w.db(p).View(func(txn *badger.Txn) error {
 			var cs []*cursor
 			defer func() {
 				for _, c := range cs {

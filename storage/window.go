@@ -1,16 +1,16 @@
 package storage
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
-	"slices"
+	"os"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/options"
-	bpb "github.com/dgraph-io/badger/v4/pb"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
 )
@@ -18,21 +18,21 @@ import (
 // windowDirLayout names a window directory by its start, in UTC.
 const windowDirLayout = "2006-01-02T15"
 
-// window is one Badger database holding one signal's records of one time
-// window, and its group committer.
+// window holds one signal's records of one time window: a few Badger
+// databases (shards), each with its own group committer. Partition p lives
+// in shard p % len(shards), so a partition is still one key range of one
+// database, while the shards' writers run in parallel (Badger inserts into
+// its memtable on a single goroutine per database).
 //
-// Readers and writers hold a reference while they use the database;
+// Readers and writers hold a reference while they use the window;
 // retention marks the window dropped (no new references), waits for the
 // references to go, closes and deletes it.
 type window struct {
 	signal starlingpb.Signal
 	start  int64 // unix seconds
 	dir    string
-	db     *badger.DB
 	log    *slog.Logger
-
-	commits chan *commitReq
-	loopEnd chan struct{}
+	shards []*shard
 
 	mu      sync.Mutex
 	refs    int
@@ -40,12 +40,13 @@ type window struct {
 	idle    chan struct{} // closed when dropped and refs reaches 0
 }
 
-// commitReq is one submission to a window's group committer: the entries of
-// entries that belong to the window.
+// commitReq is one submission to a shard's group committer: the entries of
+// entries that belong to the shard's window and partitions.
 type commitReq struct {
 	entries []byte
-	n       int // entries of this window in entries
+	n       int // entries for this shard in entries
 	records int
+	queued  time.Time
 	done    func(error)
 }
 
@@ -61,43 +62,69 @@ func parseWindowName(name string) (int64, error) {
 	return t.Unix(), nil
 }
 
-func openWindow(cfg *Config, sig starlingpb.Signal, start int64, dir string, m *metrics) (*window, error) {
-	log := cfg.Logger.With("signal", signalName(sig), "window", windowName(start))
-	opts := badger.DefaultOptions(dir).
-		WithLogger(badgerLogger{log}).
-		WithCompression(options.ZSTD).
-		WithZSTDCompressionLevel(1).
-		WithBlockSize(cfg.BlockSize).
-		WithMemTableSize(cfg.MemTableSize).
-		WithNumMemtables(cfg.NumMemtables).
-		WithNumLevelZeroTables(8).
-		WithNumLevelZeroTablesStall(32).
-		WithBaseTableSize(8 << 20).
-		WithBaseLevelSize(64 << 20).
-		WithBlockCacheSize(cfg.BlockCacheSize).
-		WithIndexCacheSize(0).
-		WithNumCompactors(cfg.NumCompactors).
-		WithDetectConflicts(false).
-		WithSyncWrites(cfg.SyncWrites).
-		WithMetricsEnabled(false).
-		WithNumVersionsToKeep(1).
-		// Badger refuses a value threshold above its batch size (15% of
-		// the memtable); small memtables need a smaller threshold.
-		WithValueThreshold(min(1<<20, cfg.MemTableSize*15/100))
-	// Managed mode: versions are ours (every entry is written at
-	// entryVersion by the group committer; see commit), reads see all.
-	db, err := badger.OpenManaged(opts)
+// openWindow opens (or creates) a window directory. An existing window
+// keeps the number of shards it was created with; a new one gets
+// cfg.Shards.
+func openWindow(cfg *Config, sig starlingpb.Signal, start int64, dir string, m *metrics) (w *window, err error) {
+	n, err := shardCount(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open %s window %s: %w", signalName(sig), windowName(start), err)
 	}
-	w := &window{
-		signal: sig, start: start, dir: dir, db: db, log: log,
-		commits: make(chan *commitReq, cfg.CommitQueue),
-		loopEnd: make(chan struct{}),
-		idle:    make(chan struct{}),
+	if n == 0 {
+		n = cfg.Shards
 	}
-	go w.commitLoop(cfg.MaxCommitEntries, m)
+	w = &window{
+		signal: sig, start: start, dir: dir, idle: make(chan struct{}),
+		log: cfg.Logger.With("signal", signalName(sig), "window", windowName(start)),
+	}
+	defer func() {
+		if err != nil {
+			for _, sh := range w.shards {
+				_ = sh.close()
+			}
+		}
+	}()
+	for i := 0; i < n; i++ {
+		sh, err := openShard(cfg, w, i, m)
+		if err != nil {
+			return nil, fmt.Errorf("open %s window %s: %w", signalName(sig), windowName(start), err)
+		}
+		w.shards = append(w.shards, sh)
+	}
 	return w, nil
+}
+
+// shardCount counts the shard directories (0, 1, …) of a window directory.
+func shardCount(dir string) (int, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range ents {
+		if i, err := strconv.Atoi(e.Name()); err == nil && e.IsDir() && i >= 0 {
+			n = max(n, i+1)
+		}
+	}
+	return n, nil
+}
+
+// shardOf returns the shard holding partition p.
+func (w *window) shardOf(p uint32) *shard { return w.shards[int(p)%len(w.shards)] }
+
+// db returns the database holding partition p.
+func (w *window) db(p uint32) *badger.DB { return w.shardOf(p).db }
+
+// size sums Badger's last measured sizes of the shards.
+func (w *window) size() (lsm, vlog int64) {
+	for _, sh := range w.shards {
+		l, v := sh.db.Size()
+		lsm, vlog = lsm+l, vlog+v
+	}
+	return lsm, vlog
 }
 
 // acquire takes a reference; it fails once the window is dropped.
@@ -137,110 +164,14 @@ func (w *window) drop() <-chan struct{} {
 	return w.idle
 }
 
-// close stops the committer (callers guarantee no submission is pending or
-// will come) and closes the database.
+// close stops the committers (callers guarantee no submission is pending
+// or will come) and closes the databases.
 func (w *window) close() error {
-	close(w.commits)
-	<-w.loopEnd
-	return w.db.Close()
-}
-
-// entryVersion is the Badger version of every entry. Writes are
-// idempotent (keys derive from content), so a key written twice carries the
-// same value and no version ordering is needed; one fixed version lets the
-// committer write straight to Badger's write queue in key order.
-const entryVersion = 1
-
-// commitsInFlight is how many group commits may be in Badger's write
-// pipeline at once: the next group is sorted while the last is inserted.
-const commitsInFlight = 2
-
-// commitLoop is the group committer: it takes every submission waiting in
-// the queue (up to maxEntries entries), sorts their entries by key and
-// hands them to Badger's write queue in that order (sorted inserts into
-// the memtable's skiplist touch memory the previous insert just touched:
-// about twice as fast as random order), then answers all of them once
-// Badger has written them. Up to commitsInFlight groups overlap.
-func (w *window) commitLoop(maxEntries int, m *metrics) {
-	defer close(w.loopEnd)
-	slots := make(chan struct{}, commitsInFlight)
-	var inflight sync.WaitGroup
-	defer inflight.Wait()
-	for req := range w.commits {
-		group := []*commitReq{req}
-		records, queued := req.records, req.n
-	drain:
-		for queued < maxEntries {
-			select {
-			case r, ok := <-w.commits:
-				if !ok {
-					break drain
-				}
-				group = append(group, r)
-				records += r.records
-				queued += r.n
-			default:
-				break drain
-			}
-		}
-		slots <- struct{}{}
-		began := time.Now()
-		kvs, err := w.sortedEntries(group, queued)
-		var wait func() error
-		if err == nil {
-			wait, err = w.send(kvs)
-		}
-		inflight.Add(1)
-		go func() {
-			defer inflight.Done()
-			if err == nil {
-				err = wait()
-			}
-			<-slots
-			if err != nil {
-				w.log.Error("group commit failed", "submissions", len(group), "err", err)
-			}
-			m.observeCommit(w.signal, len(group), len(kvs), records, time.Since(began))
-			for _, r := range group {
-				r.done(err)
-			}
-		}()
+	var errs []error
+	for _, sh := range w.shards {
+		errs = append(errs, sh.close())
 	}
-}
-
-// sortedEntries collects the group's entries of this window, sorted by key.
-func (w *window) sortedEntries(group []*commitReq, n int) ([]*bpb.KV, error) {
-	kvs := make([]*bpb.KV, 0, n)
-	for _, r := range group {
-		it := NewEntryIter(r.entries)
-		for it.Next() {
-			if e := it.Entry(); e.Window == w.start {
-				kvs = append(kvs, &bpb.KV{Key: e.Key, Value: e.Value, Version: entryVersion})
-			}
-		}
-		if err := it.Err(); err != nil {
-			return nil, err
-		}
-	}
-	slices.SortFunc(kvs, func(a, b *bpb.KV) int { return bytes.Compare(a.Key, b.Key) })
-	return kvs, nil
-}
-
-// send queues kvs for Badger's writer (split where Badger's batch limits
-// require) and returns a function waiting for them to be written.
-func (w *window) send(kvs []*bpb.KV) (func() error, error) {
-	l := w.db.NewKVLoader(commitsInFlight)
-	for _, kv := range kvs {
-		if err := l.Set(kv); err != nil {
-			return nil, fmt.Errorf("write %s window %s: %w", signalName(w.signal), windowName(w.start), err)
-		}
-	}
-	return func() error {
-		if err := l.Finish(); err != nil {
-			return fmt.Errorf("commit %s window %s: %w", signalName(w.signal), windowName(w.start), err)
-		}
-		return nil
-	}, nil
+	return errors.Join(errs...)
 }
 
 func signalName(s starlingpb.Signal) string {
