@@ -157,9 +157,18 @@ func (q *Querier) Services(ctx context.Context) ([]string, error) {
 	return q.catalog(ctx, starlingpb.Signal_SIGNAL_TRACES, &starlingpb.Catalog{Kind: starlingpb.Catalog_KIND_SERVICES})
 }
 
-// Operations lists the span names of a service.
+// Operations lists the span names of a service, kept in one partition.
 func (q *Querier) Operations(ctx context.Context, service string) ([]string, error) {
-	return q.catalog(ctx, starlingpb.Signal_SIGNAL_TRACES, &starlingpb.Catalog{Kind: starlingpb.Catalog_KIND_OPERATIONS, Service: service})
+	sig := starlingpb.Signal_SIGNAL_TRACES
+	p := storage.CatalogPartition(service, q.router.Partitions(sig))
+	res, err := q.run(ctx, sig, []readTarget{{partition: p, req: &starlingpb.ReadRequest{
+		EndUnixNano: math.MaxInt64,
+		Query:       &starlingpb.ReadRequest_Catalog{Catalog: &starlingpb.Catalog{Kind: starlingpb.Catalog_KIND_OPERATIONS, Service: service}},
+	}}})
+	if err != nil {
+		return nil, err
+	}
+	return query.UnionNames(res), nil
 }
 
 // MetricNames lists metric names starting with prefix.

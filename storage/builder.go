@@ -89,6 +89,8 @@ type Builder struct {
 	seen          *SeenCache
 	now           func() time.Time
 
+	terms termCounts // common-term detection, see commonterms.go
+
 	key, val, words []byte // scratch
 }
 
@@ -149,10 +151,15 @@ func (w *partWriter) begin(p uint32) {
 }
 
 func (w *partWriter) end() {
-	if w.cur != nil {
-		w.cur.Entries = w.buf[w.start:len(w.buf):len(w.buf)]
-		w.cur = nil
+	if w.cur == nil {
+		return
 	}
+	if len(w.buf) == w.start && w.cur.Records == 0 {
+		w.batches = w.batches[:len(w.batches)-1] // nothing to send
+	} else {
+		w.cur.Entries = w.buf[w.start:len(w.buf):len(w.buf)]
+	}
+	w.cur = nil
 }
 
 func (w *partWriter) add(window int64, key, value []byte) {

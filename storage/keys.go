@@ -14,8 +14,9 @@ import (
 //
 //	traces
 //	  kindSpan          [p][k][trace 16][span 8]                 span
-//	  kindTraceGroup    [p][k][tdesc 8][trace 16][grp 4]         per span: duration, status
+//	  kindTraceGroup    [p][k][tdesc 8][trace 16][grp 4]         per span: duration, status; per term: bitmap
 //	  kindTracePosting  [p][k][term 8][tdesc 8][trace 16][grp 4] bitmap of group spans with the term
+//	  kindCommonTerm    [p][k][term 8]                           -
 //	  kindCatalog       [p][k]['s'][service]                     -
 //	                    [p][k]['o'][service 0x00 operation]      -
 //	logs
@@ -34,6 +35,7 @@ const (
 	kindTracePosting byte = 0x03
 	kindResource     byte = 0x04
 	kindCatalog      byte = 0x05
+	kindCommonTerm   byte = 0x06
 
 	kindLog        byte = 0x11
 	kindLogPosting byte = 0x12

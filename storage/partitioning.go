@@ -36,3 +36,9 @@ func LogHash(service string, traceID [16]byte, resourceAndBody uint64) uint64 {
 	}
 	return d.Sum64()
 }
+
+// CatalogPartition is the partition holding a service's catalog entries
+// (its span names).
+func CatalogPartition(service string, n int) uint32 {
+	return PartitionOf(xxhash.Sum64String(service), n)
+}

@@ -112,10 +112,40 @@ func expectedTraceHits(spans []oracleSpan, traceTime map[pcommon.TraceID]int64, 
 	return out
 }
 
+// TestSearchTracesMatchesOracle compares searches with a brute-force
+// evaluation, in two regimes: few groups per partition (every term has
+// postings) and many, written in many requests, so that frequent terms
+// become common (postings stop, group records are scanned).
 func TestSearchTracesMatchesOracle(t *testing.T) {
-	e := newTestEnv(t, 16)
-	td := genTraces(newRand(21), 250, 8, e.clock.Now())
-	e.writeTraces(td)
+	t.Run("postings", func(t *testing.T) {
+		e := newTestEnv(t, 16)
+		td := genTraces(newRand(21), 250, 8, e.clock.Now())
+		e.writeTraces(td)
+		_, kinds := countKeys(t, e.store, sigTraces)
+		if kinds[kindCommonTerm] != 0 {
+			t.Fatalf("%d common-term markers in a small data set", kinds[kindCommonTerm])
+		}
+		checkTraceSearches(t, e, td)
+	})
+	t.Run("common terms", func(t *testing.T) {
+		e := newTestEnv(t, 2)
+		// 15 requests of 100 whole traces (the oracle wants one group per trace).
+		td := ptrace.NewTraces()
+		for k := 0; k < 15; k++ {
+			part := genTraces(newRand(100+uint64(k)), 100, 6, e.clock.Now())
+			e.writeTraces(part)
+			part.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+		}
+		_, kinds := countKeys(t, e.store, sigTraces)
+		if kinds[kindCommonTerm] == 0 {
+			t.Fatal("no term became common")
+		}
+		t.Logf("%d common-term markers, %d postings, %d group records", kinds[kindCommonTerm], kinds[kindTracePosting], kinds[kindTraceGroup])
+		checkTraceSearches(t, e, td)
+	})
+}
+
+func checkTraceSearches(t *testing.T, e *testEnv, td ptrace.Traces) {
 	spans, traceTime := oracleSpans(td)
 
 	// A time range holding about the middle third of the traces, with
@@ -725,6 +755,15 @@ func TestReadCatalog(t *testing.T) {
 		got := e.catalog(&starlingpb.Catalog{Kind: starlingpb.Catalog_KIND_OPERATIONS, Service: svc})
 		if want := keys(names); !reflect.DeepEqual(got, want) {
 			t.Errorf("operations of %s: got %q, want %q", svc, got, want)
+		}
+		// All of them in the service's catalog partition.
+		out := &starlingpb.ResultChunk{}
+		q := &starlingpb.Catalog{Kind: starlingpb.Catalog_KIND_OPERATIONS, Service: svc}
+		if err := e.store.ReadCatalog(context.Background(), CatalogPartition(svc, e.parts), q, 0, maxTime, out); err != nil {
+			t.Fatal(err)
+		}
+		if sort.Strings(out.Names); !reflect.DeepEqual(out.Names, keys(names)) {
+			t.Errorf("operations of %s in partition %d: got %q", svc, CatalogPartition(svc, e.parts), out.Names)
 		}
 	}
 	if got := e.catalog(&starlingpb.Catalog{Kind: starlingpb.Catalog_KIND_OPERATIONS, Service: "nope"}); len(got) != 0 {

@@ -26,6 +26,9 @@ import (
 const (
 	spanVersion      byte = 1
 	spanGroupVersion byte = 1
+	// groupRecordVersion is the version of a trace group record: version,
+	// n, n × (duration, status), m, m × (term 8, bitmap bytes).
+	groupRecordVersion byte = 1
 )
 
 // maxGroupSpans bounds the spans of one group, and so the size of a group

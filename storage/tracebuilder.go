@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"sort"
 	"time"
 
@@ -75,9 +76,14 @@ func (b *Builder) Traces(td ptrace.Traces) BuildResult {
 		return bytes.Compare(a.spanID[:], c.spanID[:]) < 0
 	})
 
+	cats := b.catalogRefs(refs, res)
+
 	w := partWriter{buf: make([]byte, 0, 256*len(refs))}
 	g := groupWriter{b: b, w: &w, res: res}
 	for start := 0; start < len(refs); {
+		// Catalog entries of partitions up to this one come first, so
+		// every partition's entries stay contiguous.
+		cats = g.catalog(cats, refs[start].partition)
 		end := start + 1
 		for end < len(refs) && refs[end].traceID == refs[start].traceID {
 			end++
@@ -89,8 +95,46 @@ func (b *Builder) Traces(td ptrace.Traces) BuildResult {
 		}
 		start = end
 	}
+	g.catalog(cats, math.MaxUint32)
 	w.result(&r)
 	return r
+}
+
+// catalogRef is one catalog entry of a request: a service and one of its
+// span names, seen in a window. A service's entries live in the partition
+// its name hashes to, so listing its operations reads one partition.
+type catalogRef struct {
+	partition uint32
+	window    int64
+	service   string
+	name      string
+}
+
+// catalogRefs lists the distinct catalog entries of a request, by partition.
+func (b *Builder) catalogRefs(refs []spanRef, res []indexedResource) []catalogRef {
+	type key struct {
+		window        int64
+		service, name string
+	}
+	done := make(map[key]struct{})
+	var out []catalogRef
+	for i := range refs {
+		service, name := res[refs[i].res].service, refs[i].span.Name()
+		if len(service) > maxCatalogNameLen {
+			continue // keys are bounded (Badger refuses keys over 65000 bytes)
+		}
+		k := key{windowOf(uint64(refs[i].span.StartTimestamp()), b.windowSeconds), service, name}
+		if _, ok := done[k]; ok {
+			continue
+		}
+		done[k] = struct{}{}
+		out = append(out, catalogRef{
+			partition: CatalogPartition(service, b.cfg.Partitions),
+			window:    k.window, service: service, name: name,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].partition < out[j].partition })
+	return out
 }
 
 func (b *Builder) checkSpan(s ptrace.Span, now time.Time) (field, problem, reason string) {
@@ -190,8 +234,10 @@ func (g *groupWriter) write(spans []spanRef) {
 		g.bits[off+i/8] |= 1 << (i % 8)
 	}
 
-	// Group record: per span, duration and status. Span group: the spans.
-	g.val = appendUvarint(g.val[:0], uint64(len(spans)))
+	// Group record: per span, duration and status, then per term the
+	// bitmap of its spans (appended below). Span group: the spans.
+	g.val = append(g.val[:0], groupRecordVersion)
+	g.val = appendUvarint(g.val, uint64(len(spans)))
 	g.spans = append(g.spans[:0], spanGroupVersion)
 	g.spans = appendUvarint(g.spans, uint64(len(spans)))
 	lastRes := -1
@@ -230,53 +276,74 @@ func (g *groupWriter) write(spans []spanRef) {
 		for _, t := range rr.terms {
 			mark(t, i)
 		}
-		g.catalog(p, window, rr.service, s.Name())
 	}
 	grpID := binary.BigEndian.Uint32(g.suffix[8+traceIDLen:])
 	g.key = spanGroupKey(g.key[:0], p, tid, grpID)
 	w.add(window, g.key, g.spans)
-	g.key = appendHeader(g.key[:0], p, kindTraceGroup)
-	g.key = append(g.key, g.suffix...)
-	w.add(window, g.key, g.val)
 
+	// The forward index goes into the group record; a posting is written
+	// only while its term is not common in this partition and window.
+	g.val = appendUvarint(g.val, uint64(len(g.termOrder)))
+	groups := b.terms.group(window, p)
 	for _, t := range g.termOrder {
 		off := g.termBits[t]
 		bm := g.bits[off : off+nb]
 		if fullBitmap(bm, len(spans)) {
 			bm = nil
 		}
+		g.val = appendFixed64(g.val, t)
+		g.val = appendBytes(g.val, bm)
+
+		g.key = commonTermKey(g.key[:0], p, t)
+		h := seenKey(byte(starlingpb.Signal_SIGNAL_TRACES), window, g.key)
+		if b.seen.Contains(h) {
+			continue // common, and its marker is committed
+		}
+		if b.terms.common(window, p, t, groups) {
+			if h, need := w.once(b.seen, starlingpb.Signal_SIGNAL_TRACES, window, g.key); need {
+				w.addOnce(h, window, g.key, nil)
+			}
+		}
 		g.key = appendHeader(g.key[:0], p, kindTracePosting)
 		g.key = appendFixed64(g.key, t)
 		g.key = append(g.key, g.suffix...)
 		w.add(window, g.key, bm)
 	}
+	g.key = appendHeader(g.key[:0], p, kindTraceGroup)
+	g.key = append(g.key, g.suffix...)
+	w.add(window, g.key, g.val)
 }
 
 // maxCatalogNameLen bounds the service and span names kept in the catalog.
 const maxCatalogNameLen = 256
 
-func (g *groupWriter) catalog(p uint32, window int64, service, name string) {
-	if len(service) > maxCatalogNameLen {
-		return // keys are bounded (Badger refuses keys over 65000 bytes)
-	}
+// catalog writes the catalog entries of partitions up to upTo and returns
+// the rest.
+func (g *groupWriter) catalog(cats []catalogRef, upTo uint32) []catalogRef {
 	w := g.w
-	g.key = appendHeader(g.key[:0], p, kindCatalog)
-	g.key = append(g.key, catalogService)
-	g.key = append(g.key, service...)
-	if h, need := w.once(g.b.seen, starlingpb.Signal_SIGNAL_TRACES, window, g.key); need {
-		w.addOnce(h, window, g.key, nil)
+	for len(cats) > 0 && cats[0].partition <= upTo {
+		c := cats[0]
+		cats = cats[1:]
+		w.begin(c.partition)
+		g.key = appendHeader(g.key[:0], c.partition, kindCatalog)
+		g.key = append(g.key, catalogService)
+		g.key = append(g.key, c.service...)
+		if h, need := w.once(g.b.seen, starlingpb.Signal_SIGNAL_TRACES, c.window, g.key); need {
+			w.addOnce(h, c.window, g.key, nil)
+		}
+		if len(c.name) > maxCatalogNameLen {
+			continue
+		}
+		g.key = appendHeader(g.key[:0], c.partition, kindCatalog)
+		g.key = append(g.key, catalogOperation)
+		g.key = append(g.key, c.service...)
+		g.key = append(g.key, 0)
+		g.key = append(g.key, c.name...)
+		if h, need := w.once(g.b.seen, starlingpb.Signal_SIGNAL_TRACES, c.window, g.key); need {
+			w.addOnce(h, c.window, g.key, nil)
+		}
 	}
-	if len(name) > maxCatalogNameLen {
-		return
-	}
-	g.key = appendHeader(g.key[:0], p, kindCatalog)
-	g.key = append(g.key, catalogOperation)
-	g.key = append(g.key, service...)
-	g.key = append(g.key, 0)
-	g.key = append(g.key, name...)
-	if h, need := w.once(g.b.seen, starlingpb.Signal_SIGNAL_TRACES, window, g.key); need {
-		w.addOnce(h, window, g.key, nil)
-	}
+	return cats
 }
 
 // fullBitmap reports whether the first n bits of bm are all set.

@@ -89,10 +89,13 @@ func appendRefs(txn *badger.Txn, p uint32, refs []uint64, out *starlingpb.Result
 // whose span groups started in [startNano, endNano] and hold one span
 // matching every condition of q, newest first.
 //
-// Each condition but duration and status "unset" is a posting list; the
-// lists are intersected on (time, trace, group) by a leapfrog join, and
-// the bitmaps of the postings, ANDed, say whether one span carries all
-// terms. Duration and "unset" are checked on the group record.
+// Conditions are terms (service, name, status ok/error, attributes) plus
+// duration and status "unset". A term that is rare in the window has a
+// complete posting list; the lists are intersected on (time, trace, group)
+// by a leapfrog join and their bitmaps ANDed. A common term (see
+// commonterms.go), duration and "unset" are checked on the group record,
+// which is also the driver when no rare term is asked for: group records
+// are scanned newest first.
 func (s *Store) SearchTraces(ctx context.Context, p uint32, q *starlingpb.TraceSearch, startNano, endNano int64, limit int, out *starlingpb.ResultChunk) error {
 	release, err := s.readSlot(ctx)
 	if err != nil {
@@ -103,32 +106,38 @@ func (s *Store) SearchTraces(ctx context.Context, p uint32, q *starlingpb.TraceS
 	defer releaseAll(ws)
 
 	terms := traceTerms(q)
-	needGroup := len(terms) == 0 || q.GetMinDurationNano() > 0 || q.GetMaxDurationNano() > 0 || q.GetStatus() == statusUnset
 	from := make([]byte, traceSuffix)
 	binary.BigEndian.PutUint64(from, tdesc(uint64(endNano)))
 	seen := make(map[[16]byte]struct{})
+	var m groupMatcher
+	m.q = q
 
 	for _, w := range ws {
 		if len(seen) >= limit {
 			break
 		}
 		err := w.db(p).View(func(txn *badger.Txn) error {
+			rare, common, err := splitCommon(txn, p, terms)
+			if err != nil {
+				return err
+			}
+			m.common = common
 			var cs []*cursor
 			defer func() {
 				for _, c := range cs {
 					c.close()
 				}
 			}()
-			for _, t := range terms {
+			for _, t := range rare {
 				prefix := appendHeader(nil, p, kindTracePosting)
 				cs = append(cs, newCursor(txn, appendFixed64(prefix, t)))
 			}
 			var group *cursor
-			if needGroup {
+			if len(rare) == 0 || len(common) > 0 || q.GetMinDurationNano() > 0 || q.GetMaxDurationNano() > 0 || q.GetStatus() == statusUnset {
 				group = newCursor(txn, appendHeader(nil, p, kindTraceGroup))
 				cs = append(cs, group)
 			}
-			var acc, val []byte
+			var val []byte
 			var ferr error
 			n := 0
 			leapfrog(cs, from, func(suffix []byte) bool {
@@ -144,7 +153,7 @@ func (s *Store) SearchTraces(ctx context.Context, p uint32, q *starlingpb.TraceS
 				if _, dup := seen[tid]; dup {
 					return true
 				}
-				all := true
+				m.reset()
 				for _, c := range cs {
 					if c == group {
 						continue
@@ -152,24 +161,16 @@ func (s *Store) SearchTraces(ctx context.Context, p uint32, q *starlingpb.TraceS
 					if val, ferr = c.value(val); ferr != nil {
 						return false
 					}
-					if len(val) == 0 {
-						continue
-					}
-					if all {
-						acc = append(acc[:0], val...)
-						all = false
-					} else {
-						acc = andBitmap(acc, val)
-					}
+					m.and(val)
 				}
-				if !all && bitmapEmpty(acc) {
+				if m.none() {
 					return true
 				}
 				if group != nil {
 					if val, ferr = group.value(val); ferr != nil {
 						return false
 					}
-					if !groupMatches(val, q, acc, all) {
+					if !m.group(val) {
 						return true
 					}
 				}
@@ -186,6 +187,25 @@ func (s *Store) SearchTraces(ctx context.Context, p uint32, q *starlingpb.TraceS
 		}
 	}
 	return nil
+}
+
+// splitCommon sorts terms into those with complete postings in this window
+// (rare) and those marked common.
+func splitCommon(txn *badger.Txn, p uint32, terms []uint64) (rare, common []uint64, err error) {
+	var key []byte
+	for _, t := range terms {
+		key = commonTermKey(key[:0], p, t)
+		_, err := txn.Get(key)
+		switch {
+		case err == badger.ErrKeyNotFound:
+			rare = append(rare, t)
+		case err != nil:
+			return nil, nil, err
+		default:
+			common = append(common, t)
+		}
+	}
+	return rare, common, nil
 }
 
 func traceTerms(q *starlingpb.TraceSearch) []uint64 {
@@ -205,25 +225,74 @@ func traceTerms(q *starlingpb.TraceSearch) []uint64 {
 	return terms
 }
 
-// groupMatches reports whether a span of the group record v that is set in
-// bitmap bm (all: every span) meets q's duration and status conditions.
-func groupMatches(v []byte, q *starlingpb.TraceSearch, bm []byte, all bool) bool {
+// groupMatcher decides whether one span of a span group matches a search:
+// it ANDs the bitmaps of the group's postings, then, on the group record,
+// the bitmaps of the common terms and each span's duration and status.
+// Bitmaps are nil when every span is set.
+type groupMatcher struct {
+	q      *starlingpb.TraceSearch
+	common []uint64
+	acc    []byte
+	all    bool // acc is "every span"
+}
+
+func (m *groupMatcher) reset() { m.acc, m.all = m.acc[:0], true }
+
+// and intersects a bitmap (empty: all spans) into the match set.
+func (m *groupMatcher) and(bm []byte) {
+	if len(bm) == 0 {
+		return
+	}
+	if m.all {
+		m.acc, m.all = append(m.acc[:0], bm...), false
+		return
+	}
+	m.acc = andBitmap(m.acc, bm)
+}
+
+func (m *groupMatcher) none() bool { return !m.all && bitmapEmpty(m.acc) }
+
+// group finishes the match on a group record.
+func (m *groupMatcher) group(v []byte) bool {
 	d := decoder{b: v}
+	if d.byte() != groupRecordVersion {
+		return false
+	}
 	n := d.count(2)
-	minD, maxD := uint64(q.GetMinDurationNano()), uint64(q.GetMaxDurationNano())
+	spans := d.b // n × (duration uvarint, status byte), read again below
 	for i := 0; i < n && d.err == nil; i++ {
-		dur := d.uvarint()
-		status := uint32(d.byte())
-		if !all && (i/8 >= len(bm) || bm[i/8]&(1<<(i%8)) == 0) {
+		d.uvarint()
+		d.byte()
+	}
+	found := 0
+	for i, nt := 0, d.count(9); i < nt && d.err == nil; i++ {
+		t := d.fixed64()
+		bm := d.bytes()
+		for _, c := range m.common {
+			if c == t {
+				m.and(bm)
+				found++
+			}
+		}
+	}
+	if d.err != nil || found < len(m.common) || m.none() {
+		return false
+	}
+	sd := decoder{b: spans}
+	minD, maxD := uint64(m.q.GetMinDurationNano()), uint64(m.q.GetMaxDurationNano())
+	for i := 0; i < n && sd.err == nil; i++ {
+		dur := sd.uvarint()
+		status := uint32(sd.byte())
+		if !m.all && (i/8 >= len(m.acc) || m.acc[i/8]&(1<<(i%8)) == 0) {
 			continue
 		}
 		if dur < minD || (maxD > 0 && dur > maxD) {
 			continue
 		}
-		if st := q.GetStatus(); st != statusAny && st != status {
+		if st := m.q.GetStatus(); st != statusAny && st != status {
 			continue
 		}
-		return d.err == nil
+		return sd.err == nil
 	}
 	return false
 }
