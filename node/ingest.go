@@ -34,7 +34,8 @@ func (n *Node) ingest(ctx context.Context, req *actors.IngestRequest) ingestOutc
 // receiverMetrics counts requests refused before their records could be
 // counted (malformed, too large, wrong method or media type).
 type receiverMetrics struct {
-	refused *prometheus.CounterVec
+	refused        *prometheus.CounterVec
+	requestSeconds *prometheus.HistogramVec
 }
 
 func newReceiverMetrics(reg prometheus.Registerer) *receiverMetrics {
@@ -43,8 +44,13 @@ func newReceiverMetrics(reg prometheus.Registerer) *receiverMetrics {
 			Name: "starling_rejected_requests_total",
 			Help: "OTLP requests refused whole, before decoding their records: malformed, too_large, unsupported.",
 		}, []string{"signal", "transport", "reason"}),
+		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "starling_otlp_request_seconds",
+			Help:    "Time from the first byte of an OTLP request to its response, decoding included.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
+		}, []string{"signal", "transport"}),
 	}
-	reg.MustRegister(m.refused)
+	reg.MustRegister(m.refused, m.requestSeconds)
 	return m
 }
 

@@ -18,7 +18,7 @@ import (
 // newGRPCServer serves the three OTLP/gRPC services. Requests over
 // MaxRequestBytes are refused by gRPC with ResourceExhausted.
 func (n *Node) newGRPCServer() *grpc.Server {
-	s := grpc.NewServer(grpc.MaxRecvMsgSize(int(n.cfg.MaxRequestBytes)))
+	s := grpc.NewServer(grpc.MaxRecvMsgSize(int(n.cfg.MaxRequestBytes)), grpc.StatsHandler(grpcTiming{n.metrics}))
 	ptraceotlp.RegisterGRPCServer(s, &traceGRPC{n: n})
 	plogotlp.RegisterGRPCServer(s, &logGRPC{n: n})
 	pmetricotlp.RegisterGRPCServer(s, &metricGRPC{n: n})

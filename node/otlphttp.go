@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/starling-otel/starling/actors"
 	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/storage"
 )
 
 // OTLP/HTTP (https://opentelemetry.io/docs/specs/otlp/#otlphttp): POST to
@@ -115,6 +117,9 @@ var errTooLarge = errors.New("request body too large")
 
 func (n *Node) otlpHandler(s otlpSignal) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func(began time.Time) {
+			n.metrics.requestSeconds.WithLabelValues(storage.SignalName(s.signal), "http").Observe(time.Since(began).Seconds())
+		}(time.Now())
 		isJSON := false
 		fail := func(status int, code codes.Code, reason, format string, args ...any) {
 			n.metrics.refuse(s.signal, "http", reason)
@@ -233,9 +238,10 @@ func wrapRead(err error) error {
 }
 
 // writeStatus writes an OTLP error response: a google.rpc.Status in the
-// request's encoding.
+// request's encoding. msg may quote the request body: invalid UTF-8 is
+// replaced, or protojson would refuse to encode the status.
 func writeStatus(w http.ResponseWriter, httpStatus int, code codes.Code, msg string, json bool) {
-	st := &spb.Status{Code: int32(code), Message: msg}
+	st := &spb.Status{Code: int32(code), Message: strings.ToValidUTF8(msg, "\uFFFD")}
 	var b []byte
 	if json {
 		b, _ = protojson.Marshal(st)

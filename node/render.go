@@ -244,9 +244,11 @@ func renderSeries(s storage.Series) seriesJSON {
 	}
 	switch m.Type() {
 	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
-		dps := m.Gauge().DataPoints()
+		var dps pmetric.NumberDataPointSlice
 		out.Type = "gauge"
-		if m.Type() == pmetric.MetricTypeSum {
+		if m.Type() == pmetric.MetricTypeGauge {
+			dps = m.Gauge().DataPoints()
+		} else {
 			dps = m.Sum().DataPoints()
 			out.Type = "sum"
 			out.Temporality = temporalityName(m.Sum().AggregationTemporality())

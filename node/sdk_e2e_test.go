@@ -1,0 +1,659 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	otellog "go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/metric"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// The real OpenTelemetry Go SDK sends traces, logs and metrics to a node,
+// once over OTLP/gRPC and once over OTLP/HTTP (protobuf, gzip); every record
+// is then read back through the HTTP API and compared field by field.
+
+// sdkTransport makes the three SDK exporters for one OTLP transport.
+type sdkTransport struct {
+	name    string
+	traces  func(ctx context.Context, n *Node) (sdktrace.SpanExporter, error)
+	metrics func(ctx context.Context, n *Node) (sdkmetric.Exporter, error)
+	logs    func(ctx context.Context, n *Node) (sdklog.Exporter, error)
+}
+
+var sdkTransports = []sdkTransport{
+	{
+		name: "grpc",
+		traces: func(ctx context.Context, n *Node) (sdktrace.SpanExporter, error) {
+			return otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(n.OTLPGRPCAddr()), otlptracegrpc.WithInsecure(),
+				otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}))
+		},
+		metrics: func(ctx context.Context, n *Node) (sdkmetric.Exporter, error) {
+			return otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpoint(n.OTLPGRPCAddr()), otlpmetricgrpc.WithInsecure(),
+				otlpmetricgrpc.WithCompressor("gzip"), otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{Enabled: false}))
+		},
+		logs: func(ctx context.Context, n *Node) (sdklog.Exporter, error) {
+			return otlploggrpc.New(ctx, otlploggrpc.WithEndpoint(n.OTLPGRPCAddr()), otlploggrpc.WithInsecure(),
+				otlploggrpc.WithRetry(otlploggrpc.RetryConfig{Enabled: false}))
+		},
+	},
+	{
+		name: "http",
+		traces: func(ctx context.Context, n *Node) (sdktrace.SpanExporter, error) {
+			return otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(n.OTLPHTTPAddr()), otlptracehttp.WithInsecure(),
+				otlptracehttp.WithCompression(otlptracehttp.GzipCompression), otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}))
+		},
+		metrics: func(ctx context.Context, n *Node) (sdkmetric.Exporter, error) {
+			return otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpoint(n.OTLPHTTPAddr()), otlpmetrichttp.WithInsecure(),
+				otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}))
+		},
+		logs: func(ctx context.Context, n *Node) (sdklog.Exporter, error) {
+			return otlploghttp.New(ctx, otlploghttp.WithEndpoint(n.OTLPHTTPAddr()), otlploghttp.WithInsecure(),
+				otlploghttp.WithCompression(otlploghttp.GzipCompression), otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}))
+		},
+	},
+}
+
+// exportErrors collects the errors of wrapped exporters (the SDK's batch
+// processors only hand them to the global error handler).
+type exportErrors struct {
+	mu    sync.Mutex
+	errs  []error
+	calls int
+}
+
+func (e *exportErrors) add(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.calls++
+	if err != nil {
+		e.errs = append(e.errs, err)
+	}
+}
+
+func (e *exportErrors) check(t *testing.T, what string) {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.calls == 0 {
+		t.Errorf("%s: the exporter was never called", what)
+	}
+	if err := errors.Join(e.errs...); err != nil {
+		t.Errorf("%s: export failed: %v", what, err)
+	}
+}
+
+type checkedSpanExporter struct {
+	sdktrace.SpanExporter
+	errs *exportErrors
+}
+
+func (c checkedSpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	err := c.SpanExporter.ExportSpans(ctx, spans)
+	c.errs.add(err)
+	return err
+}
+
+type checkedLogExporter struct {
+	sdklog.Exporter
+	errs *exportErrors
+}
+
+func (c checkedLogExporter) Export(ctx context.Context, records []sdklog.Record) error {
+	err := c.Exporter.Export(ctx, records)
+	c.errs.add(err)
+	return err
+}
+
+type checkedMetricExporter struct {
+	sdkmetric.Exporter
+	errs *exportErrors
+}
+
+func (c checkedMetricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	err := c.Exporter.Export(ctx, rm)
+	c.errs.add(err)
+	return err
+}
+
+func TestSDKEndToEnd(t *testing.T) {
+	for _, tr := range sdkTransports {
+		t.Run(tr.name, func(t *testing.T) {
+			n := startNode(t, nil)
+			service := "e2e-sdk-" + tr.name
+			res := resource.NewSchemaless(
+				attribute.String("service.name", service),
+				attribute.String("service.version", "1.4.2"),
+				attribute.String("deployment.environment", "test"),
+				attribute.Int64("host.cpus", 8),
+				attribute.Bool("e2e", true),
+			)
+			t.Run("traces", func(t *testing.T) { sdkTraces(t, n, tr, res, service) })
+			t.Run("logs", func(t *testing.T) { sdkLogs(t, n, tr, res, service) })
+			t.Run("metrics", func(t *testing.T) { sdkMetrics(t, n, tr, res, service) })
+		})
+	}
+}
+
+func sdkTraces(t *testing.T, n *Node, tr sdkTransport, res *resource.Resource, service string) {
+	ctx := context.Background()
+	exp, err := tr.traces(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := &exportErrors{}
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithResource(res),
+		sdktrace.WithSpanProcessor(rec),
+		sdktrace.WithBatcher(checkedSpanExporter{exp, errs}),
+	)
+	tracer := tp.Tracer("e2e-tracer", trace.WithInstrumentationVersion("0.3.1"))
+
+	// Times with nanosecond digits, in the last minute (the API's default
+	// range is the last hour).
+	base := time.Now().Add(-time.Minute).Truncate(time.Second).Add(123456789)
+	at := func(ms int) time.Time { return base.Add(time.Duration(ms)*time.Millisecond + 7) }
+
+	// Trace 1: server → client (error, events) → internal (ok).
+	ctx1, root := tracer.Start(ctx, "GET /checkout", trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(at(0)),
+		trace.WithAttributes(
+			attribute.String("http.request.method", "GET"),
+			attribute.Int64("http.response.status_code", 500),
+			attribute.Bool("retried", true),
+			attribute.Float64("ratio", 0.125),
+			attribute.StringSlice("tags", []string{"a", "b", ""}),
+			attribute.Int64Slice("ports", []int64{80, -1, 1 << 40}),
+			attribute.BoolSlice("flags", []bool{true, false}),
+			attribute.Float64Slice("weights", []float64{1.5, -2.25}),
+			attribute.String("unicode", "grüße, 世界"),
+		))
+	ctx2, db := tracer.Start(ctx1, "SELECT orders", trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(at(10)),
+		trace.WithAttributes(attribute.String("db.system", "postgresql"), attribute.Int64("db.rows", 0)))
+	db.AddEvent("retry", trace.WithTimestamp(at(20)), trace.WithAttributes(attribute.Int64("attempt", 2), attribute.String("reason", "timeout")))
+	db.AddEvent("no attributes", trace.WithTimestamp(at(25)))
+	db.RecordError(errors.New("connection reset"), trace.WithTimestamp(at(30)))
+	db.SetStatus(codes.Error, "db timeout")
+	_, inner := tracer.Start(ctx2, "decode rows", trace.WithTimestamp(at(31)))
+	inner.SetStatus(codes.Ok, "")
+	inner.End(trace.WithTimestamp(at(32)))
+	db.End(trace.WithTimestamp(at(40)))
+	root.End(trace.WithTimestamp(at(50)))
+
+	// Trace 2: producer → consumer, both linking to trace 1.
+	link1 := trace.Link{SpanContext: root.SpanContext(), Attributes: []attribute.KeyValue{attribute.String("link.kind", "caused-by"), attribute.Int64("n", 1)}}
+	ctx3, prod := tracer.Start(ctx, "publish orders", trace.WithSpanKind(trace.SpanKindProducer), trace.WithTimestamp(at(100)),
+		trace.WithLinks(link1), trace.WithAttributes(attribute.String("messaging.system", "kafka")))
+	_, cons := tracer.Start(ctx3, "process orders", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithTimestamp(at(120)),
+		trace.WithLinks(trace.Link{SpanContext: db.SpanContext()}))
+	cons.SetStatus(codes.Ok, "")
+	cons.End(trace.WithTimestamp(at(180)))
+	prod.End(trace.WithTimestamp(at(110)))
+
+	// Trace 3: one span, status unset, no attributes.
+	_, lone := tracer.Start(ctx, "lonely", trace.WithTimestamp(at(200)))
+	lone.End(trace.WithTimestamp(at(200)))
+
+	if err := tp.ForceFlush(ctx); err != nil {
+		t.Fatalf("ForceFlush: %v", err)
+	}
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	errs.check(t, "trace exporter")
+
+	// What the SDK produced, as views, grouped by trace.
+	want := map[string]map[string]spanView{}
+	for _, s := range rec.Ended() {
+		v := sdkSpanView(s)
+		if want[v.TraceID] == nil {
+			want[v.TraceID] = map[string]spanView{}
+		}
+		want[v.TraceID][v.SpanID] = v
+	}
+	if len(want) != 3 || len(rec.Ended()) != 6 {
+		t.Fatalf("recorded %d spans in %d traces, want 6 in 3", len(rec.Ended()), len(want))
+	}
+
+	for tid, spans := range want {
+		status, body := httpGet(t, apiURL(n, "/api/v1/traces/"+tid))
+		if status != 200 {
+			t.Errorf("trace %s: status %d: %s", tid, status, body)
+			continue
+		}
+		got, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(body)
+		if err != nil {
+			t.Fatalf("trace %s: %v", tid, err)
+		}
+		// Upper-case ids are the same trace.
+		if st, _ := httpGet(t, apiURL(n, "/api/v1/traces/"+strings.ToUpper(tid))); st != 200 {
+			t.Errorf("trace %s in upper case: status %d", tid, st)
+		}
+		compareSpans(t, spans, pdataSpans(got))
+	}
+
+	// Search: the three traces, newest first, with their summaries.
+	var list apiTraces
+	getJSON(t, n, withQuery("/api/v1/traces", "service", service, "limit", "100"), &list)
+	wantList := []struct {
+		root  string
+		spans int
+		start time.Time
+		durMs string
+	}{
+		{"lonely", 1, at(200), "0"},
+		{"publish orders", 2, at(100), "80"},
+		{"GET /checkout", 3, at(0), "50"},
+	}
+	if len(list.Traces) != len(wantList) {
+		t.Fatalf("search by service: got %d traces, want %d: %+v", len(list.Traces), len(wantList), list.Traces)
+	}
+	for i, w := range wantList {
+		g := list.Traces[i]
+		if g.RootName != w.root || g.SpanCount != w.spans || g.RootService != service ||
+			nanos(t, g.StartTime) != w.start.UnixNano() || g.DurationMs.String() != w.durMs {
+			t.Errorf("search result %d: got %+v, want root %q, %d spans, start %s, %sms", i, g, w.root, w.spans, w.start.Format(time.RFC3339Nano), w.durMs)
+		}
+		if _, ok := want[g.TraceID]; !ok {
+			t.Errorf("search result %d: trace id %s was not sent", i, g.TraceID)
+		}
+	}
+
+	// Search conditions select the right traces.
+	for _, c := range []struct {
+		name   string
+		params []string
+		want   []string // root names
+	}{
+		{"status error", []string{"status", "error"}, []string{"GET /checkout"}},
+		{"status ok", []string{"status", "ok"}, []string{"publish orders", "GET /checkout"}},
+		{"name", []string{"name", "process orders"}, []string{"publish orders"}},
+		{"attribute", []string{"attr.db.system", "postgresql"}, []string{"GET /checkout"}},
+		{"resource attribute", []string{"attr.deployment.environment", "test"}, []string{"lonely", "publish orders", "GET /checkout"}},
+		{"min duration", []string{"minDuration", "45ms"}, []string{"publish orders", "GET /checkout"}},
+		{"max duration", []string{"maxDuration", "1ms"}, []string{"lonely", "GET /checkout"}},
+		{"no match", []string{"attr.db.system", "mysql"}, nil},
+	} {
+		var l apiTraces
+		getJSON(t, n, withQuery("/api/v1/traces", append([]string{"service", service}, c.params...)...), &l)
+		var names []string
+		for _, s := range l.Traces {
+			names = append(names, s.RootName)
+		}
+		if fmt.Sprint(names) != fmt.Sprint(c.want) {
+			t.Errorf("search %s: got %q, want %q", c.name, names, c.want)
+		}
+	}
+
+	// Services and operations.
+	var svcs struct{ Services []string }
+	getJSON(t, n, "/api/v1/services", &svcs)
+	if fmt.Sprint(svcs.Services) != fmt.Sprint([]string{service}) {
+		t.Errorf("services: got %q, want [%s]", svcs.Services, service)
+	}
+	var ops struct{ Operations []string }
+	getJSON(t, n, "/api/v1/services/"+url.PathEscape(service)+"/operations", &ops)
+	wantOps := []string{"GET /checkout", "SELECT orders", "decode rows", "lonely", "process orders", "publish orders"}
+	sort.Strings(ops.Operations)
+	if fmt.Sprint(ops.Operations) != fmt.Sprint(wantOps) {
+		t.Errorf("operations: got %q, want %q", ops.Operations, wantOps)
+	}
+	if got := ingested(t, n, "traces"); got != 6 {
+		t.Errorf("starling_ingested_records_total{signal=traces} = %v, want 6", got)
+	}
+}
+
+// sdkSpanView is what the SDK recorded, as it should come back.
+func sdkSpanView(s sdktrace.ReadOnlySpan) spanView {
+	sc := s.SpanContext()
+	tid, sid, pid := sc.TraceID(), sc.SpanID(), s.Parent().SpanID()
+	v := spanView{
+		TraceID: hexID(tid[:]), SpanID: hexID(sid[:]), ParentSpanID: hexID(pid[:]),
+		TraceState: sc.TraceState().String(), Name: s.Name(), Kind: int(s.SpanKind()),
+		Start: s.StartTime().UnixNano(), End: s.EndTime().UnixNano(),
+		Attrs:         attrsRaw(s.Attributes()),
+		StatusMessage: s.Status().Description,
+		Resource:      attrsRaw(s.Resource().Attributes()),
+		Scope:         s.InstrumentationScope().Name, ScopeVersion: s.InstrumentationScope().Version,
+	}
+	// The API and OTLP numbers of span kinds agree (internal 1 … consumer
+	// 5); status codes do not (OTel Go: error 1, ok 2).
+	switch s.Status().Code {
+	case codes.Ok:
+		v.Status = "ok"
+	case codes.Error:
+		v.Status = "error"
+	default:
+		v.Status = "unset"
+	}
+	for _, e := range s.Events() {
+		v.Events = append(v.Events, eventView{Name: e.Name, Time: e.Time.UnixNano(), Attrs: attrsRaw(e.Attributes)})
+	}
+	for _, l := range s.Links() {
+		ltid, lsid := l.SpanContext.TraceID(), l.SpanContext.SpanID()
+		v.Links = append(v.Links, linkView{TraceID: hexID(ltid[:]), SpanID: hexID(lsid[:]), TraceState: l.SpanContext.TraceState().String(), Attrs: attrsRaw(l.Attributes)})
+	}
+	return v
+}
+
+// sentLog is a log record the test emits and expects back.
+type sentLog struct {
+	rec  otellog.Record
+	ctx  context.Context
+	want logView
+}
+
+func sdkLogs(t *testing.T, n *Node, tr sdkTransport, res *resource.Resource, service string) {
+	ctx := context.Background()
+	exp, err := tr.logs(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := &exportErrors{}
+	lp := sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(sdklog.NewBatchProcessor(checkedLogExporter{exp, errs})))
+	logger := lp.Logger("e2e-logger", otellog.WithInstrumentationVersion("2.0.0"))
+
+	resRaw := jsonify(attrsRaw(res.Attributes())).(map[string]any)
+	base := time.Now().Add(-2 * time.Minute).Truncate(time.Second).Add(987654321)
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
+		SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
+		TraceFlags: trace.FlagsSampled,
+	})
+	traced := trace.ContextWithSpanContext(ctx, sc)
+
+	var logs []sentLog
+	add := func(c context.Context, body attribute.Value, sev otellog.Severity, text string, i int, attrs []attribute.KeyValue, w logView) {
+		var r otellog.Record
+		r.SetTimestamp(base.Add(time.Duration(i) * time.Second))
+		r.SetObservedTimestamp(base.Add(time.Duration(i)*time.Second + 5))
+		r.SetSeverity(sev)
+		r.SetSeverityText(text)
+		r.SetBody(body)
+		r.AddAttributes(attrs...)
+		w.Time = r.Timestamp().UnixNano()
+		w.ObservedTime = r.ObservedTimestamp().UnixNano()
+		w.SeverityNumber = int32(sev)
+		w.Body = jsonify(attrRaw(body))
+		w.Service = service
+		w.Attrs = jsonify(attrsRaw(attrs)).(map[string]any)
+		w.Resource = resRaw
+		w.Scope = "e2e-logger"
+		logs = append(logs, sentLog{rec: r, ctx: c, want: w})
+	}
+	add(ctx, attribute.StringValue("user alice logged in"), otellog.SeverityInfo, "INFO", 0,
+		[]attribute.KeyValue{attribute.String("user", "alice"), attribute.Int64("attempt", 1), attribute.Bool("mfa", true), attribute.Float64("score", 0.75)},
+		logView{Severity: "INFO"})
+	add(traced, attribute.StringValue("payment failed for order 42"), otellog.SeverityError, "ERROR", 1,
+		[]attribute.KeyValue{attribute.String("order", "42"), attribute.StringSlice("items", []string{"x", "y"}), attribute.ByteSlice("raw", []byte{0, 1, 254})},
+		logView{Severity: "ERROR", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7"})
+	add(ctx, attribute.MapValue(attribute.String("event", "cache miss"), attribute.Int64("size", 1024), attribute.Slice("keys", attribute.StringValue("a"), attribute.Int64Value(2))),
+		otellog.SeverityWarn2, "", 2, []attribute.KeyValue{attribute.Map("nested", attribute.String("k", "v"))},
+		logView{Severity: "WARN2"}) // no text: the API names the number
+	add(ctx, attribute.Int64Value(7), otellog.SeverityDebug, "debug", 3, nil, logView{Severity: "debug"})
+	add(traced, attribute.StringValue("shutting down"), otellog.SeverityFatal, "FATAL", 4, nil,
+		logView{Severity: "FATAL", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7"})
+
+	for _, l := range logs {
+		logger.Emit(l.ctx, l.rec)
+	}
+	if err := lp.ForceFlush(ctx); err != nil {
+		t.Fatalf("ForceFlush: %v", err)
+	}
+	if err := lp.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	errs.check(t, "log exporter")
+
+	var got apiLogs
+	getJSON(t, n, withQuery("/api/v1/logs", "service", service, "limit", "100"), &got)
+	if len(got.Logs) != len(logs) {
+		t.Fatalf("got %d logs, want %d: %+v", len(got.Logs), len(logs), got.Logs)
+	}
+	// Newest first: the reverse of the sending order.
+	for i := range logs {
+		w := logs[len(logs)-1-i].want
+		compareLog(t, fmt.Sprintf("log %d", i), w, got.Logs[i])
+	}
+
+	// Filters.
+	for _, c := range []struct {
+		name   string
+		params []string
+		want   int // number of logs
+	}{
+		{"minSeverity error", []string{"minSeverity", "error"}, 2},
+		{"minSeverity 13", []string{"minSeverity", "13"}, 3},
+		{"word", []string{"q", "payment"}, 1},
+		{"words", []string{"q", "order 42"}, 1},
+		{"attribute", []string{"attr.user", "alice"}, 1},
+		{"resource attribute", []string{"attr.deployment.environment", "test"}, 5},
+		{"time range", []string{"start", base.Add(time.Second).Format(time.RFC3339Nano), "end", fmt.Sprint(base.Add(3 * time.Second).UnixNano())}, 3}, // closed range
+		{"limit", []string{"limit", "2"}, 2},
+		{"no match", []string{"q", "nonexistentword"}, 0},
+	} {
+		var l apiLogs
+		getJSON(t, n, withQuery("/api/v1/logs", append([]string{"service", service}, c.params...)...), &l)
+		if len(l.Logs) != c.want {
+			t.Errorf("logs %s: got %d, want %d", c.name, len(l.Logs), c.want)
+		}
+	}
+	if got := ingested(t, n, "logs"); got != float64(len(logs)) {
+		t.Errorf("starling_ingested_records_total{signal=logs} = %v, want %d", got, len(logs))
+	}
+}
+
+// wantSeries is a series the test expects, with the one point the SDK
+// exports at shutdown.
+type wantSeries struct {
+	name, typ, unit, temporality string
+	monotonic                    *bool
+	labels                       map[string]string
+	check                        func(t *testing.T, p apiPoint)
+}
+
+func sdkMetrics(t *testing.T, n *Node, tr sdkTransport, res *resource.Resource, service string) {
+	ctx := context.Background()
+	exp, err := tr.metrics(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := &exportErrors{}
+	// One export, at shutdown: every series gets exactly one point.
+	reader := sdkmetric.NewPeriodicReader(checkedMetricExporter{exp, errs}, sdkmetric.WithInterval(time.Hour))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(reader),
+		sdkmetric.WithView(sdkmetric.NewView(sdkmetric.Instrument{Name: "e2e.size"},
+			sdkmetric.Stream{Aggregation: sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}})))
+	meter := mp.Meter("e2e-meter", metric.WithInstrumentationVersion("3.0.0"))
+
+	counter, _ := meter.Int64Counter("e2e.requests", metric.WithUnit("{request}"), metric.WithDescription("requests served"))
+	updown, _ := meter.Int64UpDownCounter("e2e.queue.depth", metric.WithUnit("{item}"))
+	gauge, _ := meter.Float64Gauge("e2e.temperature", metric.WithUnit("Cel"))
+	hist, _ := meter.Float64Histogram("e2e.latency", metric.WithUnit("ms"), metric.WithExplicitBucketBoundaries(0, 10, 100))
+	exph, _ := meter.Float64Histogram("e2e.size", metric.WithUnit("By"))
+	fcounter, _ := meter.Float64Counter("e2e.bytes", metric.WithUnit("By"))
+
+	a := metric.WithAttributes(attribute.String("route", "/a"), attribute.Int64("code", 200))
+	b := metric.WithAttributes(attribute.String("route", "/b"), attribute.Int64("code", 500))
+	counter.Add(ctx, 3, a)
+	counter.Add(ctx, 5, a)
+	counter.Add(ctx, 2, b)
+	updown.Add(ctx, 10)
+	updown.Add(ctx, -3)
+	gauge.Record(ctx, 21.5, metric.WithAttributes(attribute.String("room", "lab")))
+	gauge.Record(ctx, 22.25, metric.WithAttributes(attribute.String("room", "lab")))
+	for _, v := range []float64{1, 5, 12, 50, 200} {
+		hist.Record(ctx, v, a)
+	}
+	for _, v := range []float64{0, 1, 2, 4, 8} {
+		exph.Record(ctx, v)
+	}
+	fcounter.Add(ctx, 0.5)
+	fcounter.Add(ctx, 0.25)
+	sent := time.Now()
+
+	if err := mp.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	errs.check(t, "metric exporter")
+
+	labels := func(kv ...string) map[string]string {
+		m := map[string]string{"service.name": service, "service.version": "1.4.2", "deployment.environment": "test", "host.cpus": "8", "e2e": "true"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	yes, no := true, false
+	intValue := func(v int64) func(*testing.T, apiPoint) {
+		return func(t *testing.T, p apiPoint) {
+			if d := jsonEqual("value", v, p.Value); d != "" {
+				t.Error(d)
+			}
+		}
+	}
+	floatValue := func(v float64) func(*testing.T, apiPoint) {
+		return func(t *testing.T, p apiPoint) {
+			if d := jsonEqual("value", v, p.Value); d != "" {
+				t.Error(d)
+			}
+		}
+	}
+	want := []wantSeries{
+		{"e2e.requests", "sum", "{request}", "cumulative", &yes, labels("route", "/a", "code", "200"), intValue(8)},
+		{"e2e.requests", "sum", "{request}", "cumulative", &yes, labels("route", "/b", "code", "500"), intValue(2)},
+		{"e2e.queue.depth", "sum", "{item}", "cumulative", &no, labels(), intValue(7)},
+		{"e2e.temperature", "gauge", "Cel", "", nil, labels("room", "lab"), floatValue(22.25)},
+		{"e2e.bytes", "sum", "By", "cumulative", &yes, labels(), floatValue(0.75)},
+		{"e2e.latency", "histogram", "ms", "cumulative", nil, labels("route", "/a", "code", "200"), func(t *testing.T, p apiPoint) {
+			if p.Count == nil || *p.Count != 5 {
+				t.Errorf("count: got %v, want 5", p.Count)
+			}
+			for _, d := range []string{jsonEqual("sum", 268.0, p.Sum), jsonEqual("min", 1.0, p.Min), jsonEqual("max", 200.0, p.Max)} {
+				if d != "" {
+					t.Error(d)
+				}
+			}
+			if fmt.Sprint(p.ExplicitBounds) != "[0 10 100]" || fmt.Sprint(p.BucketCounts) != "[0 2 2 1]" {
+				t.Errorf("buckets: got bounds %v counts %v, want [0 10 100] [0 2 2 1]", p.ExplicitBounds, p.BucketCounts)
+			}
+		}},
+		{"e2e.size", "exponentialHistogram", "By", "cumulative", nil, labels(), func(t *testing.T, p apiPoint) {
+			if p.Count == nil || *p.Count != 5 || p.ZeroCount == nil || *p.ZeroCount != 1 {
+				t.Errorf("count %v zeroCount %v, want 5 and 1", p.Count, p.ZeroCount)
+			}
+			for _, d := range []string{jsonEqual("sum", 15.0, p.Sum), jsonEqual("min", 0.0, p.Min), jsonEqual("max", 8.0, p.Max)} {
+				if d != "" {
+					t.Error(d)
+				}
+			}
+			if p.Scale == nil || p.Positive == nil || p.Negative == nil {
+				t.Fatalf("scale, positive or negative buckets missing: %+v", p)
+			}
+			var pos uint64
+			for _, c := range p.Positive.BucketCounts {
+				pos += c
+			}
+			if pos != 4 || len(p.Negative.BucketCounts) != 0 {
+				t.Errorf("positive buckets hold %d values, want 4; negative buckets %v, want none", pos, p.Negative.BucketCounts)
+			}
+			// Values 1, 2, 4, 8 fall in buckets 2^scale apart: at scale s,
+			// value 2^k is in bucket (k<<s)-1.
+			if s := *p.Scale; s >= 0 && s <= 20 {
+				for k := 0; k < 4; k++ {
+					idx := int((int64(k)<<s)-1) - int(p.Positive.Offset)
+					if idx < 0 || idx >= len(p.Positive.BucketCounts) || p.Positive.BucketCounts[idx] != 1 {
+						t.Errorf("scale %d offset %d: value %d not alone in bucket %d: %v", s, p.Positive.Offset, 1<<k, idx, p.Positive.BucketCounts)
+					}
+				}
+			}
+		}},
+	}
+
+	byName := map[string][]wantSeries{}
+	for _, w := range want {
+		byName[w.name] = append(byName[w.name], w)
+	}
+	for name, ws := range byName {
+		var got apiSeriesList
+		getJSON(t, n, withQuery("/api/v1/metrics/series", "name", name, "label.service.name", service), &got)
+		if len(got.Series) != len(ws) {
+			t.Errorf("%s: got %d series, want %d: %+v", name, len(got.Series), len(ws), got.Series)
+			continue
+		}
+		for _, w := range ws {
+			var g *apiSeries
+			for i := range got.Series {
+				if fmt.Sprint(got.Series[i].Labels) == fmt.Sprint(w.labels) {
+					g = &got.Series[i]
+				}
+			}
+			if g == nil {
+				t.Errorf("%s: no series with labels %v; got %+v", name, w.labels, got.Series)
+				continue
+			}
+			if g.Type != w.typ || g.Unit != w.unit || g.Temporality != w.temporality || fmt.Sprint(deref(g.Monotonic)) != fmt.Sprint(deref(w.monotonic)) || g.Scope != "e2e-meter" {
+				t.Errorf("%s %v: got type %q unit %q temporality %q monotonic %v scope %q, want %q %q %q %v e2e-meter",
+					name, w.labels, g.Type, g.Unit, g.Temporality, deref(g.Monotonic), g.Scope, w.typ, w.unit, w.temporality, deref(w.monotonic))
+			}
+			if len(g.Points) != 1 {
+				t.Errorf("%s %v: got %d points, want 1: %+v", name, w.labels, len(g.Points), g.Points)
+				continue
+			}
+			p := g.Points[0]
+			if ts := nanos(t, p.Time); ts < sent.Add(-time.Minute).UnixNano() || ts > time.Now().UnixNano() {
+				t.Errorf("%s %v: point time %s is not the export time", name, w.labels, p.Time)
+			}
+			if w.typ != "gauge" && p.StartTime == "" {
+				t.Errorf("%s %v: start time missing", name, w.labels)
+			}
+			t.Run(name, func(t *testing.T) { w.check(t, p) })
+		}
+	}
+
+	// Label search without a name, and the name listing.
+	var byLabel apiSeriesList
+	getJSON(t, n, withQuery("/api/v1/metrics/series", "label.route", "/b", "label.service.name", service), &byLabel)
+	if len(byLabel.Series) != 1 || byLabel.Series[0].Name != "e2e.requests" {
+		t.Errorf("series by label route=/b: got %+v, want only e2e.requests", byLabel.Series)
+	}
+	var names struct{ Names []string }
+	getJSON(t, n, withQuery("/api/v1/metrics/names", "prefix", "e2e."), &names)
+	wantNames := []string{"e2e.bytes", "e2e.latency", "e2e.queue.depth", "e2e.requests", "e2e.size", "e2e.temperature"}
+	sort.Strings(names.Names)
+	if fmt.Sprint(names.Names) != fmt.Sprint(wantNames) {
+		t.Errorf("metric names: got %q, want %q", names.Names, wantNames)
+	}
+	if got := ingested(t, n, "metrics"); got != float64(len(want)) {
+		t.Errorf("starling_ingested_records_total{signal=metrics} = %v, want %d", got, len(want))
+	}
+}
+
+func deref(b *bool) any {
+	if b == nil {
+		return nil
+	}
+	return *b
+}
