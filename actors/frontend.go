@@ -41,9 +41,14 @@ func (c FrontendConfig) Validate() error {
 	return c.Builder.Validate()
 }
 
-// ErrIngestTimeout is returned when the partitions did not all acknowledge
-// a request in time.
-var ErrIngestTimeout = errors.New("ingest timed out waiting for partitions")
+var (
+	// ErrIngestTimeout is returned when the partitions did not all
+	// acknowledge a request in time.
+	ErrIngestTimeout = errors.New("ingest timed out waiting for partitions")
+	// ErrShuttingDown is returned for requests a stopping node can no
+	// longer take.
+	ErrShuttingDown = errors.New("node is shutting down")
+)
 
 // Frontends is the node's pool of frontend actors.
 type Frontends struct {
@@ -86,7 +91,12 @@ func (f *Frontends) Ingest(ctx context.Context, req *IngestRequest) (*IngestResu
 		timeout = min(timeout, time.Until(d))
 	}
 	res, err := f.system.Root.RequestFuture(pid, req, timeout).Result()
-	if err != nil {
+	switch {
+	case errors.Is(err, actor.ErrDeadLetter):
+		return nil, ErrShuttingDown
+	case errors.Is(err, actor.ErrTimeout):
+		return nil, fmt.Errorf("%w after %s", ErrIngestTimeout, timeout)
+	case err != nil:
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	r, ok := res.(*IngestResult)
@@ -141,7 +151,7 @@ func (f *frontend) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping:
 		for id, p := range f.pending {
-			f.finish(ctx, id, p, errors.New("node is shutting down"), true)
+			f.finish(ctx, id, p, ErrShuttingDown, true)
 		}
 	}
 }

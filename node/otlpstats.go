@@ -5,7 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
 )
 
 // grpcTiming is a gRPC stats handler that times each OTLP export from its
@@ -25,11 +27,18 @@ type rpcInfo struct {
 }
 
 func (g grpcTiming) HandleRPC(ctx context.Context, s stats.RPCStats) {
-	if _, ok := s.(*stats.End); !ok {
+	end, ok := s.(*stats.End)
+	if !ok {
 		return
 	}
-	if info, ok := ctx.Value(rpcStart{}).(rpcInfo); ok && info.signal != "" {
-		g.m.requestSeconds.WithLabelValues(info.signal, "grpc").Observe(time.Since(info.began).Seconds())
+	info, ok := ctx.Value(rpcStart{}).(rpcInfo)
+	if !ok || info.signal == "" {
+		return
+	}
+	g.m.requestSeconds.WithLabelValues(info.signal, "grpc").Observe(time.Since(info.began).Seconds())
+	// gRPC refuses oversized requests before a handler runs: count them here.
+	if status.Code(end.Error) == codes.ResourceExhausted {
+		g.m.refused.WithLabelValues(info.signal, "grpc", "too_large").Inc()
 	}
 }
 

@@ -126,17 +126,17 @@ func must(b []byte, err error) []byte {
 	return b
 }
 
-// rawCodec lets a gRPC client send arbitrary bytes as a request.
-type rawCodec struct{}
+// bytesCodec lets a gRPC client send arbitrary bytes as a request.
+type bytesCodec struct{}
 
-func (rawCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }
-func (rawCodec) Unmarshal(b []byte, v any) error {
+func (bytesCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }
+func (bytesCodec) Unmarshal(b []byte, v any) error {
 	*(v.(*[]byte)) = append([]byte(nil), b...)
 	return nil
 }
-func (rawCodec) Name() string { return "proto" }
+func (bytesCodec) Name() string { return "proto" }
 
-var _ encoding.Codec = rawCodec{}
+var _ encoding.Codec = bytesCodec{}
 
 func TestRejectedInput(t *testing.T) {
 	const maxBytes = 64 << 10
@@ -304,19 +304,25 @@ func TestRejectedInput(t *testing.T) {
 			body   []byte
 			codes  []codes.Code
 		}{
-			// grpc-go answers a request it cannot unmarshal with Internal
-			// before the service sees it; either that or InvalidArgument
-			// is a non-retryable refusal.
-			{"garbage traces", "/opentelemetry.proto.collector.trace.v1.TraceService/Export", []byte("\xff\xff\xff\xff garbage"), []codes.Code{codes.InvalidArgument, codes.Internal}},
-			{"garbage logs", "/opentelemetry.proto.collector.logs.v1.LogsService/Export", []byte("\x0a\x05ab"), []codes.Code{codes.InvalidArgument, codes.Internal}},
-			{"garbage metrics", "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", []byte("\x0a\xff\xff\xff\xff\x0f"), []codes.Code{codes.InvalidArgument, codes.Internal}},
+			{"garbage traces", "/opentelemetry.proto.collector.trace.v1.TraceService/Export", []byte("\xff\xff\xff\xff garbage"), []codes.Code{codes.InvalidArgument}},
+			{"garbage logs", "/opentelemetry.proto.collector.logs.v1.LogsService/Export", []byte("\x0a\x05ab"), []codes.Code{codes.InvalidArgument}},
+			{"garbage metrics", "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", []byte("\x0a\xff\xff\xff\xff\x0f"), []codes.Code{codes.InvalidArgument}},
 			{"oversized", "/opentelemetry.proto.collector.trace.v1.TraceService/Export", bigProto, []codes.Code{codes.ResourceExhausted}},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				writesNothing(t, n, func() {
 					var out []byte
 					in := c.body
-					err := conn.Invoke(ctx, c.method, &in, &out, grpc.ForceCodec(rawCodec{}))
+					reason := "malformed"
+					if c.name == "oversized" {
+						reason = "too_large"
+					}
+					match := map[string]string{"signal": signalOf(c.method), "transport": "grpc", "reason": reason}
+					before := counterSum(scrape(t, n), "starling_rejected_requests_total", match)
+					err := conn.Invoke(ctx, c.method, &in, &out, grpc.ForceCodec(bytesCodec{}))
+					if after := counterSum(scrape(t, n), "starling_rejected_requests_total", match); after != before+1 {
+						t.Errorf("starling_rejected_requests_total %s: %v -> %v, want +1", reason, before, after)
+					}
 					st, _ := status.FromError(err)
 					ok := false
 					for _, want := range c.codes {
@@ -325,7 +331,7 @@ func TestRejectedInput(t *testing.T) {
 					if !ok {
 						t.Fatalf("got %v (%v), want one of %v", st.Code(), err, c.codes)
 					}
-					want := "unmarshal"
+					want := "not a valid OTLP protobuf export request"
 					if c.name == "oversized" {
 						want = "larger than max"
 					}
@@ -546,4 +552,15 @@ func testInvalidRecords(t *testing.T, n *Node, base time.Time) {
 			}
 		})
 	}
+}
+
+// signalOf is the signal of an OTLP gRPC method.
+func signalOf(method string) string {
+	switch {
+	case strings.Contains(method, ".trace."):
+		return "traces"
+	case strings.Contains(method, ".logs."):
+		return "logs"
+	}
+	return "metrics"
 }

@@ -126,6 +126,9 @@ func (p *params) finish() error {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
+		if unknown[0] == "" {
+			return paramErr(`""`, "a parameter needs a name")
+		}
 		return paramErr(unknown[0], "unknown parameter")
 	}
 	return nil

@@ -185,7 +185,16 @@ func diskBytes(dir string) int64 {
 	return n
 }
 
+// stage is the mean of one latency histogram of the node.
+type stage struct {
+	name  string
+	mean  time.Duration
+	n     float64
+	count bool // a count, not a time
+}
+
 type results struct {
+	stages             []stage
 	stored             float64
 	meanRate, worst2s  float64
 	nodeCPU, genCPU    float64
@@ -291,6 +300,24 @@ sampling:
 	r.byID = latency(n, o.queries, func(i int) string { return "/api/v1/traces/" + ids[i%len(ids)] })
 	r.search = latency(n, o.queries, func(int) string { return "/api/v1/traces?service=telemetrygen&limit=20" })
 	r.peakRSS = peakRSS(pid)
+	for _, st := range []struct {
+		name, metric string
+		count        bool
+	}{
+		{"OTLP request, server side (decode to reply)", `starling_otlp_request_seconds_%s{signal="traces",transport="grpc"}`, false},
+		{"  frontend: receipt to last ack", `starling_write_latency_seconds_%s{signal="traces"}`, false},
+		{"  frontend: build batches", `starling_frontend_build_seconds_%s{signal="traces"}`, false},
+		{"  batch waits for its group commit", `starling_storage_commit_wait_seconds_%s{signal="traces"}`, false},
+		{"  group commit (sort, Badger write)", `starling_storage_commit_seconds_%s{signal="traces"}`, false},
+		{"records per Badger commit", `starling_storage_commit_records_%s{signal="traces"}`, true},
+		{"entries per Badger commit", `starling_storage_commit_entries_%s{signal="traces"}`, true},
+	} {
+		sum, _ := n.metric(fmt.Sprintf(st.metric, "sum"))
+		cnt, _ := n.metric(fmt.Sprintf(st.metric, "count"))
+		if cnt > 0 {
+			r.stages = append(r.stages, stage{name: st.name, mean: time.Duration(sum / cnt * 1e9), n: sum / cnt, count: st.count})
+		}
+	}
 
 	logf("stopping the node (SIGTERM) for a clean close")
 	_ = n.cmd.Process.Signal(syscall.SIGTERM)
@@ -383,4 +410,12 @@ func report(o options, r results) {
 	row("search by service p50 / p99", ms(r.search[0])+" / "+ms(r.search[1]), "p99 <= 60 ms", r.search[1] <= 60*time.Millisecond && r.search[1] > 0)
 	fmt.Printf("%-36s %s / %s\n", "  during ingest: trace by ID", ms(r.byIDLoad[0]), ms(r.byIDLoad[1]))
 	fmt.Printf("%-36s %s / %s\n", "  during ingest: search", ms(r.srchLoad[0]), ms(r.srchLoad[1]))
+	fmt.Printf("\nwhere a request's time goes (means, node's own histograms)\n")
+	for _, st := range r.stages {
+		if st.count {
+			fmt.Printf("  %-48s %.0f\n", st.name, st.n)
+		} else {
+			fmt.Printf("  %-48s %s\n", st.name, ms(st.mean))
+		}
+	}
 }
