@@ -5,8 +5,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/starling-otel/starling/proto/starlingpb"
 )
 
@@ -36,15 +34,6 @@ type IngestResult struct {
 	// client should retry when Retryable.
 	Err       error
 	Retryable bool
-}
-
-// committed tells a partition actor that the local store has committed
-// (or failed to commit) one write batch.
-type committed struct {
-	sender    *actor.PID
-	requestID uint64
-	records   uint32
-	err       error
 }
 
 // requestTimeout tells a frontend that a request's deadline passed.

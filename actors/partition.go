@@ -38,17 +38,6 @@ func (a *partition) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *starlingpb.WriteBatch:
 		a.write(ctx, msg)
-	case *committed:
-		ack := &starlingpb.WriteAck{
-			RequestId: msg.requestID,
-			Partition: a.ref(),
-			Records:   msg.records,
-		}
-		if msg.err != nil {
-			ack.Error = msg.err.Error()
-			ack.Retryable = !errors.Is(msg.err, storage.ErrCorrupt) && !errors.Is(msg.err, storage.ErrWrongPartition)
-		}
-		ctx.Send(msg.sender, ack)
 	case *starlingpb.ReadRequest:
 		a.read(ctx, msg)
 	case *assignment:
@@ -80,9 +69,17 @@ func (a *partition) write(ctx actor.Context, b *starlingpb.WriteBatch) {
 		reply(fmt.Errorf("check entries: %w", err), false)
 		return
 	}
-	self, system := ctx.Self(), ctx.ActorSystem()
+	// With no replica to wait for, the commit is the acknowledgement: the
+	// committer's callback answers the sender directly, sparing a hop
+	// through this mailbox per batch.
+	system, ref := ctx.ActorSystem(), a.ref()
 	a.store.Apply(a.signal, b.Entries, int(b.Records), func(err error) {
-		system.Root.Send(self, &committed{sender: sender, requestID: b.RequestId, records: b.Records, err: err})
+		ack := &starlingpb.WriteAck{RequestId: b.RequestId, Partition: ref, Records: b.Records}
+		if err != nil {
+			ack.Error = err.Error()
+			ack.Retryable = !errors.Is(err, storage.ErrCorrupt) && !errors.Is(err, storage.ErrWrongPartition)
+		}
+		system.Root.Send(sender, ack)
 	})
 }
 

@@ -14,16 +14,17 @@ import (
 	bpb "github.com/dgraph-io/badger/v4/pb"
 )
 
-// entryVersion is the Badger version of every entry. Writes are
-// idempotent (keys derive from content), so a key written twice carries the
-// same value and no version ordering is needed; one fixed version lets the
-// committer write straight to Badger's write queue in key order.
+// entryVersion is the Badger version of every entry but span groups (see
+// groupVersion). Writes are idempotent (keys derive from content), so a key
+// written twice carries the same value and no version ordering is needed;
+// fixed versions let the committer write straight to Badger's write queue
+// in key order.
 const entryVersion = 1
 
 // commitsInFlight is how many group commits of a shard may be in Badger's
 // write pipeline at once: the next group is sorted while the last is
 // inserted.
-const commitsInFlight = 2
+const commitsInFlight = 1
 
 // shard is one Badger database of a window and its group committer.
 type shard struct {
@@ -42,7 +43,7 @@ func openShard(cfg *Config, w *window, index int, m *metrics) (*shard, error) {
 		WithBlockSize(cfg.BlockSize).
 		WithMemTableSize(cfg.MemTableSize).
 		WithNumMemtables(cfg.NumMemtables).
-		WithNumLevelZeroTables(4).
+		WithNumLevelZeroTables(cfg.LevelZeroTables).
 		WithNumLevelZeroTablesStall(32).
 		WithBaseTableSize(8 << 20).
 		WithBaseLevelSize(64 << 20).
@@ -150,7 +151,11 @@ func (sh *shard) sortedEntries(group []*commitReq, n int) ([]*bpb.KV, error) {
 		it := NewEntryIter(r.entries)
 		for it.Next() {
 			if e := it.Entry(); sh.owns(e) {
-				kvs = append(kvs, &bpb.KV{Key: e.Key, Value: e.Value, Version: entryVersion})
+				v := uint64(entryVersion)
+				if e.Key[partLen] == kindSpan {
+					v = groupVersion(e.Value)
+				}
+				kvs = append(kvs, &bpb.KV{Key: e.Key, Value: e.Value, Version: v})
 			}
 		}
 		if err := it.Err(); err != nil {

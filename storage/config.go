@@ -52,6 +52,11 @@ type Config struct {
 	BlockSize int
 	// BlockCacheSize is Badger's cache of decompressed blocks per database.
 	BlockCacheSize int64
+	// LevelZeroTables is how many level-0 tables a database collects before
+	// compacting them into level 1. Every level-0 table spans every
+	// partition, so each one costs every read a lookup; fewer means more
+	// compaction work while ingesting.
+	LevelZeroTables int
 	// NumCompactors is Badger's compaction goroutines per database (≥ 2).
 	NumCompactors int
 
@@ -80,10 +85,11 @@ func DefaultConfig(dir string) Config {
 		RetentionMetrics:  7 * 24 * time.Hour,
 		RetentionInterval: time.Minute,
 		Shards:            1,
-		MemTableSize:      64 << 20,
+		MemTableSize:      32 << 20,
 		NumMemtables:      3,
 		BlockSize:         16 << 10,
 		BlockCacheSize:    64 << 20,
+		LevelZeroTables:   4,
 		NumCompactors:     2,
 		CommitQueue:       4096,
 		MaxCommitEntries:  50000,
@@ -147,6 +153,9 @@ func (c Config) Validate() error {
 	}
 	if c.BlockCacheSize < 1<<20 {
 		errs = append(errs, fmt.Errorf("block cache size: %d is below 1 MiB (compressed tables need a cache)", c.BlockCacheSize))
+	}
+	if c.LevelZeroTables < 1 {
+		errs = append(errs, fmt.Errorf("level-0 tables: %d must be at least 1", c.LevelZeroTables))
 	}
 	if c.NumCompactors < 2 {
 		errs = append(errs, fmt.Errorf("compactors: %d is below Badger's minimum of 2", c.NumCompactors))

@@ -341,7 +341,7 @@ func TestApplyErrors(t *testing.T) {
 	}
 	now := uint64(e.clock.Now().UnixNano())
 	w := windowOf(now, e.store.WindowSeconds())
-	key := spanGroupKey(nil, 0, pcommon.TraceID{1}, 1)
+	key := spanGroupKey(nil, 0, pcommon.TraceID{1})
 	good := appendEntry(nil, w, key, []byte("v"))
 	if err := apply(sigTraces, nil); err != nil {
 		t.Errorf("empty entries: %v", err)
@@ -362,7 +362,7 @@ func TestApplyErrors(t *testing.T) {
 		t.Errorf("expired window: %v, want ErrWindowExpired", err)
 	}
 	// Entries of two windows in one submission: both are written.
-	key2 := spanGroupKey(nil, 0, pcommon.TraceID{1}, 2)
+	key2 := spanGroupKey(nil, 0, pcommon.TraceID{2})
 	two := appendEntry(append([]byte(nil), good...), w-86400, key2, []byte("v2"))
 	if err := apply(sigTraces, two); err != nil {
 		t.Fatalf("two windows: %v", err)

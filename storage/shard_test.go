@@ -43,3 +43,35 @@ func TestShardCountIsPerWindow(t *testing.T) {
 		releaseAll(newest)
 	}
 }
+
+// TestSpanGroupsSurviveCompaction checks that the several span groups of a
+// trace (versions of one key) are all kept when Badger compacts: managed
+// mode keeps every version above the discard timestamp, which Starling
+// never sets.
+func TestSpanGroupsSurviveCompaction(t *testing.T) {
+	e := newTestEnv(t, 4, func(c *Config, _ *BuilderConfig) { c.LevelZeroTables = 1 })
+	td := genTraces(newRand(9), 40, 9, e.clock.Now())
+	// Three requests, each with a third of every trace's spans, each
+	// flushed into its own table, so compaction merges the versions.
+	for _, part := range splitTraces(td, 3, func(i int) int { return i % 3 }) {
+		e.writeTraces(part)
+		e.reopen()
+	}
+	ws := e.store.acquire(sigTraces, 0, maxTime)
+	waitFor(t, 20*time.Second, "level-0 tables to be compacted", func() bool {
+		for _, sh := range shardsOf(ws) {
+			for _, ti := range sh.db.Tables() {
+				if ti.Level == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	releaseAll(ws)
+	for _, tid := range traceIDsOf(td) {
+		if n := spansIn(t, e.readTrace(tid)); n != 9 {
+			t.Fatalf("trace %s: %d spans after compaction, want 9", tid, n)
+		}
+	}
+}

@@ -1,16 +1,21 @@
 package storage
 
 import (
+	"github.com/cespare/xxhash/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // Spans are stored by span group: the spans of one trace that arrived in
-// one request (at most maxGroupSpans of them) share one key and one value.
-// Fewer keys is most of the write path's cost; a trace is read by prefix.
+// one request (at most maxGroupSpans of them) share one value. All groups
+// of a trace share one key, each group its own Badger version (a hash of
+// the group's value, so a retried request rewrites the same version): a
+// trace is read by iterating the versions of one key, which lets Badger
+// skip every table whose bloom filter lacks the key.
 //
-//	key   [p][kindSpan][trace 16][grp 4]
-//	value version, n, n × (span id 8, length, span value)
+//	key     [p][kindSpan][trace 16]
+//	version groupVersion(value)
+//	value   version, n, n × (span id 8, length, span value)
 //
 // Span value, version 1 (the trace id is in the key, the span id in the
 // group):
@@ -35,19 +40,22 @@ const (
 // value and of the bitmaps in its postings.
 const maxGroupSpans = 128
 
-func spanGroupKey(dst []byte, p uint32, traceID pcommon.TraceID, grp uint32) []byte {
+func spanGroupKey(dst []byte, p uint32, traceID pcommon.TraceID) []byte {
 	dst = appendHeader(dst, p, kindSpan)
-	dst = append(dst, traceID[:]...)
-	return append(dst, byte(grp>>24), byte(grp>>16), byte(grp>>8), byte(grp))
+	return append(dst, traceID[:]...)
 }
 
 // spanGroupTrace returns the trace id of a span group key.
 func spanGroupTrace(key []byte) (pcommon.TraceID, bool) {
-	if len(key) != headerLen+traceIDLen+grpLen || key[partLen] != kindSpan {
+	if len(key) != headerLen+traceIDLen || key[partLen] != kindSpan {
 		return pcommon.TraceID{}, false
 	}
-	return pcommon.TraceID(key[headerLen : headerLen+traceIDLen]), true
+	return pcommon.TraceID(key[headerLen:]), true
 }
+
+// groupVersion is the Badger version of a span group: a hash of its value,
+// in [1, 2^63) (Badger versions must not be 0; reads use MaxUint64).
+func groupVersion(value []byte) uint64 { return xxhash.Sum64(value)>>1 | 1 }
 
 // forEachGroupSpan calls fn with each span id and span value of a group
 // value, in order; the slices alias v.

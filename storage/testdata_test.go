@@ -221,6 +221,7 @@ func countKeys(t testing.TB, s *Store, sig starlingpb.Signal) (total int, byKind
 		err := sh.db.View(func(txn *badger.Txn) error {
 			opts := badger.DefaultIteratorOptions
 			opts.PrefetchValues = false
+			opts.AllVersions = true // span groups are versions of one key
 			it := txn.NewIterator(opts)
 			defer it.Close()
 			for it.Rewind(); it.Valid(); it.Next() {
@@ -267,7 +268,9 @@ func storedSpans(t testing.TB, s *Store, sig starlingpb.Signal) int {
 	defer releaseAll(ws)
 	for _, sh := range shardsOf(ws) {
 		err := sh.db.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.DefaultIteratorOptions)
+			opts := badger.DefaultIteratorOptions
+			opts.AllVersions = true // span groups are versions of one key
+			it := txn.NewIterator(opts)
 			defer it.Close()
 			for it.Rewind(); it.Valid(); it.Next() {
 				if k := it.Item().Key(); len(k) < headerLen || k[partLen] != kindSpan {

@@ -277,8 +277,7 @@ func (g *groupWriter) write(spans []spanRef) {
 			mark(t, i)
 		}
 	}
-	grpID := binary.BigEndian.Uint32(g.suffix[8+traceIDLen:])
-	g.key = spanGroupKey(g.key[:0], p, tid, grpID)
+	g.key = spanGroupKey(g.key[:0], p, tid)
 	w.add(window, g.key, g.spans)
 
 	// The forward index goes into the group record; a posting is written

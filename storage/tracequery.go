@@ -21,30 +21,27 @@ func (s *Store) ReadTrace(ctx context.Context, p uint32, traceID [16]byte, out *
 	ws := s.acquire(starlingpb.Signal_SIGNAL_TRACES, 0, 1<<63-1)
 	defer releaseAll(ws)
 
-	prefix := appendHeader(nil, p, kindSpan)
-	prefix = append(prefix, traceID[:]...)
-	seenGroup := make(map[string]struct{})
+	key := spanGroupKey(nil, p, traceID)
+	seenGroup := make(map[uint64]struct{})
 	seenRef := make(map[uint64]struct{})
 	for _, w := range ws {
 		err := w.db(p).View(func(txn *badger.Txn) error {
-			opts := badger.DefaultIteratorOptions
-			opts.Prefix = prefix
-			opts.PrefetchValues = false
-			it := txn.NewIterator(opts)
+			// Every version of the trace's key is a span group; the key
+			// iterator consults table bloom filters before reading them.
+			it := txn.NewKeyIterator(key, badger.IteratorOptions{AllVersions: true})
 			defer it.Close()
 			var refs []uint64
-			for it.Rewind(); it.ValidForPrefix(prefix); it.Next() {
+			for it.Rewind(); it.Valid(); it.Next() {
 				item := it.Item()
-				if _, dup := seenGroup[string(item.Key())]; dup {
+				if _, dup := seenGroup[item.Version()]; dup {
 					continue
 				}
+				seenGroup[item.Version()] = struct{}{}
 				v, err := item.ValueCopy(nil)
 				if err != nil {
 					return err
 				}
-				k := item.KeyCopy(nil)
-				seenGroup[string(k)] = struct{}{}
-				out.Records = append(out.Records, &starlingpb.Record{Key: k, Value: v})
+				out.Records = append(out.Records, &starlingpb.Record{Key: key, Value: v})
 				_ = forEachGroupSpan(v, func(_ pcommon.SpanID, span []byte) error {
 					if h, err := decodeSpanHead(span); err == nil {
 						if _, ok := seenRef[h.ref]; !ok {

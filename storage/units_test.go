@@ -355,7 +355,7 @@ func TestKeyHelpers(t *testing.T) {
 	if !bitmapEmpty([]byte{0, 0}) || bitmapEmpty([]byte{0, 1}) {
 		t.Error("bitmapEmpty")
 	}
-	k := spanGroupKey(nil, 0x1234, pcommon.TraceID{1}, 2)
+	k := spanGroupKey(nil, 0x1234, pcommon.TraceID{1})
 	if p, ok := keyPartition(k); !ok || p != 0x1234 {
 		t.Errorf("keyPartition = %d %v", p, ok)
 	}

@@ -30,6 +30,8 @@ type options struct {
 	starling     string
 	telemetrygen string
 	duration     time.Duration
+	ceiling      time.Duration
+	generators   int
 	workers      int
 	rate         int
 	batch        int
@@ -43,7 +45,9 @@ func main() {
 	flag.StringVar(&o.starling, "starling", "bin/starling", "starling binary")
 	flag.StringVar(&o.telemetrygen, "telemetrygen", "telemetrygen", "telemetrygen binary")
 	flag.DurationVar(&o.duration, "duration", 60*time.Second, "load duration")
-	flag.IntVar(&o.workers, "workers", 32, "telemetrygen workers")
+	flag.DurationVar(&o.ceiling, "ceiling", 20*time.Second, "first measure what the generators deliver to a null sink for this long (0: skip)")
+	flag.IntVar(&o.generators, "generators", 2, "telemetrygen processes (each has one export in flight)")
+	flag.IntVar(&o.workers, "workers", 32, "telemetrygen workers per process")
 	flag.IntVar(&o.rate, "rate", 2000, "telemetrygen --rate per worker (spans/s)")
 	flag.IntVar(&o.batch, "batch-size", 2048, "telemetrygen --batch-size")
 	flag.IntVar(&o.queries, "queries", 200, "requests per query latency figure")
@@ -194,6 +198,7 @@ type stage struct {
 }
 
 type results struct {
+	ceiling            float64
 	stages             []stage
 	stored             float64
 	meanRate, worst2s  float64
@@ -207,6 +212,15 @@ type results struct {
 func run(o options) error {
 	if _, err := exec.LookPath(o.telemetrygen); err != nil {
 		return fmt.Errorf("telemetrygen not found (scripts/bench.sh installs it): %w", err)
+	}
+	var ceiling float64
+	if o.ceiling > 0 {
+		logf("generator ceiling: the same load against a null OTLP sink for %s", o.ceiling)
+		var err error
+		if ceiling, err = generatorCeiling(o, o.ceiling); err != nil {
+			return err
+		}
+		logf("generators deliver %.0f spans/s when the server costs nothing", ceiling)
 	}
 	n, err := startNode(o)
 	if err != nil {
@@ -224,74 +238,35 @@ func run(o options) error {
 	var r results
 	pid := n.cmd.Process.Pid
 
-	gen := exec.Command(o.telemetrygen, "traces", "--otlp-insecure",
-		"--otlp-endpoint", fmt.Sprintf("127.0.0.1:%d", n.grpcPort),
-		"--rate", strconv.Itoa(o.rate), "--workers", strconv.Itoa(o.workers),
-		"--duration", o.duration.String(), "--child-spans", "9", "--batch-size", strconv.Itoa(o.batch))
-	genLog, _ := os.Create(filepath.Join(os.TempDir(), "starling-bench-telemetrygen.log"))
-	gen.Stdout, gen.Stderr = genLog, genLog
 	cpu0 := procCPU(pid)
-	logf("load: telemetrygen %d workers × %d spans/s for %s, 10 spans per trace", o.workers, o.rate, o.duration)
-	if err := gen.Start(); err != nil {
-		return err
-	}
-	began := time.Now()
-	genDone := make(chan error, 1)
-	go func() { genDone <- gen.Wait() }()
-
-	// Sample the stored counter every 2 s; measure query latency under
-	// load once, in the middle.
-	var windows []float64
-	prev, _ := n.spans()
-	tick := time.NewTicker(2 * time.Second)
+	logf("load: %d × telemetrygen, %d workers × %d spans/s each, for %s, 10 spans per trace", o.generators, o.workers, o.rate, o.duration)
+	var stored rates
+	stored.prev, _ = n.spans()
 	queriedUnderLoad := false
-sampling:
-	for {
-		select {
-		case err := <-genDone:
-			if err != nil {
-				return fmt.Errorf("telemetrygen: %w (log %s)", err, genLog.Name())
-			}
-			break sampling
-		case <-tick.C:
-			cur, err := n.spans()
-			if err != nil {
-				return err
-			}
-			rate := (cur - prev) / 2
-			windows = append(windows, rate)
-			prev = cur
-			el := time.Since(began)
-			logf("stored %9.0f spans  %7.0f spans/s  elapsed %4.0fs  ETA %4.0fs", cur, rate, el.Seconds(), (o.duration - el).Seconds())
-			if !queriedUnderLoad && el > o.duration/2 {
-				queriedUnderLoad = true
-				ids, err := traceIDs(n, 1000)
-				if err == nil && len(ids) > 0 {
-					r.byIDLoad = latency(n, 50, func(i int) string { return "/api/v1/traces/" + ids[i%len(ids)] })
-					r.srchLoad = latency(n, 50, func(int) string { return "/api/v1/traces?service=telemetrygen&limit=20" })
-				}
+	r.genCPU, err = load{o: o, endpoint: fmt.Sprintf("127.0.0.1:%d", n.grpcPort)}.run(func(el time.Duration) {
+		cur, err := n.spans()
+		if err != nil {
+			return
+		}
+		rate := stored.add(cur)
+		logf("stored %9.0f spans  %7.0f spans/s  elapsed %4.0fs  ETA %4.0fs", cur, rate, el.Seconds(), (o.duration - el).Seconds())
+		if !queriedUnderLoad && el > o.duration/2 {
+			queriedUnderLoad = true
+			if ids, err := traceIDs(n, 1000); err == nil {
+				r.byIDLoad = latency(n, 50, func(i int) string { return "/api/v1/traces/" + ids[i%len(ids)] })
+				r.srchLoad = latency(n, 50, func(int) string { return "/api/v1/traces?service=telemetrygen&limit=20" })
 			}
 		}
+	})
+	if err != nil {
+		return err
 	}
-	tick.Stop()
-	r.genCPU = gen.ProcessState.SystemTime().Seconds() + gen.ProcessState.UserTime().Seconds()
-	loadTime := time.Since(began)
-	// Drop the first and last partial windows (ramp-up, tail).
-	if len(windows) > 3 {
-		windows = windows[1 : len(windows)-1]
-	}
-	r.worst2s = windows[0]
-	sum := 0.0
-	for _, w := range windows {
-		sum += w
-		r.worst2s = min(r.worst2s, w)
-	}
-	r.meanRate = sum / float64(len(windows))
+	r.meanRate, r.worst2s = stored.summary()
 	r.nodeCPU = procCPU(pid) - cpu0
 	if r.stored, err = n.spans(); err != nil {
 		return err
 	}
-	logf("load done in %s: %.0f spans stored", loadTime.Round(time.Second), r.stored)
+	logf("load done: %.0f spans stored", r.stored)
 
 	ids, err := traceIDs(n, 1000)
 	if err != nil {
@@ -325,6 +300,7 @@ sampling:
 		return fmt.Errorf("node exit: %w", err)
 	}
 	r.diskPerSpan = float64(diskBytes(n.dir)) / r.stored
+	r.ceiling = ceiling
 	report(o, r)
 	return nil
 }
@@ -391,7 +367,10 @@ func report(o options, r results) {
 		return "MISSED"
 	}
 	enough := r.stored >= 1.5e6
-	fmt.Printf("\nStarling single node, telemetrygen %d workers × %d spans/s, %s, 10 spans/trace\n", o.workers, o.rate, o.duration)
+	fmt.Printf("\nStarling single node, %d × telemetrygen (%d workers × %d spans/s each), %s, 10 spans/trace\n", o.generators, o.workers, o.rate, o.duration)
+	if r.ceiling > 0 {
+		fmt.Printf("generators alone, against a null sink: %.0f spans/s; Starling stored %.0f%% of that\n", r.ceiling, 100*r.meanRate/r.ceiling)
+	}
 	fmt.Printf("%-36s %-22s %-14s %s\n", "figure", "value", "target", "")
 	row := func(name, value, target string, ok bool) {
 		fmt.Printf("%-36s %-22s %-14s %s\n", name, value, target, check(ok))
