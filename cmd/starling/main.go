@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -30,14 +32,15 @@ func main() {
 
 // options are the flags of the root command.
 type options struct {
-	cfg        node.Config
-	configPath string
-	logLevel   string
-	logFormat  string
+	cfg         node.Config
+	memoryLimit int64
+	configPath  string
+	logLevel    string
+	logFormat   string
 }
 
 func newRootCommand() *cobra.Command {
-	o := &options{cfg: node.DefaultConfig()}
+	o := &options{cfg: node.DefaultConfig(), memoryLimit: defaultMemoryLimit}
 	cmd := &cobra.Command{
 		Use:   "starling",
 		Short: "Starling: a self-forming OpenTelemetry store for traces, logs and metrics",
@@ -80,6 +83,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.Var(durationValue{&c.IngestTimeout}, "ingest-timeout", "time limit of one OTLP request")
 	fs.Var(durationValue{&c.QueryTimeout}, "query-timeout", "time limit of one API query")
 	fs.Var(durationValue{&c.ShutdownTimeout}, "shutdown-timeout", "time given to in-flight requests on SIGTERM")
+	fs.Var(bytesValue{&o.memoryLimit}, "memory-limit", "soft limit of the process's memory (Go GC target; 0: none). Above it the GC works harder and returns memory sooner; it never refuses work. GOMEMLIMIT overrides the default")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 }
@@ -105,6 +109,7 @@ func (o *options) run(ctx context.Context) error {
 		return err
 	}
 	o.cfg.Logger = log
+	o.applyMemoryLimit(log)
 	n, err := node.New(o.cfg)
 	if err != nil {
 		return err
@@ -123,4 +128,23 @@ func (o *options) run(ctx context.Context) error {
 	}
 	stop() // a second signal kills the process at once
 	return errors.Join(serveErr, n.Stop(context.Background()))
+}
+
+// defaultMemoryLimit keeps a default node, at full single-node ingest, under
+// about 1.2 GiB of RSS: Badger's compactions free large buffers that the Go
+// runtime would otherwise hand back to the OS only slowly.
+const defaultMemoryLimit = 1 << 30
+
+// applyMemoryLimit sets the Go runtime's soft memory limit, unless
+// GOMEMLIMIT is set and --memory-limit was left at its default.
+func (o *options) applyMemoryLimit(log *slog.Logger) {
+	if _, env := os.LookupEnv("GOMEMLIMIT"); env && o.memoryLimit == defaultMemoryLimit {
+		log.Info("memory limit from GOMEMLIMIT", "bytes", debug.SetMemoryLimit(-1))
+		return
+	}
+	limit := o.memoryLimit
+	if limit <= 0 {
+		limit = math.MaxInt64
+	}
+	debug.SetMemoryLimit(limit)
 }

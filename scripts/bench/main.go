@@ -47,7 +47,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 60*time.Second, "load duration")
 	flag.DurationVar(&o.ceiling, "ceiling", 20*time.Second, "first measure what the generators deliver to a null sink for this long (0: skip)")
 	flag.IntVar(&o.generators, "generators", 2, "telemetrygen processes (each has one export in flight)")
-	flag.IntVar(&o.workers, "workers", 32, "telemetrygen workers per process")
+	flag.IntVar(&o.workers, "workers", 20, "telemetrygen workers per process (2 × 20 offer about 60K spans/s here; 2 × 32 saturate the node)")
 	flag.IntVar(&o.rate, "rate", 2000, "telemetrygen --rate per worker (spans/s)")
 	flag.IntVar(&o.batch, "batch-size", 2048, "telemetrygen --batch-size")
 	flag.IntVar(&o.queries, "queries", 200, "requests per query latency figure")
