@@ -2,7 +2,10 @@ package storage
 
 import (
 	"fmt"
+	"strconv"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
 )
@@ -90,6 +93,9 @@ type Builder struct {
 	now           func() time.Time
 
 	terms termCounts // common-term detection, see commonterms.go
+	// sizeHint is the bytes of entries per record of the last request of
+	// each signal, to size the next request's buffer in one allocation.
+	sizeHint [4]int
 
 	key, val, words []byte // scratch
 }
@@ -198,4 +204,45 @@ func (w *partWriter) result(r *BuildResult) {
 		off += n
 	}
 	r.Batches = w.batches
+}
+
+// newPartWriter returns a writer whose buffer fits n records of sig at the
+// size of the previous request's records.
+func (b *Builder) newPartWriter(sig starlingpb.Signal, n, fallback int) partWriter {
+	per := b.sizeHint[sig]
+	if per == 0 {
+		per = fallback
+	}
+	return partWriter{buf: make([]byte, 0, n*per+n*per/8)}
+}
+
+// learnSize records the entry bytes per record of a request.
+func (b *Builder) learnSize(sig starlingpb.Signal, w *partWriter, n int) {
+	if n > 0 {
+		b.sizeHint[sig] = len(w.buf)/n + 1
+	}
+}
+
+// attrTerm returns the index term of attribute k=v (the value as searches
+// compare it, see valueString), or false when the value is too long to
+// index. Strings, integers and booleans are appended without allocating.
+func (b *Builder) attrTerm(k string, v pcommon.Value) (uint64, bool) {
+	b.key = append(b.key[:0], termAttr...)
+	b.key = append(b.key, k...)
+	b.key = append(b.key, 0)
+	n := len(b.key)
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		b.key = append(b.key, v.Str()...)
+	case pcommon.ValueTypeInt:
+		b.key = strconv.AppendInt(b.key, v.Int(), 10)
+	case pcommon.ValueTypeBool:
+		b.key = strconv.AppendBool(b.key, v.Bool())
+	default:
+		b.key = append(b.key, v.AsString()...)
+	}
+	if len(b.key)-n > maxIndexedValueLen {
+		return 0, false
+	}
+	return termHash(b.key), true
 }

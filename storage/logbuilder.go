@@ -83,7 +83,7 @@ func (b *Builder) Logs(ld plog.Logs) BuildResult {
 	r.Accepted = len(refs)
 	sort.SliceStable(refs, func(i, j int) bool { return refs[i].partition < refs[j].partition })
 
-	w := partWriter{buf: make([]byte, 0, 2*len(scratch)+64*len(refs))}
+	w := b.newPartWriter(starlingpb.Signal_SIGNAL_LOGS, len(refs), 2*len(scratch)/max(len(refs), 1)+64)
 	var terms []uint64
 	for i := range refs {
 		lr := &refs[i]
@@ -108,6 +108,7 @@ func (b *Builder) Logs(ld plog.Logs) BuildResult {
 			w.add(window, b.key, nil)
 		}
 	}
+	b.learnSize(starlingpb.Signal_SIGNAL_LOGS, &w, len(refs))
 	w.result(&r)
 	return r
 }
@@ -122,9 +123,8 @@ func (b *Builder) logTerms(dst []uint64, rr *indexedResource, lr plog.LogRecord)
 		}
 	}
 	lr.Attributes().Range(func(k string, v pcommon.Value) bool {
-		if vs := valueString(v); len(vs) <= maxIndexedValueLen {
-			b.key = appendAttrTerm(b.key[:0], k, vs)
-			dst = append(dst, termHash(b.key))
+		if term, ok := b.attrTerm(k, v); ok {
+			dst = append(dst, term)
 		}
 		return true
 	})

@@ -77,7 +77,7 @@ func (b *Builder) Metrics(md pmetric.Metrics) BuildResult {
 	r.Accepted = len(refs)
 	sort.SliceStable(refs, func(i, j int) bool { return refs[i].partition < refs[j].partition })
 
-	w := partWriter{buf: make([]byte, 0, len(scratch)+48*len(refs))}
+	w := b.newPartWriter(starlingpb.Signal_SIGNAL_METRICS, len(refs), len(scratch)/max(len(refs), 1)+48)
 	for i := range refs {
 		pr := &refs[i]
 		p := pr.partition
@@ -100,6 +100,7 @@ func (b *Builder) Metrics(md pmetric.Metrics) BuildResult {
 		b.key = pointKey(b.key[:0], p, pr.series, pr.time)
 		w.add(window, b.key, scratch[pr.val[0]:pr.val[1]])
 	}
+	b.learnSize(starlingpb.Signal_SIGNAL_METRICS, &w, len(refs))
 	w.result(&r)
 	return r
 }

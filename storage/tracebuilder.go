@@ -78,7 +78,7 @@ func (b *Builder) Traces(td ptrace.Traces) BuildResult {
 
 	cats := b.catalogRefs(refs, res)
 
-	w := partWriter{buf: make([]byte, 0, 256*len(refs))}
+	w := b.newPartWriter(starlingpb.Signal_SIGNAL_TRACES, len(refs), 256)
 	g := groupWriter{b: b, w: &w, res: res}
 	for start := 0; start < len(refs); {
 		// Catalog entries of partitions up to this one come first, so
@@ -96,6 +96,7 @@ func (b *Builder) Traces(td ptrace.Traces) BuildResult {
 		start = end
 	}
 	g.catalog(cats, math.MaxUint32)
+	b.learnSize(starlingpb.Signal_SIGNAL_TRACES, &w, len(refs))
 	w.result(&r)
 	return r
 }
@@ -162,9 +163,8 @@ func (b *Builder) indexResource(res pcommon.Resource, resSchema string, scope pc
 		if k == "service.name" {
 			return true
 		}
-		if vs := valueString(v); len(vs) <= maxIndexedValueLen {
-			b.key = appendAttrTerm(b.key[:0], k, vs)
-			t.terms = append(t.terms, termHash(b.key))
+		if term, ok := b.attrTerm(k, v); ok {
+			t.terms = append(t.terms, term)
 		}
 		return true
 	})
@@ -267,9 +267,8 @@ func (g *groupWriter) write(spans []spanRef) {
 			mark(statusTerm(status), i)
 		}
 		s.Attributes().Range(func(k string, v pcommon.Value) bool {
-			if vs := valueString(v); len(vs) <= maxIndexedValueLen {
-				b.key = appendAttrTerm(b.key[:0], k, vs)
-				mark(termHash(b.key), i)
+			if term, ok := b.attrTerm(k, v); ok {
+				mark(term, i)
 			}
 			return true
 		})

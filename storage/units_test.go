@@ -443,3 +443,37 @@ func TestIndexedValueLength(t *testing.T) {
 		}
 	}
 }
+
+// TestBuilderAttrTermMatchesQueryTerm checks that the builder's
+// allocation-free attribute term equals the term a search computes from
+// the value's string form, for every value type.
+func TestBuilderAttrTermMatchesQueryTerm(t *testing.T) {
+	b, err := NewBuilder(testBuilderConfig(4), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := pcommon.NewMap()
+	m.PutStr("s", "GET /api")
+	m.PutStr("empty", "")
+	m.PutInt("i", -1234567890123)
+	m.PutInt("zero", 0)
+	m.PutBool("t", true)
+	m.PutBool("f", false)
+	m.PutDouble("d", 0.25)
+	m.PutDouble("big", 1e21)
+	m.PutEmptyBytes("b").FromRaw([]byte{1, 2, 3})
+	m.PutEmptySlice("a").AppendEmpty().SetStr("x")
+	m.PutEmptyMap("m").PutInt("k", 1)
+	m.PutStr("long", strings.Repeat("x", maxIndexedValueLen+1))
+	m.Range(func(k string, v pcommon.Value) bool {
+		got, ok := b.attrTerm(k, v)
+		vs := valueString(v)
+		if want := len(vs) <= maxIndexedValueLen; ok != want {
+			t.Errorf("%s: indexed %v, want %v", k, ok, want)
+		}
+		if ok && got != attrTerm(k, vs) {
+			t.Errorf("%s=%q: builder term %x, query term %x", k, vs, got, attrTerm(k, vs))
+		}
+		return true
+	})
+}
