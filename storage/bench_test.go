@@ -173,7 +173,7 @@ func BenchmarkApplyTraces(b *testing.B) {
 	b.ReportMetric(float64(spans*b.N)/b.Elapsed().Seconds(), "spans/s")
 	// CPU of the whole process (Badger's flushes and compactions included)
 	// per span: the figure that decides how much ingest two cores carry.
-	cpuPerSpan := float64((processCPU()-cpu0).Microseconds()) / float64(spans*b.N)
+	cpuPerSpan := float64((processCPU() - cpu0).Microseconds()) / float64(spans*b.N)
 	b.ReportMetric(cpuPerSpan, "cpu-µs/span")
 	b.ReportMetric(1e6/cpuPerSpan, "spans/s/core")
 }
