@@ -184,6 +184,21 @@ type exemplarJSON struct {
 
 func ptrFloat(f float64) *jsonFloat { v := jsonFloat(f); return &v }
 
+// stats fills count, sum, min and max of a (exponential) histogram point.
+func (j *pointJSON) stats(p storage.HistStats) {
+	count := p.Count()
+	j.Count = &count
+	if p.HasSum() {
+		j.Sum = ptrFloat(p.Sum())
+	}
+	if p.HasMin() {
+		j.Min = ptrFloat(p.Min())
+	}
+	if p.HasMax() {
+		j.Max = ptrFloat(p.Max())
+	}
+}
+
 func numberValue(p pmetric.NumberDataPoint) any {
 	if p.ValueType() == pmetric.NumberDataPointValueTypeInt {
 		return p.IntValue()
@@ -269,17 +284,7 @@ func renderSeries(s storage.Series) seriesJSON {
 		for i := 0; i < dps.Len(); i++ {
 			p := dps.At(i)
 			j := pointHead(p.Timestamp(), p.StartTimestamp(), p.Flags())
-			count := p.Count()
-			j.Count = &count
-			if p.HasSum() {
-				j.Sum = ptrFloat(p.Sum())
-			}
-			if p.HasMin() {
-				j.Min = ptrFloat(p.Min())
-			}
-			if p.HasMax() {
-				j.Max = ptrFloat(p.Max())
-			}
+			j.stats(p)
 			for _, b := range p.ExplicitBounds().AsRaw() {
 				j.ExplicitBounds = append(j.ExplicitBounds, jsonFloat(b))
 			}
@@ -294,18 +299,10 @@ func renderSeries(s storage.Series) seriesJSON {
 		for i := 0; i < dps.Len(); i++ {
 			p := dps.At(i)
 			j := pointHead(p.Timestamp(), p.StartTimestamp(), p.Flags())
-			count, zero, scale := p.Count(), p.ZeroCount(), p.Scale()
-			j.Count, j.ZeroCount, j.Scale = &count, &zero, &scale
+			j.stats(p)
+			zero, scale := p.ZeroCount(), p.Scale()
+			j.ZeroCount, j.Scale = &zero, &scale
 			j.ZeroThreshold = ptrFloat(p.ZeroThreshold())
-			if p.HasSum() {
-				j.Sum = ptrFloat(p.Sum())
-			}
-			if p.HasMin() {
-				j.Min = ptrFloat(p.Min())
-			}
-			if p.HasMax() {
-				j.Max = ptrFloat(p.Max())
-			}
 			j.Positive = &bucketsJSON{Offset: p.Positive().Offset(), BucketCounts: nonNilU64(p.Positive().BucketCounts().AsRaw())}
 			j.Negative = &bucketsJSON{Offset: p.Negative().Offset(), BucketCounts: nonNilU64(p.Negative().BucketCounts().AsRaw())}
 			j.Exemplars = exemplars(p.Exemplars())

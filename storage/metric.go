@@ -261,10 +261,7 @@ func encodeNumberPoint(dst []byte, typ pmetric.MetricType, p pmetric.NumberDataP
 
 func encodeHistogramPoint(dst []byte, p pmetric.HistogramDataPoint) []byte {
 	dst = appendPointHead(dst, pmetric.MetricTypeHistogram, p.StartTimestamp(), p.Flags())
-	dst = appendUvarint(dst, p.Count())
-	dst = appendOptFloat(dst, p.HasSum(), p.Sum())
-	dst = appendOptFloat(dst, p.HasMin(), p.Min())
-	dst = appendOptFloat(dst, p.HasMax(), p.Max())
+	dst = appendHistStats(dst, p)
 	b := p.ExplicitBounds()
 	dst = appendUvarint(dst, uint64(b.Len()))
 	for i := 0; i < b.Len(); i++ {
@@ -276,10 +273,7 @@ func encodeHistogramPoint(dst []byte, p pmetric.HistogramDataPoint) []byte {
 
 func encodeExpHistogramPoint(dst []byte, p pmetric.ExponentialHistogramDataPoint) []byte {
 	dst = appendPointHead(dst, pmetric.MetricTypeExponentialHistogram, p.StartTimestamp(), p.Flags())
-	dst = appendUvarint(dst, p.Count())
-	dst = appendOptFloat(dst, p.HasSum(), p.Sum())
-	dst = appendOptFloat(dst, p.HasMin(), p.Min())
-	dst = appendOptFloat(dst, p.HasMax(), p.Max())
+	dst = appendHistStats(dst, p)
 	dst = appendVarint(dst, int64(p.Scale()))
 	dst = appendUvarint(dst, p.ZeroCount())
 	dst = appendFloat64(dst, p.ZeroThreshold())
@@ -344,16 +338,7 @@ func decodePoint(key, v []byte, m pmetric.Metric) (bool, error) {
 		p.SetTimestamp(ts)
 		p.SetStartTimestamp(start)
 		p.SetFlags(flags)
-		p.SetCount(d.uvarint())
-		if f, ok := d.optFloat(); ok {
-			p.SetSum(f)
-		}
-		if f, ok := d.optFloat(); ok {
-			p.SetMin(f)
-		}
-		if f, ok := d.optFloat(); ok {
-			p.SetMax(f)
-		}
+		d.histStats(p)
 		n := d.count(8)
 		p.ExplicitBounds().EnsureCapacity(n)
 		for i := 0; i < n && d.err == nil; i++ {
@@ -366,16 +351,7 @@ func decodePoint(key, v []byte, m pmetric.Metric) (bool, error) {
 		p.SetTimestamp(ts)
 		p.SetStartTimestamp(start)
 		p.SetFlags(flags)
-		p.SetCount(d.uvarint())
-		if f, ok := d.optFloat(); ok {
-			p.SetSum(f)
-		}
-		if f, ok := d.optFloat(); ok {
-			p.SetMin(f)
-		}
-		if f, ok := d.optFloat(); ok {
-			p.SetMax(f)
-		}
+		d.histStats(p)
 		p.SetScale(int32(d.varint()))
 		p.SetZeroCount(d.uvarint())
 		p.SetZeroThreshold(d.float64())
@@ -436,4 +412,43 @@ func sortDedup[P timedPoint, S pointSlice[P]](s S) {
 		first, last = false, p.Timestamp()
 		return dup
 	})
+}
+
+// HistStats is what histogram and exponential histogram points share: a
+// count and optional sum, min and max.
+type HistStats interface {
+	Count() uint64
+	HasSum() bool
+	Sum() float64
+	HasMin() bool
+	Min() float64
+	HasMax() bool
+	Max() float64
+}
+
+type histStatsSetter interface {
+	SetCount(uint64)
+	SetSum(float64)
+	SetMin(float64)
+	SetMax(float64)
+}
+
+func appendHistStats(dst []byte, p HistStats) []byte {
+	dst = appendUvarint(dst, p.Count())
+	dst = appendOptFloat(dst, p.HasSum(), p.Sum())
+	dst = appendOptFloat(dst, p.HasMin(), p.Min())
+	return appendOptFloat(dst, p.HasMax(), p.Max())
+}
+
+func (d *decoder) histStats(p histStatsSetter) {
+	p.SetCount(d.uvarint())
+	if f, ok := d.optFloat(); ok {
+		p.SetSum(f)
+	}
+	if f, ok := d.optFloat(); ok {
+		p.SetMin(f)
+	}
+	if f, ok := d.optFloat(); ok {
+		p.SetMax(f)
+	}
 }
