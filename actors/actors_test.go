@@ -1,0 +1,231 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/raftmeta"
+	"github.com/starling-otel/starling/storage"
+)
+
+const testParts = 8
+
+// table is a partition table the test can change.
+type table struct {
+	mu      sync.Mutex
+	rows    []*starlingpb.Partition
+	changed chan struct{}
+}
+
+func newTable(node string) *table {
+	st := raftmeta.NewStaticTable(node, testParts, storage.Signals[:])
+	return &table{rows: st.Partitions(), changed: make(chan struct{})}
+}
+
+func (t *table) Partitions() []*starlingpb.Partition {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.rows
+}
+
+func (t *table) Changed() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.changed
+}
+
+// bump raises the epoch of one partition, as a Raft change would.
+func (t *table) bump(sig starlingpb.Signal, id uint32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rows := make([]*starlingpb.Partition, len(t.rows))
+	for i, r := range t.rows {
+		if r.Signal == sig && r.Id == id {
+			r = proto.Clone(r).(*starlingpb.Partition)
+			r.Epoch++
+		}
+		rows[i] = r
+	}
+	t.rows = rows
+	close(t.changed)
+	t.changed = make(chan struct{})
+}
+
+type addrs struct{ system *actor.ActorSystem }
+
+func (a addrs) ActorAddress(string) (string, bool) { return a.system.Address(), true }
+
+type env struct {
+	system    *actor.ActorSystem
+	table     *table
+	store     *storage.Store
+	manager   *Manager
+	frontends *Frontends
+	querier   *Querier
+	router    *Router
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	cfg := storage.LocalConfig(t.TempDir())
+	store, err := storage.Open(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	e := &env{
+		system: actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet })),
+		table:  newTable("n1"),
+		store:  store,
+	}
+	e.router = NewRouter(e.table, addrs{e.system})
+	m := NewMetrics(nil)
+	if e.manager, err = StartManager(e.system, ManagerConfig{NodeID: "n1", ReadTimeout: 5 * time.Second}, store, e.table, m); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "partition actors", e.manager.Ready)
+	fcfg := FrontendConfig{Size: 2, Timeout: 2 * time.Second, MaxAttempts: 3, Builder: storage.BuilderConfig{
+		Partitions: testParts, Window: cfg.Window, MaxFuture: time.Hour,
+	}}
+	if e.frontends, err = StartFrontends(e.system, fcfg, e.router, storage.NewSeenCache(1<<10), m, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.querier = NewQuerier(e.system, e.router, 5*time.Second)
+	t.Cleanup(func() {
+		e.frontends.Stop()
+		e.manager.Stop()
+		e.system.Shutdown()
+		_ = store.Close()
+	})
+	return e
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func traces(n int) (ptrace.Traces, []pcommon.TraceID) {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "svc")
+	ss := rs.ScopeSpans().AppendEmpty()
+	now := time.Now()
+	var ids []pcommon.TraceID
+	for i := 0; i < n; i++ {
+		tid := pcommon.TraceID{byte(i + 1), 7}
+		ids = append(ids, tid)
+		for j := 0; j < 3; j++ {
+			s := ss.Spans().AppendEmpty()
+			s.SetTraceID(tid)
+			s.SetSpanID(pcommon.SpanID{byte(j + 1)})
+			s.SetName("op")
+			s.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Second)))
+			s.SetEndTimestamp(pcommon.NewTimestampFromTime(now))
+		}
+	}
+	return td, ids
+}
+
+// TestIngestThenQuery sends a request through the frontend pool and reads
+// every trace back through the query coordinator.
+func TestIngestThenQuery(t *testing.T) {
+	e := newEnv(t)
+	td, ids := traces(20)
+	res, err := e.frontends.Ingest(context.Background(), &IngestRequest{Signal: starlingpb.Signal_SIGNAL_TRACES, Traces: td})
+	if err != nil || res.Err != nil || res.Accepted != 60 {
+		t.Fatalf("ingest: %+v %v", res, err)
+	}
+	for _, id := range ids {
+		got, found, err := e.querier.TraceByID(context.Background(), id)
+		if err != nil || !found || got.SpanCount() != 3 {
+			t.Fatalf("trace %s: %d spans, found %v, %v", id, got.SpanCount(), found, err)
+		}
+	}
+	sums, err := e.querier.SearchTraces(context.Background(), &starlingpb.TraceSearch{Service: "svc"}, 0, time.Now().Add(time.Hour).UnixNano(), 50)
+	if err != nil || len(sums) != 20 {
+		t.Fatalf("search: %d traces, %v", len(sums), err)
+	}
+}
+
+// TestStaleEpochRefused checks that a partition answers a batch of another
+// epoch with NotPrimary and writes nothing.
+func TestStaleEpochRefused(t *testing.T) {
+	e := newEnv(t)
+	pid, epoch, err := e.router.Primary(starlingpb.Signal_SIGNAL_TRACES, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		epoch uint64
+	}{{"older", epoch - 1}, {"newer", epoch + 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := e.system.Root.RequestFuture(pid, &starlingpb.WriteBatch{
+				Format:    storage.EntryFormat,
+				Partition: &starlingpb.PartitionRef{Signal: starlingpb.Signal_SIGNAL_TRACES, Id: 3, Epoch: tc.epoch},
+				RequestId: 9,
+			}, 5*time.Second).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			np, ok := res.(*starlingpb.NotPrimary)
+			if !ok || np.RequestId != 9 || np.Partition.GetEpoch() != epoch || np.Primary != "n1" {
+				t.Fatalf("got %T %v, want NotPrimary at epoch %d", res, res, epoch)
+			}
+		})
+	}
+}
+
+// TestFrontendFollowsEpochChange checks that after the table raises a
+// partition's epoch, writes reach it (the partition learns its epoch from
+// the manager, the frontend its route from the router).
+func TestFrontendFollowsEpochChange(t *testing.T) {
+	e := newEnv(t)
+	for id := uint32(0); id < testParts; id++ {
+		e.table.bump(starlingpb.Signal_SIGNAL_TRACES, id)
+	}
+	td, ids := traces(10)
+	waitFor(t, "writes at the new epoch", func() bool {
+		res, err := e.frontends.Ingest(context.Background(), &IngestRequest{Signal: starlingpb.Signal_SIGNAL_TRACES, Traces: td})
+		return err == nil && res.Err == nil
+	})
+	for _, id := range ids {
+		if _, found, err := e.querier.TraceByID(context.Background(), id); err != nil || !found {
+			t.Fatalf("trace %s after the epoch change: found %v, %v", id, found, err)
+		}
+	}
+}
+
+// TestQueryTimesOutOnSilentPartition routes reads to a partition nobody
+// hosts: the coordinator gives up with ErrQueryTimeout.
+func TestQueryTimesOutOnSilentPartition(t *testing.T) {
+	e := newEnv(t)
+	silent := NewRouter(e.table, nowhere{})
+	q := NewQuerier(e.system, silent, 200*time.Millisecond)
+	_, _, err := q.TraceByID(context.Background(), [16]byte{1})
+	if !errors.Is(err, ErrQueryTimeout) {
+		t.Fatalf("got %v, want ErrQueryTimeout", err)
+	}
+}
+
+// nowhere resolves every node to an address no actor system listens on.
+type nowhere struct{}
+
+func (nowhere) ActorAddress(string) (string, bool) { return "127.0.0.1:1", true }
