@@ -150,6 +150,7 @@ func TestRetention(t *testing.T) {
 	// Two days later the old windows (six days old, one day long) have
 	// ended more than seven days ago.
 	clock.Set(now.Add(2*24*time.Hour + time.Hour))
+	before := dirSize(e.dir)
 	n, freed, err := e.store.ExpireWindows()
 	if err != nil {
 		t.Fatal(err)
@@ -157,6 +158,13 @@ func TestRetention(t *testing.T) {
 	if n != 3 || freed <= 0 {
 		t.Fatalf("expired %d windows freeing %d bytes, want 3 windows and some bytes", n, freed)
 	}
+	// The disk space is back at once: the data directory shrank by what
+	// the expired windows held.
+	after := dirSize(e.dir)
+	if before-after < freed {
+		t.Errorf("data dir went from %d to %d bytes, but expiry reported %d freed", before, after, freed)
+	}
+	t.Logf("expired %d windows: data dir %d -> %d bytes on disk (%d freed)", n, before, after, freed)
 	oldWindow := windowName(windowOf(uint64(now.Add(-6*24*time.Hour).UnixNano()), e.store.WindowSeconds()))
 	for _, sig := range Signals {
 		dirs := windowDirs(t, e.dir, sig)
