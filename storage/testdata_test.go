@@ -143,31 +143,26 @@ func (e *testEnv) apply(sig starlingpb.Signal, r BuildResult) {
 
 func (e *testEnv) writeTraces(td ptrace.Traces) BuildResult {
 	e.t.Helper()
-	r := e.builder.Traces(td)
-	if r.Rejected != 0 {
-		e.t.Fatalf("traces rejected: %d (%v): %s", r.Rejected, r.Reasons, r.Message)
-	}
-	e.apply(sigTraces, r)
-	return r
+	return e.write(sigTraces, e.builder.Traces(td))
 }
 
 func (e *testEnv) writeLogs(ld plog.Logs) BuildResult {
 	e.t.Helper()
-	r := e.builder.Logs(ld)
-	if r.Rejected != 0 {
-		e.t.Fatalf("logs rejected: %d (%v): %s", r.Rejected, r.Reasons, r.Message)
-	}
-	e.apply(sigLogs, r)
-	return r
+	return e.write(sigLogs, e.builder.Logs(ld))
 }
 
 func (e *testEnv) writeMetrics(md pmetric.Metrics) BuildResult {
 	e.t.Helper()
-	r := e.builder.Metrics(md)
+	return e.write(sigMetrics, e.builder.Metrics(md))
+}
+
+// write applies a built request that must have no rejected record.
+func (e *testEnv) write(sig starlingpb.Signal, r BuildResult) BuildResult {
+	e.t.Helper()
 	if r.Rejected != 0 {
-		e.t.Fatalf("metrics rejected: %d (%v): %s", r.Rejected, r.Reasons, r.Message)
+		e.t.Fatalf("%s rejected: %d (%v): %s", SignalName(sig), r.Rejected, r.Reasons, r.Message)
 	}
-	e.apply(sigMetrics, r)
+	e.apply(sig, r)
 	return r
 }
 
