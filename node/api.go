@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/pprof"
 	"time"
@@ -23,13 +24,16 @@ import (
 
 func (n *Node) apiHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/traces/{traceID}", n.getTrace)
-	mux.HandleFunc("GET /api/v1/traces", n.searchTraces)
-	mux.HandleFunc("GET /api/v1/services", n.listServices)
-	mux.HandleFunc("GET /api/v1/services/{service}/operations", n.listOperations)
-	mux.HandleFunc("GET /api/v1/logs", n.searchLogs)
-	mux.HandleFunc("GET /api/v1/metrics/names", n.listMetricNames)
-	mux.HandleFunc("GET /api/v1/metrics/series", n.searchSeries)
+	mux.HandleFunc("GET /api/v1/traces/{traceID}", n.whenServing(n.getTrace))
+	mux.HandleFunc("GET /api/v1/traces", n.whenServing(n.searchTraces))
+	mux.HandleFunc("GET /api/v1/services", n.whenServing(n.listServices))
+	mux.HandleFunc("GET /api/v1/services/{service}/operations", n.whenServing(n.listOperations))
+	mux.HandleFunc("GET /api/v1/logs", n.whenServing(n.searchLogs))
+	mux.HandleFunc("GET /api/v1/metrics/names", n.whenServing(n.listMetricNames))
+	mux.HandleFunc("GET /api/v1/metrics/series", n.whenServing(n.searchSeries))
+	mux.HandleFunc("GET /api/v1/cluster/members", n.clusterMembers)
+	mux.HandleFunc("GET /api/v1/cluster/raft", n.clusterRaft)
+	mux.HandleFunc("GET /api/v1/cluster/partitions", n.clusterPartitions)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
@@ -40,13 +44,28 @@ func (n *Node) apiHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !n.Ready() {
-			http.Error(w, "not ready: partition actors are not all up", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: "+n.notReadyReason(), http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	return mux
 }
+
+// whenServing answers 503 until the node serves queries.
+func (n *Node) whenServing(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if n.serving.Load() == nil {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, fmt.Errorf("%w: %s", ErrNotReady, n.notReadyReason()))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// querier is the query entry point; only handlers behind whenServing call it.
+func (n *Node) querier() *actors.Querier { return n.serving.Load().querier }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
@@ -92,7 +111,7 @@ func (n *Node) getTrace(w http.ResponseWriter, r *http.Request) {
 		writeQueryError(w, err)
 		return
 	}
-	td, found, err := n.querier.TraceByID(r.Context(), id)
+	td, found, err := n.querier().TraceByID(r.Context(), id)
 	if err != nil {
 		writeQueryError(w, err)
 		return
@@ -125,7 +144,7 @@ func (n *Node) searchTraces(w http.ResponseWriter, r *http.Request) {
 		writeQueryError(w, err)
 		return
 	}
-	sums, err := n.querier.SearchTraces(r.Context(), q.Search, q.Range.Start, q.Range.End, q.Limit)
+	sums, err := n.querier().SearchTraces(r.Context(), q.Search, q.Range.Start, q.Range.End, q.Limit)
 	if err != nil {
 		writeQueryError(w, err)
 		return
@@ -149,7 +168,7 @@ func (n *Node) listServices(w http.ResponseWriter, r *http.Request) {
 		writeQueryError(w, err)
 		return
 	}
-	names, err := n.querier.Services(r.Context())
+	names, err := n.querier().Services(r.Context())
 	if err != nil {
 		writeQueryError(w, err)
 		return
@@ -162,7 +181,7 @@ func (n *Node) listOperations(w http.ResponseWriter, r *http.Request) {
 		writeQueryError(w, err)
 		return
 	}
-	names, err := n.querier.Operations(r.Context(), r.PathValue("service"))
+	names, err := n.querier().Operations(r.Context(), r.PathValue("service"))
 	if err != nil {
 		writeQueryError(w, err)
 		return
@@ -176,7 +195,7 @@ func (n *Node) searchLogs(w http.ResponseWriter, r *http.Request) {
 		writeQueryError(w, err)
 		return
 	}
-	entries, err := n.querier.SearchLogs(r.Context(), q.Search, q.Range.Start, q.Range.End, q.Limit)
+	entries, err := n.querier().SearchLogs(r.Context(), q.Search, q.Range.Start, q.Range.End, q.Limit)
 	if err != nil {
 		writeQueryError(w, err)
 		return
@@ -194,7 +213,7 @@ func (n *Node) listMetricNames(w http.ResponseWriter, r *http.Request) {
 		writeQueryError(w, err)
 		return
 	}
-	names, err := n.querier.MetricNames(r.Context(), prefix)
+	names, err := n.querier().MetricNames(r.Context(), prefix)
 	if err != nil {
 		writeQueryError(w, err)
 		return
@@ -208,7 +227,7 @@ func (n *Node) searchSeries(w http.ResponseWriter, r *http.Request) {
 		writeQueryError(w, err)
 		return
 	}
-	series, err := n.querier.SearchSeries(r.Context(), q.Search, q.Range.Start, q.Range.End, q.Limit)
+	series, err := n.querier().SearchSeries(r.Context(), q.Search, q.Range.Start, q.Range.End, q.Limit)
 	if err != nil {
 		writeQueryError(w, err)
 		return

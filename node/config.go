@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/starling-otel/starling/cluster"
+	"github.com/starling-otel/starling/raftmeta"
 	"github.com/starling-otel/starling/storage"
 )
 
@@ -20,11 +22,38 @@ type Config struct {
 
 	// Bind is the host every listener binds to; empty is all interfaces.
 	Bind string
+	// Advertise is the host other nodes reach this node at; empty is Bind,
+	// or a private IP of this machine when Bind is all interfaces.
+	Advertise string
 	// OTLPGRPCPort, OTLPHTTPPort and HTTPPort are the listening ports; 0
 	// picks a free port (tests).
 	OTLPGRPCPort int
 	OTLPHTTPPort int
 	HTTPPort     int
+	// GossipPort (memberlist, TCP and UDP), RaftPort and ActorPort (actor
+	// remote, gRPC) are the cluster ports; 0 picks a free port (tests).
+	GossipPort int
+	RaftPort   int
+	ActorPort  int
+
+	// Join lists seed peers' gossip addresses: host:port, dns+host:port
+	// (A records) or dnssrv+name (SRV records).
+	Join []string
+	// BootstrapExpect is how many nodes form the cluster: once gossip shows
+	// that many, the one with the lowest node id bootstraps the Raft group.
+	BootstrapExpect int
+	// ReplicationFactor and MinInSync are fixed when the cluster is
+	// created.
+	ReplicationFactor int
+	MinInSync         int
+	// Zone and Region place the node; replicas spread over zones first.
+	Zone   string
+	Region string
+	// GossipKey encrypts gossip (16, 24 or 32 bytes; empty: plain).
+	GossipKey []byte
+	// DeadNodeTimeout is how long a node may be dead in gossip before the
+	// Raft leader removes it from the Raft group (and replaces a voter).
+	DeadNodeTimeout time.Duration
 
 	// Partitions per signal (P). Fixed when the data directory is created.
 	Partitions int
@@ -54,6 +83,10 @@ type Config struct {
 	// Storage tunes the store; Dir, Window and retention are set from the
 	// fields above.
 	Storage storage.Config
+	// Gossip and Raft tune the cluster (timings, file sizes); addresses,
+	// ids, join list and key are set from the fields above.
+	Gossip cluster.MembershipConfig
+	Raft   raftmeta.Config
 
 	// Logger receives the node's logs (nil: discarded).
 	Logger *slog.Logger
@@ -62,22 +95,31 @@ type Config struct {
 // DefaultConfig is a node on the default ports with data in ./data.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:          "./data",
-		OTLPGRPCPort:     4317,
-		OTLPHTTPPort:     4318,
-		HTTPPort:         3300,
-		Partitions:       256,
-		Window:           24 * time.Hour,
-		RetentionTraces:  7 * 24 * time.Hour,
-		RetentionLogs:    7 * 24 * time.Hour,
-		RetentionMetrics: 7 * 24 * time.Hour,
-		MaxFuture:        time.Hour,
-		MaxRequestBytes:  16 << 20,
-		IngestTimeout:    15 * time.Second,
-		QueryTimeout:     30 * time.Second,
-		ShutdownTimeout:  30 * time.Second,
-		Frontends:        runtime.GOMAXPROCS(0),
-		Storage:          storage.DefaultConfig(""),
+		DataDir:           "./data",
+		OTLPGRPCPort:      4317,
+		OTLPHTTPPort:      4318,
+		HTTPPort:          3300,
+		GossipPort:        7946,
+		RaftPort:          7947,
+		ActorPort:         7948,
+		BootstrapExpect:   1,
+		ReplicationFactor: 1,
+		MinInSync:         1,
+		DeadNodeTimeout:   30 * time.Second,
+		Partitions:        256,
+		Window:            24 * time.Hour,
+		RetentionTraces:   7 * 24 * time.Hour,
+		RetentionLogs:     7 * 24 * time.Hour,
+		RetentionMetrics:  7 * 24 * time.Hour,
+		MaxFuture:         time.Hour,
+		MaxRequestBytes:   16 << 20,
+		IngestTimeout:     15 * time.Second,
+		QueryTimeout:      30 * time.Second,
+		ShutdownTimeout:   30 * time.Second,
+		Frontends:         runtime.GOMAXPROCS(0),
+		Storage:           storage.DefaultConfig(""),
+		Gossip:            cluster.DefaultMembershipConfig(),
+		Raft:              raftmeta.DefaultConfig("", "", ""),
 	}
 }
 
@@ -88,6 +130,10 @@ func LocalConfig(dataDir string) Config {
 	c.DataDir = dataDir
 	c.Bind = "127.0.0.1"
 	c.OTLPGRPCPort, c.OTLPHTTPPort, c.HTTPPort = 0, 0, 0
+	c.GossipPort, c.RaftPort, c.ActorPort = 0, 0, 0
+	c.DeadNodeTimeout = 3 * time.Second
+	c.Gossip = cluster.LocalMembershipConfig("")
+	c.Raft = raftmeta.LocalConfig("", "", "")
 	c.Partitions = 16
 	c.Frontends = 2
 	c.Storage = storage.LocalConfig("")
@@ -103,7 +149,8 @@ func (c Config) Validate() error {
 	for _, p := range []struct {
 		name string
 		port int
-	}{{"otlp-grpc-port", c.OTLPGRPCPort}, {"otlp-http-port", c.OTLPHTTPPort}, {"http-port", c.HTTPPort}} {
+	}{{"otlp-grpc-port", c.OTLPGRPCPort}, {"otlp-http-port", c.OTLPHTTPPort}, {"http-port", c.HTTPPort},
+		{"gossip-port", c.GossipPort}, {"raft-port", c.RaftPort}, {"actor-port", c.ActorPort}} {
 		if p.port < 0 || p.port > 65535 {
 			errs = append(errs, fmt.Errorf("%s: %d is not a port", p.name, p.port))
 		}
@@ -119,6 +166,25 @@ func (c Config) Validate() error {
 	}
 	if c.IngestTimeout <= 0 || c.QueryTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("ingest, query and shutdown timeouts must be positive"))
+	}
+	if c.BootstrapExpect < 1 {
+		errs = append(errs, fmt.Errorf("bootstrap-expect: %d must be at least 1", c.BootstrapExpect))
+	}
+	if c.ReplicationFactor != 1 {
+		// Assignment places replicas, but writes reach only primaries until
+		// in-sync replication exists: refuse rather than pretend.
+		errs = append(errs, fmt.Errorf("replication-factor: %d: only 1 is supported (in-sync replication is not built yet)", c.ReplicationFactor))
+	}
+	if c.MinInSync < 1 || c.MinInSync > c.ReplicationFactor {
+		errs = append(errs, fmt.Errorf("min-in-sync: %d is outside 1..replication-factor (%d)", c.MinInSync, c.ReplicationFactor))
+	}
+	if c.DeadNodeTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("dead-node-timeout: %s must be positive", c.DeadNodeTimeout))
+	}
+	switch len(c.GossipKey) {
+	case 0, 16, 24, 32:
+	default:
+		errs = append(errs, fmt.Errorf("gossip-key: %d bytes, want 16, 24 or 32", len(c.GossipKey)))
 	}
 	if c.Frontends < 1 {
 		errs = append(errs, fmt.Errorf("frontends: %d must be at least 1", c.Frontends))

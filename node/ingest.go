@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -9,6 +11,9 @@ import (
 	"github.com/starling-otel/starling/proto/starlingpb"
 	"github.com/starling-otel/starling/storage"
 )
+
+// ErrNotReady is returned for writes and queries a node cannot serve yet.
+var ErrNotReady = errors.New("node not ready")
 
 // ingestOutcome is the answer to one OTLP request, before a transport
 // encodes it.
@@ -21,7 +26,11 @@ type ingestOutcome struct {
 
 // ingest stores a decoded request through the frontend pool.
 func (n *Node) ingest(ctx context.Context, req *actors.IngestRequest) ingestOutcome {
-	res, err := n.frontends.Ingest(ctx, req)
+	sv := n.serving.Load()
+	if sv == nil {
+		return ingestOutcome{err: fmt.Errorf("%w: %s", ErrNotReady, n.notReadyReason()), retryable: true}
+	}
+	res, err := sv.frontends.Ingest(ctx, req)
 	if err != nil {
 		return ingestOutcome{err: err, retryable: true}
 	}

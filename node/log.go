@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"log/slog"
+	"strings"
 )
 
 // minLevel wraps a handler and drops records below a level, for noisy
@@ -22,4 +23,32 @@ func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h minLevel) WithGroup(name string) slog.Handler {
 	return minLevel{h.Handler.WithGroup(name), h.level}
+}
+
+// lineLogger is an io.Writer for libraries that log lines through the
+// standard log package or hclog ("… [WARN] raft: …"): each line becomes a
+// slog record at the level its bracketed prefix names.
+type lineLogger struct {
+	log *slog.Logger
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		level, msg := slog.LevelInfo, line
+		if i := strings.Index(line, "["); i >= 0 {
+			if j := strings.Index(line[i:], "]"); j > 0 {
+				switch line[i+1 : i+j] {
+				case "TRACE", "DEBUG":
+					level = slog.LevelDebug
+				case "WARN":
+					level = slog.LevelWarn
+				case "ERR", "ERROR":
+					level = slog.LevelError
+				}
+				msg = strings.TrimSpace(line[i+j+1:])
+			}
+		}
+		l.log.Log(context.Background(), level, msg)
+	}
+	return len(p), nil
 }

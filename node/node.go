@@ -15,14 +15,17 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
 
 	"github.com/starling-otel/starling/actors"
+	"github.com/starling-otel/starling/cluster"
 	"github.com/starling-otel/starling/proto/starlingpb"
 	"github.com/starling-otel/starling/raftmeta"
 	"github.com/starling-otel/starling/storage"
@@ -35,12 +38,19 @@ type Node struct {
 	reg      *prometheus.Registry
 	settings settings
 
-	store     *storage.Store
-	system    *actor.ActorSystem
-	manager   *actors.Manager
-	frontends *actors.Frontends
-	querier   *actors.Querier
-	metrics   *receiverMetrics
+	store        *storage.Store
+	group        *raftmeta.Group
+	gossip       *cluster.Membership
+	system       *actor.ActorSystem
+	remote       *remote.Remote
+	router       *actors.Router
+	actorMetrics *actors.Metrics
+	manager      *actors.Manager
+	metrics      *receiverMetrics
+
+	servingMu sync.Mutex // orders startServing against shutdown
+	serving   atomic.Pointer[serving]
+	quit      chan struct{}
 
 	grpcSrv  *grpc.Server
 	grpcLn   net.Listener
@@ -62,18 +72,21 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, log: cfg.Logger, errs: make(chan error, 4)}, nil
+	return &Node{cfg: cfg, log: cfg.Logger, errs: make(chan error, 4), quit: make(chan struct{})}, nil
 }
 
-// localAddresses resolves the only node of a single-node table.
-type localAddresses struct {
-	id, addr string
+// serving is what a node needs to take writes and queries once the cluster
+// settings are known.
+type serving struct {
+	frontends *actors.Frontends
+	querier   *actors.Querier
 }
 
-func (l localAddresses) ActorAddress(id string) (string, bool) { return l.addr, id == l.id }
-
-// Start opens the data directory and the store, spawns the actors, and
-// starts listening. On error everything opened is closed again.
+// Start opens the data directory and the store, joins (or forms) the
+// cluster, spawns the actors and starts listening, in that order. On error
+// everything opened is closed again. Writes and queries are answered once
+// the cluster settings are known (Ready); a node that needs no peer
+// (bootstrap-expect 1, nothing to join) waits for that before returning.
 func (n *Node) Start(ctx context.Context) (err error) {
 	began := time.Now()
 	defer func() {
@@ -93,23 +106,69 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.store, err = storage.Open(scfg, n.reg); err != nil {
 		return fmt.Errorf("open storage: %w", err)
 	}
-
-	table := raftmeta.NewStaticTable(n.settings.NodeID, n.cfg.Partitions, storage.Signals[:])
-
-	actorLog := slog.New(minLevel{n.log.Handler(), slog.LevelWarn}).With("component", "actor")
-	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog }))
-	router := actors.NewRouter(table, localAddresses{id: n.settings.NodeID, addr: n.system.Address()})
-	am := actors.NewMetrics(n.reg)
-	if n.manager, err = actors.StartManager(n.system, actors.ManagerConfig{NodeID: n.settings.NodeID, ReadTimeout: n.cfg.QueryTimeout}, n.store, table, am); err != nil {
+	host, err := n.cfg.advertiseHost()
+	if err != nil {
 		return err
 	}
-	if err := waitFor(ctx, n.manager.Ready); err != nil {
-		return fmt.Errorf("wait for partition actors: %w", err)
+	n.system = actor.NewActorSystem(actor.WithLoggerFactory(actorLogger(n.log)))
+	if err := n.startRemote(host); err != nil {
+		return err
+	}
+	// Bind the listeners now so that gossip can advertise their ports; they
+	// serve once the actors are up.
+	if err := n.bind(); err != nil {
+		return err
+	}
+	if err := n.startCluster(host); err != nil {
+		return err
+	}
+	table := n.group.FSM()
+	n.router = actors.NewRouter(table, n.gossip)
+	n.actorMetrics = actors.NewMetrics(n.reg)
+	if n.manager, err = actors.StartManager(n.system, actors.ManagerConfig{NodeID: n.settings.NodeID, ReadTimeout: n.cfg.QueryTimeout}, n.store, table, n.actorMetrics); err != nil {
+		return err
+	}
+	n.metrics = newReceiverMetrics(n.reg)
+	n.serve()
+	go n.awaitCluster()
+	n.log.Info("node started",
+		"otlp_grpc", n.grpcLn.Addr().String(), "otlp_http", n.otlpLn.Addr().String(), "http", n.apiLn.Addr().String(),
+		"gossip", n.gossip.GossipAddr(), "raft", n.group.Addr(), "actors", n.system.Address(),
+		"data_dir", n.cfg.DataDir, "took", time.Since(began).Round(time.Millisecond))
+	if n.cfg.BootstrapExpect <= 1 && len(n.cfg.Join) == 0 {
+		if err := n.WaitReady(ctx); err != nil {
+			return fmt.Errorf("wait until ready: %w", err)
+		}
+	}
+	return nil
+}
+
+// WaitReady waits until the node is Ready, or ctx ends, or the node fails.
+func (n *Node) WaitReady(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !n.Ready() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (%s)", ctx.Err(), n.notReadyReason())
+		case <-n.quit:
+			return ErrStopped
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// startServing starts the frontends and the querier for the cluster's
+// settings.
+func (n *Node) startServing(cs *starlingpb.ClusterSettings) error {
+	if err := n.checkClusterSettings(cs); err != nil {
+		return err
 	}
 	fcfg := actors.FrontendConfig{
 		Size: n.cfg.Frontends, Timeout: n.cfg.IngestTimeout, MaxAttempts: 3,
 		Builder: storage.BuilderConfig{
-			Partitions: n.cfg.Partitions, Window: n.cfg.Window, MaxFuture: n.cfg.MaxFuture,
+			Partitions: int(cs.Partitions), Window: time.Duration(cs.WindowSeconds) * time.Second, MaxFuture: n.cfg.MaxFuture,
 			Retention: map[starlingpb.Signal]time.Duration{
 				starlingpb.Signal_SIGNAL_TRACES:  n.cfg.RetentionTraces,
 				starlingpb.Signal_SIGNAL_LOGS:    n.cfg.RetentionLogs,
@@ -117,23 +176,24 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			},
 		},
 	}
-	seen := storage.NewSeenCache(1 << 20)
-	if n.frontends, err = actors.StartFrontends(n.system, fcfg, router, seen, am, n.cfg.Storage.Now); err != nil {
+	n.servingMu.Lock()
+	defer n.servingMu.Unlock()
+	select {
+	case <-n.quit:
+		return nil
+	default:
+	}
+	f, err := actors.StartFrontends(n.system, fcfg, n.router, storage.NewSeenCache(1<<20), n.actorMetrics, n.cfg.Storage.Now)
+	if err != nil {
 		return err
 	}
-	n.querier = actors.NewQuerier(n.system, router, n.cfg.QueryTimeout)
-	n.metrics = newReceiverMetrics(n.reg)
-
-	if err := n.listen(); err != nil {
-		return err
-	}
-	n.log.Info("node started",
-		"otlp_grpc", n.grpcLn.Addr().String(), "otlp_http", n.otlpLn.Addr().String(), "http", n.apiLn.Addr().String(),
-		"data_dir", n.cfg.DataDir, "partitions", n.cfg.Partitions, "took", time.Since(began).Round(time.Millisecond))
+	n.serving.Store(&serving{frontends: f, querier: actors.NewQuerier(n.system, n.router, n.cfg.QueryTimeout)})
+	n.log.Info("serving", "cluster_id", cs.ClusterId, "partitions", cs.Partitions, "replication_factor", cs.ReplicationFactor)
 	return nil
 }
 
-func (n *Node) listen() error {
+// bind opens the OTLP and API listeners.
+func (n *Node) bind() error {
 	addr := func(port int) string { return net.JoinHostPort(n.cfg.Bind, strconv.Itoa(port)) }
 	var err error
 	if n.grpcLn, err = net.Listen("tcp", addr(n.cfg.OTLPGRPCPort)); err != nil {
@@ -145,6 +205,11 @@ func (n *Node) listen() error {
 	if n.apiLn, err = net.Listen("tcp", addr(n.cfg.HTTPPort)); err != nil {
 		return fmt.Errorf("listen for HTTP API: %w", err)
 	}
+	return nil
+}
+
+// serve serves the bound listeners.
+func (n *Node) serve() {
 	n.grpcSrv = n.newGRPCServer()
 	n.otlpHTTP = &http.Server{Handler: n.otlpHTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
 	n.api = &http.Server{Handler: n.apiHandler(), ReadHeaderTimeout: 10 * time.Second}
@@ -158,7 +223,6 @@ func (n *Node) listen() error {
 	serve("OTLP/gRPC", func() error { return n.grpcSrv.Serve(n.grpcLn) })
 	serve("OTLP/HTTP", func() error { return n.otlpHTTP.Serve(n.otlpLn) })
 	serve("HTTP API", func() error { return n.api.Serve(n.apiLn) })
-	return nil
 }
 
 // Err delivers errors that stop a listener; the caller should Stop the
@@ -177,9 +241,24 @@ func (n *Node) OTLPHTTPAddr() string { return n.otlpLn.Addr().String() }
 // HTTPAddr is the API listening address.
 func (n *Node) HTTPAddr() string { return n.apiLn.Addr().String() }
 
-// Ready reports whether the node serves reads and writes.
-func (n *Node) Ready() bool {
-	return n.manager != nil && n.manager.Ready() && n.frontends != nil
+// Ready reports whether the node serves reads and writes: the Raft group
+// has a leader, the cluster settings are known and every partition actor
+// the table places here is up.
+func (n *Node) Ready() bool { return n.notReadyReason() == "" }
+
+// notReadyReason says why the node is not ready, or "" when it is.
+func (n *Node) notReadyReason() string {
+	switch {
+	case n.group == nil || n.manager == nil:
+		return "starting"
+	case n.group.Leader() == "":
+		return "no raft leader"
+	case n.serving.Load() == nil:
+		return "cluster not formed yet"
+	case !n.manager.Ready():
+		return "partition actors are not all up"
+	}
+	return ""
 }
 
 // Stop stops accepting requests, waits (up to the shutdown timeout or ctx)
@@ -226,13 +305,35 @@ func (n *Node) shutdown(ctx context.Context) error {
 		step = time.Now()
 	}
 	phase("listeners")
-	if n.frontends != nil {
-		n.frontends.Stop()
+	n.servingMu.Lock()
+	select {
+	case <-n.quit:
+	default:
+		close(n.quit)
+	}
+	n.servingMu.Unlock()
+	if s := n.serving.Load(); s != nil {
+		s.frontends.Stop()
 		phase("frontends")
 	}
 	if n.manager != nil {
 		n.manager.Stop()
 		phase("partition actors")
+	}
+	if n.gossip != nil {
+		if err := n.gossip.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stop gossip: %w", err))
+		}
+		phase("gossip")
+	}
+	if n.group != nil {
+		if err := n.group.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("stop raft: %w", err))
+		}
+		phase("raft")
+	}
+	if n.remote != nil {
+		n.remote.Shutdown(false)
 	}
 	if n.system != nil {
 		n.system.Shutdown()
@@ -246,16 +347,5 @@ func (n *Node) shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// waitFor polls cond until it holds or ctx ends.
-func waitFor(ctx context.Context, cond func() bool) error {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
-}
+// ErrStopped is returned by WaitReady when the node stops first.
+var ErrStopped = errors.New("node stopped")

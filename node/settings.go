@@ -97,3 +97,6 @@ func writeSettings(path string, s settings) error {
 	}
 	return nil
 }
+
+// raftDir holds the Raft log and snapshots, beside (never inside) Badger.
+func raftDir(dataDir string) string { return filepath.Join(dataDir, "raft") }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"sort"
@@ -129,3 +130,29 @@ func (v bytesValue) Set(s string) error {
 }
 
 func (v bytesValue) Type() string { return "bytes" }
+
+// keyValue is a flag taking a base64 key.
+type keyValue struct{ p *[]byte }
+
+func (k keyValue) String() string {
+	if k.p == nil || len(*k.p) == 0 {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(*k.p)
+}
+
+func (k keyValue) Set(s string) error {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("not base64: %w", err)
+	}
+	switch len(b) {
+	case 16, 24, 32:
+	default:
+		return fmt.Errorf("%d bytes, want 16, 24 or 32", len(b))
+	}
+	*k.p = b
+	return nil
+}
+
+func (keyValue) Type() string { return "base64" }

@@ -60,6 +60,7 @@ the environment, which beats the file.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context()) },
 	}
 	o.addFlags(cmd.Flags())
+	cmd.AddCommand(newStatusCommand())
 	return cmd
 }
 
@@ -69,9 +70,21 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the node's data (created if missing)")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "node id (default: the id stored in the data dir, made up on first start)")
 	fs.StringVar(&c.Bind, "bind", c.Bind, "host or IP every listener binds to (default: all interfaces)")
+	fs.StringVar(&c.Advertise, "advertise", c.Advertise, "host or IP other nodes reach this node at (default: --bind, or a private IP of this machine)")
 	fs.IntVar(&c.OTLPGRPCPort, "otlp-grpc-port", c.OTLPGRPCPort, "OTLP/gRPC port")
 	fs.IntVar(&c.OTLPHTTPPort, "otlp-http-port", c.OTLPHTTPPort, "OTLP/HTTP port")
 	fs.IntVar(&c.HTTPPort, "http-port", c.HTTPPort, "HTTP API, /metrics, /healthz and /readyz port")
+	fs.IntVar(&c.GossipPort, "gossip-port", c.GossipPort, "gossip (memberlist) port, TCP and UDP")
+	fs.IntVar(&c.RaftPort, "raft-port", c.RaftPort, "Raft port")
+	fs.IntVar(&c.ActorPort, "actor-port", c.ActorPort, "actor remote (gRPC) port")
+	fs.StringSliceVar(&c.Join, "join", c.Join, "gossip address of a peer to join, repeatable: host:port, dns+host:port (every A record) or dnssrv+name (SRV records, e.g. a Kubernetes headless service)")
+	fs.IntVar(&c.BootstrapExpect, "bootstrap-expect", c.BootstrapExpect, "number of nodes that form the cluster: once gossip shows that many, the one with the lowest node id bootstraps the Raft group")
+	fs.StringVar(&c.Zone, "zone", c.Zone, "zone of this node; replicas spread over zones first")
+	fs.StringVar(&c.Region, "region", c.Region, "region of this node")
+	fs.Var(keyValue{&c.GossipKey}, "gossip-key", "base64 key (16, 24 or 32 bytes) encrypting gossip; the same on every node")
+	fs.Var(durationValue{&c.DeadNodeTimeout}, "dead-node-timeout", "how long a node may be dead in gossip before it leaves the Raft group (a voter is replaced by a live node)")
+	fs.IntVar(&c.ReplicationFactor, "replication-factor", c.ReplicationFactor, "copies of every partition; fixed when the cluster is created")
+	fs.IntVar(&c.MinInSync, "min-in-sync", c.MinInSync, "in-sync copies a write needs; fixed when the cluster is created")
 	fs.IntVar(&c.Partitions, "partitions", c.Partitions, "partitions per signal; fixed when the data dir is created")
 	fs.Var(durationValue{&c.Window}, "window", "length of a storage window (whole hours); fixed when the data dir is created")
 	fs.Var(durationValue{&c.RetentionTraces}, "retention-traces", "how long traces are kept (e.g. 72h, 7d); whole windows are deleted")

@@ -190,6 +190,62 @@ func (PartitionState) EnumDescriptor() ([]byte, []int) {
 	return file_starling_proto_rawDescGZIP(), []int{2}
 }
 
+// NodeState is a node's state in gossip, as the Raft leader last recorded it.
+type NodeState int32
+
+const (
+	NodeState_NODE_STATE_UNSPECIFIED NodeState = 0
+	NodeState_NODE_STATE_ALIVE       NodeState = 1
+	NodeState_NODE_STATE_SUSPECT     NodeState = 2
+	NodeState_NODE_STATE_DEAD        NodeState = 3
+	NodeState_NODE_STATE_LEFT        NodeState = 4
+)
+
+// Enum value maps for NodeState.
+var (
+	NodeState_name = map[int32]string{
+		0: "NODE_STATE_UNSPECIFIED",
+		1: "NODE_STATE_ALIVE",
+		2: "NODE_STATE_SUSPECT",
+		3: "NODE_STATE_DEAD",
+		4: "NODE_STATE_LEFT",
+	}
+	NodeState_value = map[string]int32{
+		"NODE_STATE_UNSPECIFIED": 0,
+		"NODE_STATE_ALIVE":       1,
+		"NODE_STATE_SUSPECT":     2,
+		"NODE_STATE_DEAD":        3,
+		"NODE_STATE_LEFT":        4,
+	}
+)
+
+func (x NodeState) Enum() *NodeState {
+	p := new(NodeState)
+	*p = x
+	return p
+}
+
+func (x NodeState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NodeState) Descriptor() protoreflect.EnumDescriptor {
+	return file_starling_proto_enumTypes[3].Descriptor()
+}
+
+func (NodeState) Type() protoreflect.EnumType {
+	return &file_starling_proto_enumTypes[3]
+}
+
+func (x NodeState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NodeState.Descriptor instead.
+func (NodeState) EnumDescriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{3}
+}
+
 type Catalog_Kind int32
 
 const (
@@ -226,11 +282,11 @@ func (x Catalog_Kind) String() string {
 }
 
 func (Catalog_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_starling_proto_enumTypes[3].Descriptor()
+	return file_starling_proto_enumTypes[4].Descriptor()
 }
 
 func (Catalog_Kind) Type() protoreflect.EnumType {
-	return &file_starling_proto_enumTypes[3]
+	return &file_starling_proto_enumTypes[4]
 }
 
 func (x Catalog_Kind) Number() protoreflect.EnumNumber {
@@ -1403,6 +1459,721 @@ func (x *ResultChunk) GetNames() []string {
 	return nil
 }
 
+// NodeMeta is what a node gossips about itself (memberlist node metadata,
+// at most 512 bytes encoded). `protocol` is checked before anything else:
+// a node with an incompatible protocol is refused, never half-joined.
+type NodeMeta struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Protocol        uint32                 `protobuf:"varint,1,opt,name=protocol,proto3" json:"protocol,omitempty"`                   // cluster protocol version (cluster.ProtocolVersion)
+	Id              string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`                                // node id
+	ActorAddr       string                 `protobuf:"bytes,3,opt,name=actor_addr,json=actorAddr,proto3" json:"actor_addr,omitempty"` // host:port of the actor remote
+	RaftAddr        string                 `protobuf:"bytes,4,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`    // host:port of Raft
+	HttpAddr        string                 `protobuf:"bytes,5,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`    // host:port of the HTTP API
+	Zone            string                 `protobuf:"bytes,6,opt,name=zone,proto3" json:"zone,omitempty"`
+	Region          string                 `protobuf:"bytes,7,opt,name=region,proto3" json:"region,omitempty"`
+	RaftMember      bool                   `protobuf:"varint,8,opt,name=raft_member,json=raftMember,proto3" json:"raft_member,omitempty"`         // the node has Raft state (bootstrapped or joined)
+	OtlpGrpcAddr    string                 `protobuf:"bytes,9,opt,name=otlp_grpc_addr,json=otlpGrpcAddr,proto3" json:"otlp_grpc_addr,omitempty"`  // host:port of OTLP/gRPC
+	OtlpHttpAddr    string                 `protobuf:"bytes,10,opt,name=otlp_http_addr,json=otlpHttpAddr,proto3" json:"otlp_http_addr,omitempty"` // host:port of OTLP/HTTP
+	StartedUnixNano int64                  `protobuf:"varint,11,opt,name=started_unix_nano,json=startedUnixNano,proto3" json:"started_unix_nano,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *NodeMeta) Reset() {
+	*x = NodeMeta{}
+	mi := &file_starling_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeMeta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeMeta) ProtoMessage() {}
+
+func (x *NodeMeta) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
+func (*NodeMeta) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *NodeMeta) GetProtocol() uint32 {
+	if x != nil {
+		return x.Protocol
+	}
+	return 0
+}
+
+func (x *NodeMeta) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *NodeMeta) GetActorAddr() string {
+	if x != nil {
+		return x.ActorAddr
+	}
+	return ""
+}
+
+func (x *NodeMeta) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *NodeMeta) GetHttpAddr() string {
+	if x != nil {
+		return x.HttpAddr
+	}
+	return ""
+}
+
+func (x *NodeMeta) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
+func (x *NodeMeta) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *NodeMeta) GetRaftMember() bool {
+	if x != nil {
+		return x.RaftMember
+	}
+	return false
+}
+
+func (x *NodeMeta) GetOtlpGrpcAddr() string {
+	if x != nil {
+		return x.OtlpGrpcAddr
+	}
+	return ""
+}
+
+func (x *NodeMeta) GetOtlpHttpAddr() string {
+	if x != nil {
+		return x.OtlpHttpAddr
+	}
+	return ""
+}
+
+func (x *NodeMeta) GetStartedUnixNano() int64 {
+	if x != nil {
+		return x.StartedUnixNano
+	}
+	return 0
+}
+
+// NodeRecord is one node as the Raft FSM knows it.
+type NodeRecord struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Meta              *NodeMeta              `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	State             NodeState              `protobuf:"varint,2,opt,name=state,proto3,enum=starling.v1.NodeState" json:"state,omitempty"`
+	UpdatedAtUnixNano int64                  `protobuf:"varint,3,opt,name=updated_at_unix_nano,json=updatedAtUnixNano,proto3" json:"updated_at_unix_nano,omitempty"`
+	GossipAddr        string                 `protobuf:"bytes,4,opt,name=gossip_addr,json=gossipAddr,proto3" json:"gossip_addr,omitempty"` // host:port of memberlist
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *NodeRecord) Reset() {
+	*x = NodeRecord{}
+	mi := &file_starling_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeRecord) ProtoMessage() {}
+
+func (x *NodeRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeRecord.ProtoReflect.Descriptor instead.
+func (*NodeRecord) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *NodeRecord) GetMeta() *NodeMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *NodeRecord) GetState() NodeState {
+	if x != nil {
+		return x.State
+	}
+	return NodeState_NODE_STATE_UNSPECIFIED
+}
+
+func (x *NodeRecord) GetUpdatedAtUnixNano() int64 {
+	if x != nil {
+		return x.UpdatedAtUnixNano
+	}
+	return 0
+}
+
+func (x *NodeRecord) GetGossipAddr() string {
+	if x != nil {
+		return x.GossipAddr
+	}
+	return ""
+}
+
+// ClusterSettings are fixed when the cluster is bootstrapped.
+type ClusterSettings struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId         string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	Partitions        uint32                 `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"` // P, per signal
+	ReplicationFactor uint32                 `protobuf:"varint,3,opt,name=replication_factor,json=replicationFactor,proto3" json:"replication_factor,omitempty"`
+	MinInSync         uint32                 `protobuf:"varint,4,opt,name=min_in_sync,json=minInSync,proto3" json:"min_in_sync,omitempty"`
+	WindowSeconds     int64                  `protobuf:"varint,5,opt,name=window_seconds,json=windowSeconds,proto3" json:"window_seconds,omitempty"` // storage window length
+	CreatedAtUnixNano int64                  `protobuf:"varint,6,opt,name=created_at_unix_nano,json=createdAtUnixNano,proto3" json:"created_at_unix_nano,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ClusterSettings) Reset() {
+	*x = ClusterSettings{}
+	mi := &file_starling_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterSettings) ProtoMessage() {}
+
+func (x *ClusterSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterSettings.ProtoReflect.Descriptor instead.
+func (*ClusterSettings) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ClusterSettings) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *ClusterSettings) GetPartitions() uint32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
+func (x *ClusterSettings) GetReplicationFactor() uint32 {
+	if x != nil {
+		return x.ReplicationFactor
+	}
+	return 0
+}
+
+func (x *ClusterSettings) GetMinInSync() uint32 {
+	if x != nil {
+		return x.MinInSync
+	}
+	return 0
+}
+
+func (x *ClusterSettings) GetWindowSeconds() int64 {
+	if x != nil {
+		return x.WindowSeconds
+	}
+	return 0
+}
+
+func (x *ClusterSettings) GetCreatedAtUnixNano() int64 {
+	if x != nil {
+		return x.CreatedAtUnixNano
+	}
+	return 0
+}
+
+// RaftCommand is one entry of the Raft log.
+type RaftCommand struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Format uint32                 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"` // raftmeta.CommandFormat
+	// Types that are valid to be assigned to Command:
+	//
+	//	*RaftCommand_Init
+	//	*RaftCommand_PutNode
+	//	*RaftCommand_RemoveNode
+	//	*RaftCommand_UpdatePartitions
+	Command       isRaftCommand_Command `protobuf_oneof:"command"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RaftCommand) Reset() {
+	*x = RaftCommand{}
+	mi := &file_starling_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RaftCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RaftCommand) ProtoMessage() {}
+
+func (x *RaftCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RaftCommand.ProtoReflect.Descriptor instead.
+func (*RaftCommand) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RaftCommand) GetFormat() uint32 {
+	if x != nil {
+		return x.Format
+	}
+	return 0
+}
+
+func (x *RaftCommand) GetCommand() isRaftCommand_Command {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *RaftCommand) GetInit() *InitCluster {
+	if x != nil {
+		if x, ok := x.Command.(*RaftCommand_Init); ok {
+			return x.Init
+		}
+	}
+	return nil
+}
+
+func (x *RaftCommand) GetPutNode() *PutNode {
+	if x != nil {
+		if x, ok := x.Command.(*RaftCommand_PutNode); ok {
+			return x.PutNode
+		}
+	}
+	return nil
+}
+
+func (x *RaftCommand) GetRemoveNode() *RemoveNode {
+	if x != nil {
+		if x, ok := x.Command.(*RaftCommand_RemoveNode); ok {
+			return x.RemoveNode
+		}
+	}
+	return nil
+}
+
+func (x *RaftCommand) GetUpdatePartitions() *UpdatePartitions {
+	if x != nil {
+		if x, ok := x.Command.(*RaftCommand_UpdatePartitions); ok {
+			return x.UpdatePartitions
+		}
+	}
+	return nil
+}
+
+type isRaftCommand_Command interface {
+	isRaftCommand_Command()
+}
+
+type RaftCommand_Init struct {
+	Init *InitCluster `protobuf:"bytes,10,opt,name=init,proto3,oneof"`
+}
+
+type RaftCommand_PutNode struct {
+	PutNode *PutNode `protobuf:"bytes,11,opt,name=put_node,json=putNode,proto3,oneof"`
+}
+
+type RaftCommand_RemoveNode struct {
+	RemoveNode *RemoveNode `protobuf:"bytes,12,opt,name=remove_node,json=removeNode,proto3,oneof"`
+}
+
+type RaftCommand_UpdatePartitions struct {
+	UpdatePartitions *UpdatePartitions `protobuf:"bytes,13,opt,name=update_partitions,json=updatePartitions,proto3,oneof"`
+}
+
+func (*RaftCommand_Init) isRaftCommand_Command() {}
+
+func (*RaftCommand_PutNode) isRaftCommand_Command() {}
+
+func (*RaftCommand_RemoveNode) isRaftCommand_Command() {}
+
+func (*RaftCommand_UpdatePartitions) isRaftCommand_Command() {}
+
+// InitCluster fixes the settings and the first partition table. It applies
+// only to an FSM that has no settings yet.
+type InitCluster struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Settings      *ClusterSettings       `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	Partitions    []*Partition           `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitCluster) Reset() {
+	*x = InitCluster{}
+	mi := &file_starling_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitCluster) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitCluster) ProtoMessage() {}
+
+func (x *InitCluster) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitCluster.ProtoReflect.Descriptor instead.
+func (*InitCluster) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *InitCluster) GetSettings() *ClusterSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *InitCluster) GetPartitions() []*Partition {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+// PutNode records (or replaces) a node.
+type PutNode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          *NodeRecord            `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutNode) Reset() {
+	*x = PutNode{}
+	mi := &file_starling_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutNode) ProtoMessage() {}
+
+func (x *PutNode) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutNode.ProtoReflect.Descriptor instead.
+func (*PutNode) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PutNode) GetNode() *NodeRecord {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+// RemoveNode forgets a node.
+type RemoveNode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNode) Reset() {
+	*x = RemoveNode{}
+	mi := &file_starling_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNode) ProtoMessage() {}
+
+func (x *RemoveNode) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNode.ProtoReflect.Descriptor instead.
+func (*RemoveNode) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RemoveNode) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// PartitionUpdate replaces one row if its current epoch is expected_epoch.
+type PartitionUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     *Partition             `protobuf:"bytes,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	ExpectedEpoch uint64                 `protobuf:"varint,2,opt,name=expected_epoch,json=expectedEpoch,proto3" json:"expected_epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionUpdate) Reset() {
+	*x = PartitionUpdate{}
+	mi := &file_starling_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionUpdate) ProtoMessage() {}
+
+func (x *PartitionUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionUpdate.ProtoReflect.Descriptor instead.
+func (*PartitionUpdate) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *PartitionUpdate) GetPartition() *Partition {
+	if x != nil {
+		return x.Partition
+	}
+	return nil
+}
+
+func (x *PartitionUpdate) GetExpectedEpoch() uint64 {
+	if x != nil {
+		return x.ExpectedEpoch
+	}
+	return 0
+}
+
+// UpdatePartitions applies every update or none (compare-and-set on epochs).
+type UpdatePartitions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Updates       []*PartitionUpdate     `protobuf:"bytes,1,rep,name=updates,proto3" json:"updates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdatePartitions) Reset() {
+	*x = UpdatePartitions{}
+	mi := &file_starling_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdatePartitions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdatePartitions) ProtoMessage() {}
+
+func (x *UpdatePartitions) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdatePartitions.ProtoReflect.Descriptor instead.
+func (*UpdatePartitions) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UpdatePartitions) GetUpdates() []*PartitionUpdate {
+	if x != nil {
+		return x.Updates
+	}
+	return nil
+}
+
+// MetaState is the whole FSM: its snapshot format.
+type MetaState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Format        uint32                 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"` // raftmeta.SnapshotFormat
+	Settings      *ClusterSettings       `protobuf:"bytes,2,opt,name=settings,proto3" json:"settings,omitempty"`
+	Nodes         []*NodeRecord          `protobuf:"bytes,3,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	Partitions    []*Partition           `protobuf:"bytes,4,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetaState) Reset() {
+	*x = MetaState{}
+	mi := &file_starling_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetaState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetaState) ProtoMessage() {}
+
+func (x *MetaState) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetaState.ProtoReflect.Descriptor instead.
+func (*MetaState) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *MetaState) GetFormat() uint32 {
+	if x != nil {
+		return x.Format
+	}
+	return 0
+}
+
+func (x *MetaState) GetSettings() *ClusterSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *MetaState) GetNodes() []*NodeRecord {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *MetaState) GetPartitions() []*Partition {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
 var File_starling_proto protoreflect.FileDescriptor
 
 const file_starling_proto_rawDesc = "" +
@@ -1510,7 +2281,70 @@ const file_starling_proto_rawDesc = "" +
 	"\x04refs\x18\a \x03(\v2\x13.starling.v1.RecordR\x04refs\x124\n" +
 	"\n" +
 	"trace_hits\x18\b \x03(\v2\x15.starling.v1.TraceHitR\ttraceHits\x12\x14\n" +
-	"\x05names\x18\t \x03(\tR\x05names*X\n" +
+	"\x05names\x18\t \x03(\tR\x05names\"\xd4\x02\n" +
+	"\bNodeMeta\x12\x1a\n" +
+	"\bprotocol\x18\x01 \x01(\rR\bprotocol\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"actor_addr\x18\x03 \x01(\tR\tactorAddr\x12\x1b\n" +
+	"\traft_addr\x18\x04 \x01(\tR\braftAddr\x12\x1b\n" +
+	"\thttp_addr\x18\x05 \x01(\tR\bhttpAddr\x12\x12\n" +
+	"\x04zone\x18\x06 \x01(\tR\x04zone\x12\x16\n" +
+	"\x06region\x18\a \x01(\tR\x06region\x12\x1f\n" +
+	"\vraft_member\x18\b \x01(\bR\n" +
+	"raftMember\x12$\n" +
+	"\x0eotlp_grpc_addr\x18\t \x01(\tR\fotlpGrpcAddr\x12$\n" +
+	"\x0eotlp_http_addr\x18\n" +
+	" \x01(\tR\fotlpHttpAddr\x12*\n" +
+	"\x11started_unix_nano\x18\v \x01(\x03R\x0fstartedUnixNano\"\xb7\x01\n" +
+	"\n" +
+	"NodeRecord\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.starling.v1.NodeMetaR\x04meta\x12,\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x16.starling.v1.NodeStateR\x05state\x12/\n" +
+	"\x14updated_at_unix_nano\x18\x03 \x01(\x03R\x11updatedAtUnixNano\x12\x1f\n" +
+	"\vgossip_addr\x18\x04 \x01(\tR\n" +
+	"gossipAddr\"\xf7\x01\n" +
+	"\x0fClusterSettings\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x02 \x01(\rR\n" +
+	"partitions\x12-\n" +
+	"\x12replication_factor\x18\x03 \x01(\rR\x11replicationFactor\x12\x1e\n" +
+	"\vmin_in_sync\x18\x04 \x01(\rR\tminInSync\x12%\n" +
+	"\x0ewindow_seconds\x18\x05 \x01(\x03R\rwindowSeconds\x12/\n" +
+	"\x14created_at_unix_nano\x18\x06 \x01(\x03R\x11createdAtUnixNano\"\x9d\x02\n" +
+	"\vRaftCommand\x12\x16\n" +
+	"\x06format\x18\x01 \x01(\rR\x06format\x12.\n" +
+	"\x04init\x18\n" +
+	" \x01(\v2\x18.starling.v1.InitClusterH\x00R\x04init\x121\n" +
+	"\bput_node\x18\v \x01(\v2\x14.starling.v1.PutNodeH\x00R\aputNode\x12:\n" +
+	"\vremove_node\x18\f \x01(\v2\x17.starling.v1.RemoveNodeH\x00R\n" +
+	"removeNode\x12L\n" +
+	"\x11update_partitions\x18\r \x01(\v2\x1d.starling.v1.UpdatePartitionsH\x00R\x10updatePartitionsB\t\n" +
+	"\acommand\"\x7f\n" +
+	"\vInitCluster\x128\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1c.starling.v1.ClusterSettingsR\bsettings\x126\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\v2\x16.starling.v1.PartitionR\n" +
+	"partitions\"6\n" +
+	"\aPutNode\x12+\n" +
+	"\x04node\x18\x01 \x01(\v2\x17.starling.v1.NodeRecordR\x04node\"\x1c\n" +
+	"\n" +
+	"RemoveNode\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"n\n" +
+	"\x0fPartitionUpdate\x124\n" +
+	"\tpartition\x18\x01 \x01(\v2\x16.starling.v1.PartitionR\tpartition\x12%\n" +
+	"\x0eexpected_epoch\x18\x02 \x01(\x04R\rexpectedEpoch\"J\n" +
+	"\x10UpdatePartitions\x126\n" +
+	"\aupdates\x18\x01 \x03(\v2\x1c.starling.v1.PartitionUpdateR\aupdates\"\xc4\x01\n" +
+	"\tMetaState\x12\x16\n" +
+	"\x06format\x18\x01 \x01(\rR\x06format\x128\n" +
+	"\bsettings\x18\x02 \x01(\v2\x1c.starling.v1.ClusterSettingsR\bsettings\x12-\n" +
+	"\x05nodes\x18\x03 \x03(\v2\x17.starling.v1.NodeRecordR\x05nodes\x126\n" +
+	"\n" +
+	"partitions\x18\x04 \x03(\v2\x16.starling.v1.PartitionR\n" +
+	"partitions*X\n" +
 	"\x06Signal\x12\x16\n" +
 	"\x12SIGNAL_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSIGNAL_TRACES\x10\x01\x12\x0f\n" +
@@ -1526,7 +2360,13 @@ const file_starling_proto_rawDesc = "" +
 	"\x16PARTITION_STATE_ACTIVE\x10\x01\x12\x1d\n" +
 	"\x19PARTITION_STATE_MIGRATING\x10\x02\x12\x1d\n" +
 	"\x19PARTITION_STATE_SPLITTING\x10\x03\x12\x1c\n" +
-	"\x18PARTITION_STATE_READONLY\x10\x04B4Z2github.com/starling-otel/starling/proto/starlingpbb\x06proto3"
+	"\x18PARTITION_STATE_READONLY\x10\x04*\x7f\n" +
+	"\tNodeState\x12\x1a\n" +
+	"\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10NODE_STATE_ALIVE\x10\x01\x12\x16\n" +
+	"\x12NODE_STATE_SUSPECT\x10\x02\x12\x13\n" +
+	"\x0fNODE_STATE_DEAD\x10\x03\x12\x13\n" +
+	"\x0fNODE_STATE_LEFT\x10\x04B4Z2github.com/starling-otel/starling/proto/starlingpbb\x06proto3"
 
 var (
 	file_starling_proto_rawDescOnce sync.Once
@@ -1540,55 +2380,80 @@ func file_starling_proto_rawDescGZIP() []byte {
 	return file_starling_proto_rawDescData
 }
 
-var file_starling_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_starling_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_starling_proto_goTypes = []any{
-	(Signal)(0),          // 0: starling.v1.Signal
-	(Role)(0),            // 1: starling.v1.Role
-	(PartitionState)(0),  // 2: starling.v1.PartitionState
-	(Catalog_Kind)(0),    // 3: starling.v1.Catalog.Kind
-	(*PartitionRef)(nil), // 4: starling.v1.PartitionRef
-	(*Partition)(nil),    // 5: starling.v1.Partition
-	(*WriteBatch)(nil),   // 6: starling.v1.WriteBatch
-	(*WriteAck)(nil),     // 7: starling.v1.WriteAck
-	(*NotPrimary)(nil),   // 8: starling.v1.NotPrimary
-	(*Record)(nil),       // 9: starling.v1.Record
-	(*TraceByID)(nil),    // 10: starling.v1.TraceByID
-	(*TraceSearch)(nil),  // 11: starling.v1.TraceSearch
-	(*Attribute)(nil),    // 12: starling.v1.Attribute
-	(*LogSearch)(nil),    // 13: starling.v1.LogSearch
-	(*SeriesSearch)(nil), // 14: starling.v1.SeriesSearch
-	(*Catalog)(nil),      // 15: starling.v1.Catalog
-	(*ReadRequest)(nil),  // 16: starling.v1.ReadRequest
-	(*TraceHit)(nil),     // 17: starling.v1.TraceHit
-	(*ResultChunk)(nil),  // 18: starling.v1.ResultChunk
+	(Signal)(0),              // 0: starling.v1.Signal
+	(Role)(0),                // 1: starling.v1.Role
+	(PartitionState)(0),      // 2: starling.v1.PartitionState
+	(NodeState)(0),           // 3: starling.v1.NodeState
+	(Catalog_Kind)(0),        // 4: starling.v1.Catalog.Kind
+	(*PartitionRef)(nil),     // 5: starling.v1.PartitionRef
+	(*Partition)(nil),        // 6: starling.v1.Partition
+	(*WriteBatch)(nil),       // 7: starling.v1.WriteBatch
+	(*WriteAck)(nil),         // 8: starling.v1.WriteAck
+	(*NotPrimary)(nil),       // 9: starling.v1.NotPrimary
+	(*Record)(nil),           // 10: starling.v1.Record
+	(*TraceByID)(nil),        // 11: starling.v1.TraceByID
+	(*TraceSearch)(nil),      // 12: starling.v1.TraceSearch
+	(*Attribute)(nil),        // 13: starling.v1.Attribute
+	(*LogSearch)(nil),        // 14: starling.v1.LogSearch
+	(*SeriesSearch)(nil),     // 15: starling.v1.SeriesSearch
+	(*Catalog)(nil),          // 16: starling.v1.Catalog
+	(*ReadRequest)(nil),      // 17: starling.v1.ReadRequest
+	(*TraceHit)(nil),         // 18: starling.v1.TraceHit
+	(*ResultChunk)(nil),      // 19: starling.v1.ResultChunk
+	(*NodeMeta)(nil),         // 20: starling.v1.NodeMeta
+	(*NodeRecord)(nil),       // 21: starling.v1.NodeRecord
+	(*ClusterSettings)(nil),  // 22: starling.v1.ClusterSettings
+	(*RaftCommand)(nil),      // 23: starling.v1.RaftCommand
+	(*InitCluster)(nil),      // 24: starling.v1.InitCluster
+	(*PutNode)(nil),          // 25: starling.v1.PutNode
+	(*RemoveNode)(nil),       // 26: starling.v1.RemoveNode
+	(*PartitionUpdate)(nil),  // 27: starling.v1.PartitionUpdate
+	(*UpdatePartitions)(nil), // 28: starling.v1.UpdatePartitions
+	(*MetaState)(nil),        // 29: starling.v1.MetaState
 }
 var file_starling_proto_depIdxs = []int32{
 	0,  // 0: starling.v1.PartitionRef.signal:type_name -> starling.v1.Signal
 	0,  // 1: starling.v1.Partition.signal:type_name -> starling.v1.Signal
 	2,  // 2: starling.v1.Partition.state:type_name -> starling.v1.PartitionState
-	4,  // 3: starling.v1.WriteBatch.partition:type_name -> starling.v1.PartitionRef
-	4,  // 4: starling.v1.WriteAck.partition:type_name -> starling.v1.PartitionRef
-	4,  // 5: starling.v1.NotPrimary.partition:type_name -> starling.v1.PartitionRef
-	12, // 6: starling.v1.TraceSearch.attributes:type_name -> starling.v1.Attribute
-	12, // 7: starling.v1.LogSearch.attributes:type_name -> starling.v1.Attribute
-	12, // 8: starling.v1.SeriesSearch.labels:type_name -> starling.v1.Attribute
-	3,  // 9: starling.v1.Catalog.kind:type_name -> starling.v1.Catalog.Kind
-	4,  // 10: starling.v1.ReadRequest.partition:type_name -> starling.v1.PartitionRef
-	10, // 11: starling.v1.ReadRequest.trace_by_id:type_name -> starling.v1.TraceByID
-	11, // 12: starling.v1.ReadRequest.trace_search:type_name -> starling.v1.TraceSearch
-	13, // 13: starling.v1.ReadRequest.log_search:type_name -> starling.v1.LogSearch
-	14, // 14: starling.v1.ReadRequest.series_search:type_name -> starling.v1.SeriesSearch
-	15, // 15: starling.v1.ReadRequest.catalog:type_name -> starling.v1.Catalog
-	4,  // 16: starling.v1.ResultChunk.partition:type_name -> starling.v1.PartitionRef
-	9,  // 17: starling.v1.ResultChunk.records:type_name -> starling.v1.Record
-	9,  // 18: starling.v1.ResultChunk.refs:type_name -> starling.v1.Record
-	17, // 19: starling.v1.ResultChunk.trace_hits:type_name -> starling.v1.TraceHit
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	5,  // 3: starling.v1.WriteBatch.partition:type_name -> starling.v1.PartitionRef
+	5,  // 4: starling.v1.WriteAck.partition:type_name -> starling.v1.PartitionRef
+	5,  // 5: starling.v1.NotPrimary.partition:type_name -> starling.v1.PartitionRef
+	13, // 6: starling.v1.TraceSearch.attributes:type_name -> starling.v1.Attribute
+	13, // 7: starling.v1.LogSearch.attributes:type_name -> starling.v1.Attribute
+	13, // 8: starling.v1.SeriesSearch.labels:type_name -> starling.v1.Attribute
+	4,  // 9: starling.v1.Catalog.kind:type_name -> starling.v1.Catalog.Kind
+	5,  // 10: starling.v1.ReadRequest.partition:type_name -> starling.v1.PartitionRef
+	11, // 11: starling.v1.ReadRequest.trace_by_id:type_name -> starling.v1.TraceByID
+	12, // 12: starling.v1.ReadRequest.trace_search:type_name -> starling.v1.TraceSearch
+	14, // 13: starling.v1.ReadRequest.log_search:type_name -> starling.v1.LogSearch
+	15, // 14: starling.v1.ReadRequest.series_search:type_name -> starling.v1.SeriesSearch
+	16, // 15: starling.v1.ReadRequest.catalog:type_name -> starling.v1.Catalog
+	5,  // 16: starling.v1.ResultChunk.partition:type_name -> starling.v1.PartitionRef
+	10, // 17: starling.v1.ResultChunk.records:type_name -> starling.v1.Record
+	10, // 18: starling.v1.ResultChunk.refs:type_name -> starling.v1.Record
+	18, // 19: starling.v1.ResultChunk.trace_hits:type_name -> starling.v1.TraceHit
+	20, // 20: starling.v1.NodeRecord.meta:type_name -> starling.v1.NodeMeta
+	3,  // 21: starling.v1.NodeRecord.state:type_name -> starling.v1.NodeState
+	24, // 22: starling.v1.RaftCommand.init:type_name -> starling.v1.InitCluster
+	25, // 23: starling.v1.RaftCommand.put_node:type_name -> starling.v1.PutNode
+	26, // 24: starling.v1.RaftCommand.remove_node:type_name -> starling.v1.RemoveNode
+	28, // 25: starling.v1.RaftCommand.update_partitions:type_name -> starling.v1.UpdatePartitions
+	22, // 26: starling.v1.InitCluster.settings:type_name -> starling.v1.ClusterSettings
+	6,  // 27: starling.v1.InitCluster.partitions:type_name -> starling.v1.Partition
+	21, // 28: starling.v1.PutNode.node:type_name -> starling.v1.NodeRecord
+	6,  // 29: starling.v1.PartitionUpdate.partition:type_name -> starling.v1.Partition
+	27, // 30: starling.v1.UpdatePartitions.updates:type_name -> starling.v1.PartitionUpdate
+	22, // 31: starling.v1.MetaState.settings:type_name -> starling.v1.ClusterSettings
+	21, // 32: starling.v1.MetaState.nodes:type_name -> starling.v1.NodeRecord
+	6,  // 33: starling.v1.MetaState.partitions:type_name -> starling.v1.Partition
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_starling_proto_init() }
@@ -1603,13 +2468,19 @@ func file_starling_proto_init() {
 		(*ReadRequest_SeriesSearch)(nil),
 		(*ReadRequest_Catalog)(nil),
 	}
+	file_starling_proto_msgTypes[18].OneofWrappers = []any{
+		(*RaftCommand_Init)(nil),
+		(*RaftCommand_PutNode)(nil),
+		(*RaftCommand_RemoveNode)(nil),
+		(*RaftCommand_UpdatePartitions)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_starling_proto_rawDesc), len(file_starling_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   15,
+			NumEnums:      5,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
