@@ -370,7 +370,12 @@ func (m *Membership) ActorAddress(id string) (string, bool) {
 }
 
 // Leave announces departure and waits up to timeout for it to spread.
+// Peers record the node as left, not dead: memberlist's leave event does
+// not say which, so the node first gossips that it is leaving.
 func (m *Membership) Leave(timeout time.Duration) error {
+	if err := m.UpdateLocal(timeout, func(meta *starlingpb.NodeMeta) { meta.Leaving = true }); err != nil {
+		return fmt.Errorf("announce leave: %w", err)
+	}
 	return m.list.Leave(timeout)
 }
 
@@ -458,7 +463,7 @@ func (e *events) NotifyUpdate(n *memberlist.Node) {
 }
 func (e *events) NotifyLeave(n *memberlist.Node) {
 	st := starlingpb.NodeState_NODE_STATE_DEAD
-	if n.State == memberlist.StateLeft {
+	if meta, err := DecodeMeta(n.Meta); err == nil && meta.Leaving {
 		st = starlingpb.NodeState_NODE_STATE_LEFT
 	}
 	(*Membership)(e).set(n, st)

@@ -126,7 +126,7 @@ func (c PlaceConfig) Validate() error {
 // takes about 2.5 ms for 50 members, 768 slots and rf = 3.
 func Place(members []Member, slots []Slot, cfg PlaceConfig) [][]string {
 	if err := cfg.Validate(); err != nil {
-		panic("cluster: Place: " + err.Error())
+		panic("BUG: cluster: Place with an invalid config (validate it at start-up): " + err.Error())
 	}
 	r := NewRing(members, cfg.Tokens)
 	p := newPlacer(r, slots, cfg)
