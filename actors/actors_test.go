@@ -75,7 +75,7 @@ type env struct {
 	router    *Router
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	cfg := storage.LocalConfig(t.TempDir())
 	store, err := storage.Open(cfg, nil)
@@ -110,7 +110,7 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

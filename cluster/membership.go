@@ -199,28 +199,31 @@ func (m *Membership) GossipAddr() string {
 func (m *Membership) Joined() <-chan struct{} { return m.joinDone }
 
 // joinLoop joins the configured peers, retrying until one answers or the
-// membership stops.
+// membership stops. Retries start at 50 ms and back off to
+// RetryJoinInterval, so nodes started together find each other quickly.
 func (m *Membership) joinLoop() {
 	defer close(m.joinDone)
 	if len(m.cfg.Join) == 0 {
 		return
 	}
-	t := time.NewTicker(m.cfg.RetryJoinInterval)
-	defer t.Stop()
+	wait := min(50*time.Millisecond, m.cfg.RetryJoinInterval)
 	for attempt := 1; ; attempt++ {
 		n, err := m.join(context.Background())
 		if err == nil {
 			m.log.Info("joined cluster", "contacted", n, "members", m.list.NumMembers())
 			return
 		}
-		if attempt == 1 || attempt%30 == 0 {
+		if attempt == 5 || attempt%30 == 0 {
 			m.log.Warn("join failed, retrying", "attempt", attempt, "err", err)
 		}
+		t := time.NewTimer(wait)
 		select {
 		case <-m.stop:
+			t.Stop()
 			return
 		case <-t.C:
 		}
+		wait = min(2*wait, m.cfg.RetryJoinInterval)
 	}
 }
 
