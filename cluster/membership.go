@@ -56,6 +56,10 @@ type MembershipConfig struct {
 	// RetryJoinInterval is how often an unanswered join is retried, in the
 	// background, until one peer answers.
 	RetryJoinInterval time.Duration
+	// PeersFile, when set, remembers the gossip addresses of live peers
+	// across restarts: a restarted node joins them as well as Join, so a
+	// seed node restarted with only itself to join finds its cluster again.
+	PeersFile string
 	// Key, when set, encrypts gossip (16, 24 or 32 bytes, AES).
 	Key []byte
 	// LAN selects memberlist's LAN timings; false selects its local
@@ -124,8 +128,10 @@ type Membership struct {
 	members map[string]*MemberInfo
 	changed chan struct{}
 
-	stop     chan struct{}
-	joinDone chan struct{}
+	stop       chan struct{}
+	joinDone   chan struct{}
+	saveDone   chan struct{}
+	remembered []string // peers read from PeersFile at start
 }
 
 // StartMembership starts gossip with meta as this node's metadata and joins
@@ -146,6 +152,13 @@ func StartMembership(cfg MembershipConfig, meta *starlingpb.NodeMeta) (*Membersh
 		cfg: cfg, log: cfg.Logger, meta: meta,
 		members: map[string]*MemberInfo{}, changed: make(chan struct{}),
 		stop: make(chan struct{}), joinDone: make(chan struct{}),
+		saveDone: make(chan struct{}),
+	}
+	if cfg.PeersFile != "" {
+		var err error
+		if m.remembered, err = loadPeers(cfg.PeersFile); err != nil {
+			return nil, err
+		}
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -154,11 +167,17 @@ func StartMembership(cfg MembershipConfig, meta *starlingpb.NodeMeta) (*Membersh
 	if cfg.LAN {
 		mc = memberlist.DefaultLANConfig()
 	} else {
-		mc.ProbeInterval = 200 * time.Millisecond
-		mc.ProbeTimeout = 100 * time.Millisecond
-		mc.SuspicionMult = 2
+		mc.ProbeInterval = 400 * time.Millisecond
+		mc.ProbeTimeout = 200 * time.Millisecond
+		mc.SuspicionMult = 3
 		mc.GossipInterval = 50 * time.Millisecond
 		mc.PushPullInterval = 5 * time.Second
+	}
+	// A node restarted at a new address (a pod's new IP, a free port in
+	// tests) takes its name back once it has been dead this long.
+	mc.DeadNodeReclaimTime = 10 * time.Second
+	if !cfg.LAN {
+		mc.DeadNodeReclaimTime = 500 * time.Millisecond
 	}
 	mc.Name = meta.Id
 	mc.BindAddr, mc.BindPort = cfg.Bind, cfg.BindPort
@@ -185,6 +204,7 @@ func StartMembership(cfg MembershipConfig, meta *starlingpb.NodeMeta) (*Membersh
 	}
 	m.list = list
 	go m.joinLoop()
+	go m.savePeersLoop()
 	return m, nil
 }
 
@@ -203,7 +223,7 @@ func (m *Membership) Joined() <-chan struct{} { return m.joinDone }
 // RetryJoinInterval, so nodes started together find each other quickly.
 func (m *Membership) joinLoop() {
 	defer close(m.joinDone)
-	if len(m.cfg.Join) == 0 {
+	if len(m.cfg.Join) == 0 && len(m.remembered) == 0 {
 		return
 	}
 	wait := min(50*time.Millisecond, m.cfg.RetryJoinInterval)
@@ -228,7 +248,7 @@ func (m *Membership) joinLoop() {
 }
 
 func (m *Membership) join(ctx context.Context) (int, error) {
-	addrs, err := ResolveJoin(ctx, net.DefaultResolver, m.cfg.Join)
+	addrs, err := ResolveJoin(ctx, net.DefaultResolver, append(slices.Clone(m.cfg.Join), m.remembered...))
 	if len(addrs) == 0 {
 		return 0, errors.Join(ErrNoPeers, err)
 	}
@@ -309,22 +329,14 @@ func (m *Membership) UpdateLocal(timeout time.Duration, update func(*starlingpb.
 
 // Members returns every node seen, alive or not, sorted by id.
 func (m *Membership) Members() []MemberInfo {
+	// memberlist calls the event delegate (which takes m.mu) with its own
+	// node lock held: never call into memberlist while holding m.mu.
+	// (Suspicion is not reported: memberlist keeps it to itself.)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	// memberlist knows suspicion, which its events do not report.
-	suspect := map[string]bool{}
-	for _, n := range m.list.Members() {
-		if n.State == memberlist.StateSuspect {
-			suspect[n.Name] = true
-		}
-	}
 	out := make([]MemberInfo, 0, len(m.members))
-	for id, mi := range m.members {
-		c := *mi
-		if c.State == starlingpb.NodeState_NODE_STATE_ALIVE && suspect[id] {
-			c.State = starlingpb.NodeState_NODE_STATE_SUSPECT
-		}
-		out = append(out, c)
+	for _, mi := range m.members {
+		out = append(out, *mi)
 	}
 	slices.SortFunc(out, func(a, b MemberInfo) int { return strings.Compare(a.Meta.Id, b.Meta.Id) })
 	return out
@@ -392,6 +404,7 @@ func (m *Membership) Stop() error {
 		close(m.stop)
 	}
 	<-m.joinDone
+	<-m.saveDone
 	return m.list.Shutdown()
 }
 

@@ -306,3 +306,29 @@ func FuzzDecodeMeta(f *testing.F) {
 		}
 	})
 }
+
+func TestMembershipRemembersPeers(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := startMember(t, 60, "a", nil, nil)
+	b, _ := startMember(t, 61, "b", []string{a.GossipAddr()}, func(c *MembershipConfig, _ *starlingpb.NodeMeta) {
+		c.PeersFile = dir + "/peers.json"
+	})
+	waitUntil(t, 5*time.Second, func() string {
+		peers, err := loadPeers(dir + "/peers.json")
+		if err != nil || !slices.Equal(peers, []string{a.GossipAddr()}) {
+			return fmt.Sprintf("remembered %v, %v; want [%s]", peers, err, a.GossipAddr())
+		}
+		return ""
+	})
+	// Restarted with nothing to join, b finds a through what it remembers.
+	_ = b.Stop()
+	b2, _ := startMember(t, 61, "b", nil, func(c *MembershipConfig, _ *starlingpb.NodeMeta) {
+		c.PeersFile = dir + "/peers.json"
+	})
+	waitUntil(t, 5*time.Second, func() string {
+		if got := aliveIDs(b2); !slices.Equal(got, []string{"a", "b"}) {
+			return fmt.Sprintf("restarted b sees %v", got)
+		}
+		return ""
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -128,6 +129,7 @@ func (n *Node) startCluster(host string) error {
 	gc.Bind, gc.BindPort = bind, n.cfg.GossipPort
 	gc.Advertise, gc.AdvertisePort = host, n.cfg.GossipPort
 	gc.Join, gc.Key = n.cfg.Join, n.cfg.GossipKey
+	gc.PeersFile = filepath.Join(n.cfg.DataDir, "peers.json")
 	gc.LogOutput = libraryLog(n.log.With("component", "gossip"))
 	gc.Logger = n.log.With("component", "gossip")
 	meta := &starlingpb.NodeMeta{

@@ -172,3 +172,106 @@ func TestClusterFormsAndAgrees(t *testing.T) {
 		})
 	}
 }
+
+// raftView is one node's view of the Raft configuration, for messages.
+func raftView(n *Node) (leader string, voters, nonVoters []string) {
+	info := n.group.Info()
+	for _, s := range info.Voters {
+		voters = append(voters, s.ID)
+	}
+	for _, s := range info.NonVoters {
+		nonVoters = append(nonVoters, s.ID)
+	}
+	return info.Leader, voters, nonVoters
+}
+
+func TestClusterReplacesDeadVoterAndRejoins(t *testing.T) {
+	nodes := startCluster(t, 3, 25, nil)
+	// A fourth node joins the running cluster by --join only.
+	cfg := LocalConfig(t.TempDir())
+	cfg.Bind, cfg.NodeID, cfg.Join = "127.0.0.28", "node-3", []string{nodes[0].gossip.GossipAddr()}
+	fourth, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := fourth.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopNode(t, fourth) })
+	if err := fourth.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() string {
+		if _, v, nv := raftView(nodes[0]); len(v) != 3 || !slices.Equal(nv, []string{"node-3"}) {
+			return fmt.Sprintf("voters %v non-voters %v, want 3 and [node-3]", v, nv)
+		}
+		return ""
+	})
+	if n := len(fourth.group.FSM().State().Partitions); n != 3*16 {
+		t.Errorf("the joined node's table has %d rows", n)
+	}
+
+	// Stop the leader without leaving: to the others it died.
+	leader, _, _ := raftView(nodes[0])
+	var dead int
+	for i, n := range nodes {
+		if n.NodeID() == leader {
+			dead = i
+		}
+	}
+	deadCfg := nodes[dead].cfg
+	stopNode(t, nodes[dead])
+	survivors := append(slices.Clone(nodes[:dead]), nodes[dead+1:]...)
+	survivors = append(survivors, fourth)
+	began := time.Now()
+	eventually(t, 5*time.Second, func() string {
+		l, _, _ := raftView(survivors[0])
+		if l == "" || l == leader {
+			return fmt.Sprintf("leader still %q", l)
+		}
+		return ""
+	})
+	t.Logf("new leader after %s", time.Since(began).Round(time.Millisecond))
+
+	// After the dead-node timeout the dead voter is removed and node-3 is
+	// promoted, with nothing typed.
+	eventually(t, deadCfg.DeadNodeTimeout+10*time.Second, func() string {
+		_, v, nv := raftView(survivors[0])
+		if len(v) != 3 || slices.Contains(v, leader) || !slices.Contains(v, "node-3") || len(nv) != 0 {
+			return fmt.Sprintf("voters %v non-voters %v: want node-3 promoted and %s removed", v, nv, leader)
+		}
+		return ""
+	})
+	t.Logf("dead voter replaced %s after the kill", time.Since(began).Round(time.Millisecond))
+
+	// Restarted with its data dir, the node comes back as itself.
+	deadCfg.Join = nil // it finds the others through the peers it remembers
+	back, err := New(deadCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopNode(t, back) })
+	if err := back.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if back.NodeID() != leader {
+		t.Errorf("restarted node is %s, want %s", back.NodeID(), leader)
+	}
+	eventually(t, 10*time.Second, func() string {
+		_, v, nv := raftView(survivors[0])
+		if !slices.Contains(nv, leader) || len(v) != 3 {
+			return fmt.Sprintf("voters %v non-voters %v: want %s back as non-voter", v, nv, leader)
+		}
+		for _, r := range survivors[0].group.FSM().State().Nodes {
+			if r.Meta.Id == leader && r.State != starlingpb.NodeState_NODE_STATE_ALIVE {
+				return fmt.Sprintf("%s recorded as %s", leader, r.State)
+			}
+		}
+		return ""
+	})
+}
