@@ -264,6 +264,16 @@ func (m *Membership) join(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// Join contacts nodes at gossip addresses (host:port) and returns how many
+// answered.
+func (m *Membership) Join(addrs []string) (int, error) {
+	n, err := m.list.Join(addrs)
+	if n == 0 {
+		return 0, errors.Join(ErrNoPeers, err)
+	}
+	return n, nil
+}
+
 // Resolver is the part of *net.Resolver that join addresses need.
 type Resolver interface {
 	LookupHost(ctx context.Context, host string) ([]string, error)

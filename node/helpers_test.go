@@ -19,6 +19,14 @@ import (
 // Helpers shared by the node tests: a started node, API reads, Prometheus
 // scrapes and polling with deadlines.
 
+// endpoints are the listening addresses of a node under test: an in-process
+// *Node, or a starling process (multiprocess_test.go).
+type endpoints interface {
+	OTLPGRPCAddr() string
+	OTLPHTTPAddr() string
+	HTTPAddr() string
+}
+
 // startNode starts a LocalConfig node in a temporary directory (mutate may
 // change the config first) and stops it when the test ends.
 func startNode(t testing.TB, mutate func(*Config)) *Node {
@@ -49,7 +57,7 @@ func startNode(t testing.TB, mutate func(*Config)) *Node {
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
 // apiURL is the URL of path (with query) on the node's HTTP API.
-func apiURL(n *Node, path string) string { return "http://" + n.HTTPAddr() + path }
+func apiURL(n endpoints, path string) string { return "http://" + n.HTTPAddr() + path }
 
 // httpGet returns the status and body of GET url.
 func httpGet(t testing.TB, u string) (int, []byte) {
@@ -68,7 +76,7 @@ func httpGet(t testing.TB, u string) (int, []byte) {
 
 // getJSON decodes the JSON answer of GET path on the API into v (numbers
 // as json.Number) and fails the test unless the status is 200.
-func getJSON(t testing.TB, n *Node, path string, v any) {
+func getJSON(t testing.TB, n endpoints, path string, v any) {
 	t.Helper()
 	status, body := httpGet(t, apiURL(n, path))
 	if status != http.StatusOK {
@@ -126,7 +134,7 @@ func gzipBytes(t testing.TB, b []byte) []byte {
 }
 
 // scrape returns the metric families of the node's /metrics endpoint.
-func scrape(t testing.TB, n *Node) map[string]*dto.MetricFamily {
+func scrape(t testing.TB, n endpoints) map[string]*dto.MetricFamily {
 	t.Helper()
 	status, body := httpGet(t, apiURL(n, "/metrics"))
 	if status != http.StatusOK {
@@ -167,7 +175,7 @@ func counterSum(mfs map[string]*dto.MetricFamily, name string, match map[string]
 }
 
 // ingested is starling_ingested_records_total for one signal.
-func ingested(t testing.TB, n *Node, signal string) float64 {
+func ingested(t testing.TB, n endpoints, signal string) float64 {
 	t.Helper()
 	return counterSum(scrape(t, n), "starling_ingested_records_total", map[string]string{"signal": signal})
 }

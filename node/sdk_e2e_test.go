@@ -33,47 +33,67 @@ import (
 
 // The real OpenTelemetry Go SDK sends traces, logs and metrics to a node,
 // once over OTLP/gRPC and once over OTLP/HTTP (protobuf, gzip); every record
-// is then read back through the HTTP API and compared field by field.
+// is then read back through the HTTP API and compared field by field. The
+// sdk* checks write through one node and read back through each node of a
+// list (TestMultiProcessCluster reads through every node of a cluster).
 
 // sdkTransport makes the three SDK exporters for one OTLP transport.
 type sdkTransport struct {
 	name    string
-	traces  func(ctx context.Context, n *Node) (sdktrace.SpanExporter, error)
-	metrics func(ctx context.Context, n *Node) (sdkmetric.Exporter, error)
-	logs    func(ctx context.Context, n *Node) (sdklog.Exporter, error)
+	traces  func(ctx context.Context, n endpoints) (sdktrace.SpanExporter, error)
+	metrics func(ctx context.Context, n endpoints) (sdkmetric.Exporter, error)
+	logs    func(ctx context.Context, n endpoints) (sdklog.Exporter, error)
 }
 
 var sdkTransports = []sdkTransport{
 	{
 		name: "grpc",
-		traces: func(ctx context.Context, n *Node) (sdktrace.SpanExporter, error) {
+		traces: func(ctx context.Context, n endpoints) (sdktrace.SpanExporter, error) {
 			return otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(n.OTLPGRPCAddr()), otlptracegrpc.WithInsecure(),
 				otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}))
 		},
-		metrics: func(ctx context.Context, n *Node) (sdkmetric.Exporter, error) {
+		metrics: func(ctx context.Context, n endpoints) (sdkmetric.Exporter, error) {
 			return otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpoint(n.OTLPGRPCAddr()), otlpmetricgrpc.WithInsecure(),
 				otlpmetricgrpc.WithCompressor("gzip"), otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{Enabled: false}))
 		},
-		logs: func(ctx context.Context, n *Node) (sdklog.Exporter, error) {
+		logs: func(ctx context.Context, n endpoints) (sdklog.Exporter, error) {
 			return otlploggrpc.New(ctx, otlploggrpc.WithEndpoint(n.OTLPGRPCAddr()), otlploggrpc.WithInsecure(),
 				otlploggrpc.WithRetry(otlploggrpc.RetryConfig{Enabled: false}))
 		},
 	},
 	{
 		name: "http",
-		traces: func(ctx context.Context, n *Node) (sdktrace.SpanExporter, error) {
+		traces: func(ctx context.Context, n endpoints) (sdktrace.SpanExporter, error) {
 			return otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(n.OTLPHTTPAddr()), otlptracehttp.WithInsecure(),
 				otlptracehttp.WithCompression(otlptracehttp.GzipCompression), otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}))
 		},
-		metrics: func(ctx context.Context, n *Node) (sdkmetric.Exporter, error) {
+		metrics: func(ctx context.Context, n endpoints) (sdkmetric.Exporter, error) {
 			return otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpoint(n.OTLPHTTPAddr()), otlpmetrichttp.WithInsecure(),
 				otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}))
 		},
-		logs: func(ctx context.Context, n *Node) (sdklog.Exporter, error) {
+		logs: func(ctx context.Context, n endpoints) (sdklog.Exporter, error) {
 			return otlploghttp.New(ctx, otlploghttp.WithEndpoint(n.OTLPHTTPAddr()), otlploghttp.WithInsecure(),
 				otlploghttp.WithCompression(otlploghttp.GzipCompression), otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}))
 		},
 	},
+}
+
+// eachReader runs the read-back check against every reader: directly when
+// there is one, else as one subtest per reader, named after its node id when
+// it has one.
+func eachReader(t *testing.T, readers []endpoints, check func(t *testing.T, r endpoints)) {
+	t.Helper()
+	if len(readers) == 1 {
+		check(t, readers[0])
+		return
+	}
+	for _, r := range readers {
+		name := r.HTTPAddr()
+		if id, ok := r.(interface{ NodeID() string }); ok {
+			name = id.NodeID()
+		}
+		t.Run("read via "+name, func(t *testing.T) { check(t, r) })
+	}
 }
 
 // exportErrors collects the errors of wrapped exporters (the SDK's batch
@@ -150,16 +170,19 @@ func TestSDKEndToEnd(t *testing.T) {
 				attribute.Int64("host.cpus", 8),
 				attribute.Bool("e2e", true),
 			)
-			t.Run("traces", func(t *testing.T) { sdkTraces(t, n, tr, res, service) })
-			t.Run("logs", func(t *testing.T) { sdkLogs(t, n, tr, res, service) })
-			t.Run("metrics", func(t *testing.T) { sdkMetrics(t, n, tr, res, service) })
+			readers := []endpoints{n}
+			t.Run("traces", func(t *testing.T) { sdkTraces(t, n, readers, tr, res, service) })
+			t.Run("logs", func(t *testing.T) { sdkLogs(t, n, readers, tr, res, service) })
+			t.Run("metrics", func(t *testing.T) { sdkMetrics(t, n, readers, tr, res, service) })
 		})
 	}
 }
 
-func sdkTraces(t *testing.T, n *Node, tr sdkTransport, res *resource.Resource, service string) {
+// sdkTraces sends three traces through writer, checks them through every
+// reader, and returns them (span views by span id, by trace id).
+func sdkTraces(t *testing.T, writer endpoints, readers []endpoints, tr sdkTransport, res *resource.Resource, service string) map[string]map[string]spanView {
 	ctx := context.Background()
-	exp, err := tr.traces(ctx, n)
+	exp, err := tr.traces(ctx, writer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,92 +260,102 @@ func sdkTraces(t *testing.T, n *Node, tr sdkTransport, res *resource.Resource, s
 		t.Fatalf("recorded %d spans in %d traces, want 6 in 3", len(rec.Ended()), len(want))
 	}
 
-	for tid, spans := range want {
-		status, body := httpGet(t, apiURL(n, "/api/v1/traces/"+tid))
-		if status != 200 {
-			t.Errorf("trace %s: status %d: %s", tid, status, body)
-			continue
+	eachReader(t, readers, func(t *testing.T, r endpoints) {
+		for tid, spans := range want {
+			checkTraceByID(t, r, tid, spans)
 		}
-		got, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(body)
-		if err != nil {
-			t.Fatalf("trace %s: %v", tid, err)
-		}
-		// Upper-case ids are the same trace.
-		if st, _ := httpGet(t, apiURL(n, "/api/v1/traces/"+strings.ToUpper(tid))); st != 200 {
-			t.Errorf("trace %s in upper case: status %d", tid, st)
-		}
-		compareSpans(t, spans, pdataSpans(got))
-	}
 
-	// Search: the three traces, newest first, with their summaries.
-	var list apiTraces
-	getJSON(t, n, withQuery("/api/v1/traces", "service", service, "limit", "100"), &list)
-	wantList := []struct {
-		root  string
-		spans int
-		start time.Time
-		durMs string
-	}{
-		{"lonely", 1, at(200), "0"},
-		{"publish orders", 2, at(100), "80"},
-		{"GET /checkout", 3, at(0), "50"},
-	}
-	if len(list.Traces) != len(wantList) {
-		t.Fatalf("search by service: got %d traces, want %d: %+v", len(list.Traces), len(wantList), list.Traces)
-	}
-	for i, w := range wantList {
-		g := list.Traces[i]
-		if g.RootName != w.root || g.SpanCount != w.spans || g.RootService != service ||
-			nanos(t, g.StartTime) != w.start.UnixNano() || g.DurationMs.String() != w.durMs {
-			t.Errorf("search result %d: got %+v, want root %q, %d spans, start %s, %sms", i, g, w.root, w.spans, w.start.Format(time.RFC3339Nano), w.durMs)
+		// Search: the three traces, newest first, with their summaries.
+		var list apiTraces
+		getJSON(t, r, withQuery("/api/v1/traces", "service", service, "limit", "100"), &list)
+		wantList := []struct {
+			root  string
+			spans int
+			start time.Time
+			durMs string
+		}{
+			{"lonely", 1, at(200), "0"},
+			{"publish orders", 2, at(100), "80"},
+			{"GET /checkout", 3, at(0), "50"},
 		}
-		if _, ok := want[g.TraceID]; !ok {
-			t.Errorf("search result %d: trace id %s was not sent", i, g.TraceID)
+		if len(list.Traces) != len(wantList) {
+			t.Fatalf("search by service: got %d traces, want %d: %+v", len(list.Traces), len(wantList), list.Traces)
 		}
-	}
+		for i, w := range wantList {
+			g := list.Traces[i]
+			if g.RootName != w.root || g.SpanCount != w.spans || g.RootService != service ||
+				nanos(t, g.StartTime) != w.start.UnixNano() || g.DurationMs.String() != w.durMs {
+				t.Errorf("search result %d: got %+v, want root %q, %d spans, start %s, %sms", i, g, w.root, w.spans, w.start.Format(time.RFC3339Nano), w.durMs)
+			}
+			if _, ok := want[g.TraceID]; !ok {
+				t.Errorf("search result %d: trace id %s was not sent", i, g.TraceID)
+			}
+		}
 
-	// Search conditions select the right traces.
-	for _, c := range []struct {
-		name   string
-		params []string
-		want   []string // root names
-	}{
-		{"status error", []string{"status", "error"}, []string{"GET /checkout"}},
-		{"status ok", []string{"status", "ok"}, []string{"publish orders", "GET /checkout"}},
-		{"name", []string{"name", "process orders"}, []string{"publish orders"}},
-		{"attribute", []string{"attr.db.system", "postgresql"}, []string{"GET /checkout"}},
-		{"resource attribute", []string{"attr.deployment.environment", "test"}, []string{"lonely", "publish orders", "GET /checkout"}},
-		{"min duration", []string{"minDuration", "45ms"}, []string{"publish orders", "GET /checkout"}},
-		{"max duration", []string{"maxDuration", "1ms"}, []string{"lonely", "GET /checkout"}},
-		{"no match", []string{"attr.db.system", "mysql"}, nil},
-	} {
-		var l apiTraces
-		getJSON(t, n, withQuery("/api/v1/traces", append([]string{"service", service}, c.params...)...), &l)
-		var names []string
-		for _, s := range l.Traces {
-			names = append(names, s.RootName)
+		// Search conditions select the right traces.
+		for _, c := range []struct {
+			name   string
+			params []string
+			want   []string // root names
+		}{
+			{"status error", []string{"status", "error"}, []string{"GET /checkout"}},
+			{"status ok", []string{"status", "ok"}, []string{"publish orders", "GET /checkout"}},
+			{"name", []string{"name", "process orders"}, []string{"publish orders"}},
+			{"attribute", []string{"attr.db.system", "postgresql"}, []string{"GET /checkout"}},
+			{"resource attribute", []string{"attr.deployment.environment", "test"}, []string{"lonely", "publish orders", "GET /checkout"}},
+			{"min duration", []string{"minDuration", "45ms"}, []string{"publish orders", "GET /checkout"}},
+			{"max duration", []string{"maxDuration", "1ms"}, []string{"lonely", "GET /checkout"}},
+			{"no match", []string{"attr.db.system", "mysql"}, nil},
+		} {
+			var l apiTraces
+			getJSON(t, r, withQuery("/api/v1/traces", append([]string{"service", service}, c.params...)...), &l)
+			var names []string
+			for _, s := range l.Traces {
+				names = append(names, s.RootName)
+			}
+			if fmt.Sprint(names) != fmt.Sprint(c.want) {
+				t.Errorf("search %s: got %q, want %q", c.name, names, c.want)
+			}
 		}
-		if fmt.Sprint(names) != fmt.Sprint(c.want) {
-			t.Errorf("search %s: got %q, want %q", c.name, names, c.want)
-		}
-	}
 
-	// Services and operations.
-	var svcs struct{ Services []string }
-	getJSON(t, n, "/api/v1/services", &svcs)
-	if fmt.Sprint(svcs.Services) != fmt.Sprint([]string{service}) {
-		t.Errorf("services: got %q, want [%s]", svcs.Services, service)
-	}
-	var ops struct{ Operations []string }
-	getJSON(t, n, "/api/v1/services/"+url.PathEscape(service)+"/operations", &ops)
-	wantOps := []string{"GET /checkout", "SELECT orders", "decode rows", "lonely", "process orders", "publish orders"}
-	sort.Strings(ops.Operations)
-	if fmt.Sprint(ops.Operations) != fmt.Sprint(wantOps) {
-		t.Errorf("operations: got %q, want %q", ops.Operations, wantOps)
-	}
-	if got := ingested(t, n, "traces"); got != 6 {
+		// Services and operations.
+		var svcs struct{ Services []string }
+		getJSON(t, r, "/api/v1/services", &svcs)
+		if fmt.Sprint(svcs.Services) != fmt.Sprint([]string{service}) {
+			t.Errorf("services: got %q, want [%s]", svcs.Services, service)
+		}
+		var ops struct{ Operations []string }
+		getJSON(t, r, "/api/v1/services/"+url.PathEscape(service)+"/operations", &ops)
+		wantOps := []string{"GET /checkout", "SELECT orders", "decode rows", "lonely", "process orders", "publish orders"}
+		sort.Strings(ops.Operations)
+		if fmt.Sprint(ops.Operations) != fmt.Sprint(wantOps) {
+			t.Errorf("operations: got %q, want %q", ops.Operations, wantOps)
+		}
+	})
+	if got := ingested(t, writer, "traces"); got != 6 {
 		t.Errorf("starling_ingested_records_total{signal=traces} = %v, want 6", got)
 	}
+	return want
+}
+
+// checkTraceByID reads one trace by id (also in upper case) through r and
+// compares its spans with want field by field.
+func checkTraceByID(t *testing.T, r endpoints, tid string, want map[string]spanView) {
+	t.Helper()
+	status, body := httpGet(t, apiURL(r, "/api/v1/traces/"+tid))
+	if status != 200 {
+		t.Errorf("trace %s: status %d: %s", tid, status, body)
+		return
+	}
+	got, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(body)
+	if err != nil {
+		t.Fatalf("trace %s: %v", tid, err)
+	}
+	// Upper-case ids are the same trace.
+	if st, _ := httpGet(t, apiURL(r, "/api/v1/traces/"+strings.ToUpper(tid))); st != 200 {
+		t.Errorf("trace %s in upper case: status %d", tid, st)
+	}
+	compareSpans(t, want, pdataSpans(got))
 }
 
 // sdkSpanView is what the SDK recorded, as it should come back.
@@ -365,9 +398,9 @@ type sentLog struct {
 	want logView
 }
 
-func sdkLogs(t *testing.T, n *Node, tr sdkTransport, res *resource.Resource, service string) {
+func sdkLogs(t *testing.T, writer endpoints, readers []endpoints, tr sdkTransport, res *resource.Resource, service string) {
 	ctx := context.Background()
-	exp, err := tr.logs(ctx, n)
+	exp, err := tr.logs(ctx, writer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,40 +460,42 @@ func sdkLogs(t *testing.T, n *Node, tr sdkTransport, res *resource.Resource, ser
 	}
 	errs.check(t, "log exporter")
 
-	var got apiLogs
-	getJSON(t, n, withQuery("/api/v1/logs", "service", service, "limit", "100"), &got)
-	if len(got.Logs) != len(logs) {
-		t.Fatalf("got %d logs, want %d: %+v", len(got.Logs), len(logs), got.Logs)
-	}
-	// Newest first: the reverse of the sending order.
-	for i := range logs {
-		w := logs[len(logs)-1-i].want
-		compareLog(t, fmt.Sprintf("log %d", i), w, got.Logs[i])
-	}
-
-	// Filters.
-	for _, c := range []struct {
-		name   string
-		params []string
-		want   int // number of logs
-	}{
-		{"minSeverity error", []string{"minSeverity", "error"}, 2},
-		{"minSeverity 13", []string{"minSeverity", "13"}, 3},
-		{"word", []string{"q", "payment"}, 1},
-		{"words", []string{"q", "order 42"}, 1},
-		{"attribute", []string{"attr.user", "alice"}, 1},
-		{"resource attribute", []string{"attr.deployment.environment", "test"}, 5},
-		{"time range", []string{"start", base.Add(time.Second).Format(time.RFC3339Nano), "end", fmt.Sprint(base.Add(3 * time.Second).UnixNano())}, 3}, // closed range
-		{"limit", []string{"limit", "2"}, 2},
-		{"no match", []string{"q", "nonexistentword"}, 0},
-	} {
-		var l apiLogs
-		getJSON(t, n, withQuery("/api/v1/logs", append([]string{"service", service}, c.params...)...), &l)
-		if len(l.Logs) != c.want {
-			t.Errorf("logs %s: got %d, want %d", c.name, len(l.Logs), c.want)
+	eachReader(t, readers, func(t *testing.T, r endpoints) {
+		var got apiLogs
+		getJSON(t, r, withQuery("/api/v1/logs", "service", service, "limit", "100"), &got)
+		if len(got.Logs) != len(logs) {
+			t.Fatalf("got %d logs, want %d: %+v", len(got.Logs), len(logs), got.Logs)
 		}
-	}
-	if got := ingested(t, n, "logs"); got != float64(len(logs)) {
+		// Newest first: the reverse of the sending order.
+		for i := range logs {
+			w := logs[len(logs)-1-i].want
+			compareLog(t, fmt.Sprintf("log %d", i), w, got.Logs[i])
+		}
+
+		// Filters.
+		for _, c := range []struct {
+			name   string
+			params []string
+			want   int // number of logs
+		}{
+			{"minSeverity error", []string{"minSeverity", "error"}, 2},
+			{"minSeverity 13", []string{"minSeverity", "13"}, 3},
+			{"word", []string{"q", "payment"}, 1},
+			{"words", []string{"q", "order 42"}, 1},
+			{"attribute", []string{"attr.user", "alice"}, 1},
+			{"resource attribute", []string{"attr.deployment.environment", "test"}, 5},
+			{"time range", []string{"start", base.Add(time.Second).Format(time.RFC3339Nano), "end", fmt.Sprint(base.Add(3 * time.Second).UnixNano())}, 3}, // closed range
+			{"limit", []string{"limit", "2"}, 2},
+			{"no match", []string{"q", "nonexistentword"}, 0},
+		} {
+			var l apiLogs
+			getJSON(t, r, withQuery("/api/v1/logs", append([]string{"service", service}, c.params...)...), &l)
+			if len(l.Logs) != c.want {
+				t.Errorf("logs %s: got %d, want %d", c.name, len(l.Logs), c.want)
+			}
+		}
+	})
+	if got := ingested(t, writer, "logs"); got != float64(len(logs)) {
 		t.Errorf("starling_ingested_records_total{signal=logs} = %v, want %d", got, len(logs))
 	}
 }
@@ -474,9 +509,9 @@ type wantSeries struct {
 	check                        func(t *testing.T, p apiPoint)
 }
 
-func sdkMetrics(t *testing.T, n *Node, tr sdkTransport, res *resource.Resource, service string) {
+func sdkMetrics(t *testing.T, writer endpoints, readers []endpoints, tr sdkTransport, res *resource.Resource, service string) {
 	ctx := context.Background()
-	exp, err := tr.metrics(ctx, n)
+	exp, err := tr.metrics(ctx, writer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -596,57 +631,59 @@ func sdkMetrics(t *testing.T, n *Node, tr sdkTransport, res *resource.Resource, 
 	for _, w := range want {
 		byName[w.name] = append(byName[w.name], w)
 	}
-	for name, ws := range byName {
-		var got apiSeriesList
-		getJSON(t, n, withQuery("/api/v1/metrics/series", "name", name, "label.service.name", service), &got)
-		if len(got.Series) != len(ws) {
-			t.Errorf("%s: got %d series, want %d: %+v", name, len(got.Series), len(ws), got.Series)
-			continue
-		}
-		for _, w := range ws {
-			var g *apiSeries
-			for i := range got.Series {
-				if fmt.Sprint(got.Series[i].Labels) == fmt.Sprint(w.labels) {
-					g = &got.Series[i]
+	eachReader(t, readers, func(t *testing.T, r endpoints) {
+		for name, ws := range byName {
+			var got apiSeriesList
+			getJSON(t, r, withQuery("/api/v1/metrics/series", "name", name, "label.service.name", service), &got)
+			if len(got.Series) != len(ws) {
+				t.Errorf("%s: got %d series, want %d: %+v", name, len(got.Series), len(ws), got.Series)
+				continue
+			}
+			for _, w := range ws {
+				var g *apiSeries
+				for i := range got.Series {
+					if fmt.Sprint(got.Series[i].Labels) == fmt.Sprint(w.labels) {
+						g = &got.Series[i]
+					}
 				}
+				if g == nil {
+					t.Errorf("%s: no series with labels %v; got %+v", name, w.labels, got.Series)
+					continue
+				}
+				if g.Type != w.typ || g.Unit != w.unit || g.Temporality != w.temporality || fmt.Sprint(deref(g.Monotonic)) != fmt.Sprint(deref(w.monotonic)) || g.Scope != "e2e-meter" {
+					t.Errorf("%s %v: got type %q unit %q temporality %q monotonic %v scope %q, want %q %q %q %v e2e-meter",
+						name, w.labels, g.Type, g.Unit, g.Temporality, deref(g.Monotonic), g.Scope, w.typ, w.unit, w.temporality, deref(w.monotonic))
+				}
+				if len(g.Points) != 1 {
+					t.Errorf("%s %v: got %d points, want 1: %+v", name, w.labels, len(g.Points), g.Points)
+					continue
+				}
+				p := g.Points[0]
+				if ts := nanos(t, p.Time); ts < sent.Add(-time.Minute).UnixNano() || ts > time.Now().UnixNano() {
+					t.Errorf("%s %v: point time %s is not the export time", name, w.labels, p.Time)
+				}
+				if w.typ != "gauge" && p.StartTime == "" {
+					t.Errorf("%s %v: start time missing", name, w.labels)
+				}
+				t.Run(name, func(t *testing.T) { w.check(t, p) })
 			}
-			if g == nil {
-				t.Errorf("%s: no series with labels %v; got %+v", name, w.labels, got.Series)
-				continue
-			}
-			if g.Type != w.typ || g.Unit != w.unit || g.Temporality != w.temporality || fmt.Sprint(deref(g.Monotonic)) != fmt.Sprint(deref(w.monotonic)) || g.Scope != "e2e-meter" {
-				t.Errorf("%s %v: got type %q unit %q temporality %q monotonic %v scope %q, want %q %q %q %v e2e-meter",
-					name, w.labels, g.Type, g.Unit, g.Temporality, deref(g.Monotonic), g.Scope, w.typ, w.unit, w.temporality, deref(w.monotonic))
-			}
-			if len(g.Points) != 1 {
-				t.Errorf("%s %v: got %d points, want 1: %+v", name, w.labels, len(g.Points), g.Points)
-				continue
-			}
-			p := g.Points[0]
-			if ts := nanos(t, p.Time); ts < sent.Add(-time.Minute).UnixNano() || ts > time.Now().UnixNano() {
-				t.Errorf("%s %v: point time %s is not the export time", name, w.labels, p.Time)
-			}
-			if w.typ != "gauge" && p.StartTime == "" {
-				t.Errorf("%s %v: start time missing", name, w.labels)
-			}
-			t.Run(name, func(t *testing.T) { w.check(t, p) })
 		}
-	}
 
-	// Label search without a name, and the name listing.
-	var byLabel apiSeriesList
-	getJSON(t, n, withQuery("/api/v1/metrics/series", "label.route", "/b", "label.service.name", service), &byLabel)
-	if len(byLabel.Series) != 1 || byLabel.Series[0].Name != "e2e.requests" {
-		t.Errorf("series by label route=/b: got %+v, want only e2e.requests", byLabel.Series)
-	}
-	var names struct{ Names []string }
-	getJSON(t, n, withQuery("/api/v1/metrics/names", "prefix", "e2e."), &names)
-	wantNames := []string{"e2e.bytes", "e2e.latency", "e2e.queue.depth", "e2e.requests", "e2e.size", "e2e.temperature"}
-	sort.Strings(names.Names)
-	if fmt.Sprint(names.Names) != fmt.Sprint(wantNames) {
-		t.Errorf("metric names: got %q, want %q", names.Names, wantNames)
-	}
-	if got := ingested(t, n, "metrics"); got != float64(len(want)) {
+		// Label search without a name, and the name listing.
+		var byLabel apiSeriesList
+		getJSON(t, r, withQuery("/api/v1/metrics/series", "label.route", "/b", "label.service.name", service), &byLabel)
+		if len(byLabel.Series) != 1 || byLabel.Series[0].Name != "e2e.requests" {
+			t.Errorf("series by label route=/b: got %+v, want only e2e.requests", byLabel.Series)
+		}
+		var names struct{ Names []string }
+		getJSON(t, r, withQuery("/api/v1/metrics/names", "prefix", "e2e."), &names)
+		wantNames := []string{"e2e.bytes", "e2e.latency", "e2e.queue.depth", "e2e.requests", "e2e.size", "e2e.temperature"}
+		sort.Strings(names.Names)
+		if fmt.Sprint(names.Names) != fmt.Sprint(wantNames) {
+			t.Errorf("metric names: got %q, want %q", names.Names, wantNames)
+		}
+	})
+	if got := ingested(t, writer, "metrics"); got != float64(len(want)) {
 		t.Errorf("starling_ingested_records_total{signal=metrics} = %v, want %d", got, len(want))
 	}
 }

@@ -18,6 +18,15 @@ import (
 // otherwise it waits for the leader to add it.
 func (g *Group) bootstrapLoop() {
 	defer g.wg.Done()
+	// Gossip shows only this node until the join succeeds: deciding to
+	// bootstrap before that would start a second group.
+	select {
+	case <-g.gossip.Joined():
+	case <-g.member:
+		return
+	case <-g.stop:
+		return
+	}
 	lastLog := time.Time{}
 	for {
 		select {

@@ -143,6 +143,12 @@ type Gossip interface {
 	Members() []cluster.MemberInfo
 	Changed() <-chan struct{}
 	UpdateLocal(timeout time.Duration, update func(*starlingpb.NodeMeta)) error
+	// Joined is closed once the configured join addresses were tried
+	// successfully (at once when there are none): until then gossip may
+	// not show the cluster that exists.
+	Joined() <-chan struct{}
+	// Join contacts nodes at gossip addresses.
+	Join(addrs []string) (int, error)
 }
 
 // Group is this node's member of the Raft group that holds the cluster's

@@ -202,10 +202,19 @@ func (g *Group) reconcileServers(byID map[string]cluster.MemberInfo, missing map
 		}
 		m, known := byID[id]
 		if !known {
+			// A server gossip never showed this node (it joined through a
+			// seed that died, or this node restarted): contact it at the
+			// gossip address the FSM recorded, and remove it only when it
+			// stays unknown ten dead-node timeouts.
 			if _, seen := missing[id]; !seen {
 				missing[id] = now
 			}
-			if now.Sub(missing[id]) > g.cfg.DeadNodeTimeout {
+			if rec := g.fsm.State().Node(id); rec != nil && rec.GossipAddr != "" {
+				if _, err := g.gossip.Join([]string{rec.GossipAddr}); err == nil {
+					continue
+				}
+			}
+			if now.Sub(missing[id]) > 10*g.cfg.DeadNodeTimeout {
 				dead = append(dead, s)
 			}
 			continue
