@@ -121,14 +121,16 @@ func (g *Group) createCluster(byID map[string]cluster.MemberInfo) error {
 	return nil
 }
 
-// Assign places every partition of every signal on its ring owners:
-// primary first, replicas up to the replication factor (fewer when there
-// are fewer nodes: the partition is then under-replicated), all in sync,
-// epoch 1.
+// Assign places every partition of every signal on the ring (Rebalance
+// from an empty table: each partition on the first members of its ring
+// walk that are below the mean, zones first): primary first, replicas up
+// to the replication factor (fewer when there are fewer nodes: the
+// partition is then under-replicated), all in sync, epoch 1. The
+// rebalancer later moves partitions with Rebalance from the table.
 func Assign(members []cluster.Member, settings *starlingpb.ClusterSettings, pc cluster.PlaceConfig) []*starlingpb.Partition {
 	pc.ReplicationFactor = int(settings.ReplicationFactor)
 	slots := cluster.AllSlots(int(settings.Partitions), signals[:])
-	owners := cluster.Place(members, slots, pc)
+	owners := cluster.Rebalance(make([][]string, len(slots)), members, slots, pc)
 	now := time.Now().UnixNano()
 	rows := make([]*starlingpb.Partition, len(slots))
 	for i, s := range slots {
