@@ -342,3 +342,55 @@ func TestRefusesBadInvocations(t *testing.T) {
 		})
 	}
 }
+
+func TestClusterFlags(t *testing.T) {
+	key := "AAECAwQFBgcICQoLDA0ODw==" // 16 bytes
+	for _, c := range []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		yaml     string
+		wantJoin []string
+		wantErr  string
+	}{
+		{"repeated flag", []string{"--join", "10.0.0.1:7946", "--join", "dnssrv+_gossip._tcp.starling"}, nil, "",
+			[]string{"10.0.0.1:7946", "dnssrv+_gossip._tcp.starling"}, ""},
+		{"env list", nil, map[string]string{"STARLING_JOIN": "a:7946,b:7946"}, "", []string{"a:7946", "b:7946"}, ""},
+		{"yaml list", nil, nil, "join: [a:7946, dns+seed:7946]\nbootstrap-expect: 3\n", []string{"a:7946", "dns+seed:7946"}, ""},
+		{"bad gossip key", []string{"--gossip-key", "c2hvcnQ="}, nil, "", nil, "16, 24 or 32"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o, fs := newFlags()
+			args := c.args
+			if c.wantErr == "" {
+				args = append(args, "--gossip-key", key, "--zone", "eu-1a", "--dead-node-timeout", "1m")
+			}
+			err := fs.Parse(args)
+			if err == nil {
+				path := ""
+				if c.yaml != "" {
+					path = writeFile(t, c.yaml)
+				}
+				err = applySources(fs, path, envOf(c.env))
+			}
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(o.cfg.Join, " ") != strings.Join(c.wantJoin, " ") {
+				t.Errorf("join %q, want %q", o.cfg.Join, c.wantJoin)
+			}
+			if len(o.cfg.GossipKey) != 16 || o.cfg.Zone != "eu-1a" || o.cfg.DeadNodeTimeout != time.Minute {
+				t.Errorf("gossip key %d bytes, zone %q, dead-node-timeout %s", len(o.cfg.GossipKey), o.cfg.Zone, o.cfg.DeadNodeTimeout)
+			}
+			if c.yaml != "" && o.cfg.BootstrapExpect != 3 {
+				t.Errorf("bootstrap-expect %d", o.cfg.BootstrapExpect)
+			}
+		})
+	}
+}
