@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
-	"github.com/starling-otel/starling/raftmeta"
 	"github.com/starling-otel/starling/storage"
 )
 
@@ -28,8 +27,16 @@ type table struct {
 }
 
 func newTable(node string) *table {
-	st := raftmeta.NewStaticTable(node, testParts, storage.Signals[:])
-	return &table{rows: st.Partitions(), changed: make(chan struct{})}
+	t := &table{changed: make(chan struct{})}
+	for _, sig := range storage.Signals {
+		for id := range uint32(testParts) {
+			t.rows = append(t.rows, &starlingpb.Partition{
+				Signal: sig, Id: id, Epoch: 1, Primary: node, Replicas: []string{node}, InSync: []string{node},
+				State: starlingpb.PartitionState_PARTITION_STATE_ACTIVE,
+			})
+		}
+	}
+	return t
 }
 
 func (t *table) Partitions() []*starlingpb.Partition {

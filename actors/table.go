@@ -12,8 +12,8 @@ import (
 )
 
 // PartitionTable is the placement the node acts on: which node is primary
-// and replica of every partition, at which epoch. On a single node it is a
-// static table; in a cluster the Raft FSM implements it.
+// and replica of every partition, at which epoch. The Raft FSM
+// (raftmeta.FSM) implements it; tests use a table they can change.
 type PartitionTable interface {
 	// Partitions returns every row of every signal. The rows are shared:
 	// callers must not modify them. Safe to call from any goroutine.

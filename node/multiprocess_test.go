@@ -235,6 +235,16 @@ func pollGet(u string) (int, []byte, error) {
 }
 
 // pollJSON decodes GET path on n's API into v, or says why it could not.
+// clusterView is a node's answers on the Raft group and the members.
+func clusterView(n endpoints) (procRaft, procMembers, error) {
+	var r procRaft
+	var m procMembers
+	if err := pollJSON(n, "/api/v1/cluster/raft", &r); err != nil {
+		return r, m, err
+	}
+	return r, m, pollJSON(n, "/api/v1/cluster/members", &m)
+}
+
 func pollJSON(n endpoints, path string, v any) error {
 	status, body, err := pollGet(apiURL(n, path))
 	if err != nil {
@@ -576,12 +586,8 @@ func TestMultiProcessCluster(t *testing.T) {
 	// node-3 takes its place.
 	eventually(t, 25*time.Second, func() string {
 		for _, p := range survivors {
-			var r procRaft
-			var m procMembers
-			if err := pollJSON(p, "/api/v1/cluster/raft", &r); err != nil {
-				return err.Error()
-			}
-			if err := pollJSON(p, "/api/v1/cluster/members", &m); err != nil {
+			r, m, err := clusterView(p)
+			if err != nil {
 				return err.Error()
 			}
 			v, nv := r.voters(), r.nonVoters()
@@ -614,12 +620,8 @@ func TestMultiProcessCluster(t *testing.T) {
 			return fmt.Sprintf("the restarted node says it is %q, want %s", self.Self, leader)
 		}
 		for _, p := range survivors {
-			var r procRaft
-			var m procMembers
-			if err := pollJSON(p, "/api/v1/cluster/raft", &r); err != nil {
-				return err.Error()
-			}
-			if err := pollJSON(p, "/api/v1/cluster/members", &m); err != nil {
+			r, m, err := clusterView(p)
+			if err != nil {
 				return err.Error()
 			}
 			if s := m.state(leader); s != "alive" {

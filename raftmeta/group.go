@@ -314,21 +314,21 @@ type Server struct {
 
 // Info describes the group as this node sees it.
 type Info struct {
-	NodeID    string   `json:"nodeId"`
-	State     string   `json:"state"`
-	Leader    string   `json:"leader"`
-	LeaderAdr string   `json:"leaderAddr"`
-	Voters    []Server `json:"voters"`
-	NonVoters []Server `json:"nonVoters"`
-	Term      uint64   `json:"term"`
-	LastIndex uint64   `json:"lastIndex"`
-	Applied   uint64   `json:"appliedIndex"`
+	NodeID     string   `json:"nodeId"`
+	State      string   `json:"state"`
+	Leader     string   `json:"leader"`
+	LeaderAddr string   `json:"leaderAddr"`
+	Voters     []Server `json:"voters"`
+	NonVoters  []Server `json:"nonVoters"`
+	Term       uint64   `json:"term"`
+	LastIndex  uint64   `json:"lastIndex"`
+	Applied    uint64   `json:"appliedIndex"`
 }
 
 // Info returns the group's leader, configuration and indexes.
 func (g *Group) Info() Info {
 	addr, id := g.raft.LeaderWithID()
-	info := Info{NodeID: g.cfg.NodeID, State: g.raft.State().String(), Leader: string(id), LeaderAdr: string(addr),
+	info := Info{NodeID: g.cfg.NodeID, State: g.raft.State().String(), Leader: string(id), LeaderAddr: string(addr),
 		LastIndex: g.raft.LastIndex(), Applied: g.raft.AppliedIndex(), Voters: []Server{}, NonVoters: []Server{}}
 	info.Term, _ = strconv.ParseUint(g.raft.Stats()["term"], 10, 64)
 	for _, s := range g.servers() {
