@@ -2182,6 +2182,178 @@ func (x *MetaState) GetPartitions() []*Partition {
 	return nil
 }
 
+// SnapshotKV is one stored version of one key of a partition.
+type SnapshotKV struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	Version       uint64                 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	ExpiresAt     uint64                 `protobuf:"varint,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"` // unix seconds, 0: never
+	UserMeta      uint32                 `protobuf:"varint,5,opt,name=user_meta,json=userMeta,proto3" json:"user_meta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotKV) Reset() {
+	*x = SnapshotKV{}
+	mi := &file_starling_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotKV) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotKV) ProtoMessage() {}
+
+func (x *SnapshotKV) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotKV.ProtoReflect.Descriptor instead.
+func (*SnapshotKV) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SnapshotKV) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *SnapshotKV) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *SnapshotKV) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SnapshotKV) GetExpiresAt() uint64 {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return 0
+}
+
+func (x *SnapshotKV) GetUserMeta() uint32 {
+	if x != nil {
+		return x.UserMeta
+	}
+	return 0
+}
+
+// SnapshotChunk carries part of one partition's data in one storage
+// window, in key order within the window. A stream ends with a chunk
+// flagged last (which may carry no keys).
+type SnapshotChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Format        uint32                 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"` // storage.EntryFormat
+	Signal        Signal                 `protobuf:"varint,2,opt,name=signal,proto3,enum=starling.v1.Signal" json:"signal,omitempty"`
+	Partition     uint32                 `protobuf:"varint,3,opt,name=partition,proto3" json:"partition,omitempty"`
+	Window        int64                  `protobuf:"varint,4,opt,name=window,proto3" json:"window,omitempty"` // window start, unix seconds
+	Seq           uint64                 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`       // 0, 1, 2, … within one stream
+	Kvs           []*SnapshotKV          `protobuf:"bytes,6,rep,name=kvs,proto3" json:"kvs,omitempty"`
+	Last          bool                   `protobuf:"varint,7,opt,name=last,proto3" json:"last,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotChunk) Reset() {
+	*x = SnapshotChunk{}
+	mi := &file_starling_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotChunk) ProtoMessage() {}
+
+func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
+func (*SnapshotChunk) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SnapshotChunk) GetFormat() uint32 {
+	if x != nil {
+		return x.Format
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetSignal() Signal {
+	if x != nil {
+		return x.Signal
+	}
+	return Signal_SIGNAL_UNSPECIFIED
+}
+
+func (x *SnapshotChunk) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetWindow() int64 {
+	if x != nil {
+		return x.Window
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetKvs() []*SnapshotKV {
+	if x != nil {
+		return x.Kvs
+	}
+	return nil
+}
+
+func (x *SnapshotChunk) GetLast() bool {
+	if x != nil {
+		return x.Last
+	}
+	return false
+}
+
 var File_starling_proto protoreflect.FileDescriptor
 
 const file_starling_proto_rawDesc = "" +
@@ -2353,7 +2525,23 @@ const file_starling_proto_rawDesc = "" +
 	"\x05nodes\x18\x03 \x03(\v2\x17.starling.v1.NodeRecordR\x05nodes\x126\n" +
 	"\n" +
 	"partitions\x18\x04 \x03(\v2\x16.starling.v1.PartitionR\n" +
-	"partitions*X\n" +
+	"partitions\"\x8a\x01\n" +
+	"\n" +
+	"SnapshotKV\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x04R\aversion\x12\x1d\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\x04R\texpiresAt\x12\x1b\n" +
+	"\tuser_meta\x18\x05 \x01(\rR\buserMeta\"\xdb\x01\n" +
+	"\rSnapshotChunk\x12\x16\n" +
+	"\x06format\x18\x01 \x01(\rR\x06format\x12+\n" +
+	"\x06signal\x18\x02 \x01(\x0e2\x13.starling.v1.SignalR\x06signal\x12\x1c\n" +
+	"\tpartition\x18\x03 \x01(\rR\tpartition\x12\x16\n" +
+	"\x06window\x18\x04 \x01(\x03R\x06window\x12\x10\n" +
+	"\x03seq\x18\x05 \x01(\x04R\x03seq\x12)\n" +
+	"\x03kvs\x18\x06 \x03(\v2\x17.starling.v1.SnapshotKVR\x03kvs\x12\x12\n" +
+	"\x04last\x18\a \x01(\bR\x04last*X\n" +
 	"\x06Signal\x12\x16\n" +
 	"\x12SIGNAL_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSIGNAL_TRACES\x10\x01\x12\x0f\n" +
@@ -2390,7 +2578,7 @@ func file_starling_proto_rawDescGZIP() []byte {
 }
 
 var file_starling_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_starling_proto_goTypes = []any{
 	(Signal)(0),              // 0: starling.v1.Signal
 	(Role)(0),                // 1: starling.v1.Role
@@ -2422,6 +2610,8 @@ var file_starling_proto_goTypes = []any{
 	(*PartitionUpdate)(nil),  // 27: starling.v1.PartitionUpdate
 	(*UpdatePartitions)(nil), // 28: starling.v1.UpdatePartitions
 	(*MetaState)(nil),        // 29: starling.v1.MetaState
+	(*SnapshotKV)(nil),       // 30: starling.v1.SnapshotKV
+	(*SnapshotChunk)(nil),    // 31: starling.v1.SnapshotChunk
 }
 var file_starling_proto_depIdxs = []int32{
 	0,  // 0: starling.v1.PartitionRef.signal:type_name -> starling.v1.Signal
@@ -2458,11 +2648,13 @@ var file_starling_proto_depIdxs = []int32{
 	22, // 31: starling.v1.MetaState.settings:type_name -> starling.v1.ClusterSettings
 	21, // 32: starling.v1.MetaState.nodes:type_name -> starling.v1.NodeRecord
 	6,  // 33: starling.v1.MetaState.partitions:type_name -> starling.v1.Partition
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	0,  // 34: starling.v1.SnapshotChunk.signal:type_name -> starling.v1.Signal
+	30, // 35: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_starling_proto_init() }
@@ -2489,7 +2681,7 @@ func file_starling_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_starling_proto_rawDesc), len(file_starling_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
