@@ -80,6 +80,7 @@ type env struct {
 	frontends *Frontends
 	querier   *Querier
 	router    *Router
+	outbox    *Outbox
 }
 
 func newEnv(t testing.TB) *env {
@@ -96,14 +97,16 @@ func newEnv(t testing.TB) *env {
 		store:  store,
 	}
 	e.router = NewRouter(e.table, addrs{e.system})
+	e.outbox = NewOutbox(e.system, 1024)
 	m := NewMetrics(nil)
-	if e.manager, err = StartManager(e.system, ManagerConfig{NodeID: "n1", ReadTimeout: 5 * time.Second}, store, e.table, m); err != nil {
+	if e.manager, err = StartManager(e.system, ManagerConfig{NodeID: "n1", ReadTimeout: 5 * time.Second,
+		Replication: ReplicationConfig{Timeout: 2 * time.Second, MinInSync: func() int { return 1 }, Addresses: addrs{e.system}, Outbox: e.outbox}}, store, e.table, m); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "partition actors", e.manager.Ready)
 	fcfg := FrontendConfig{Size: 2, Timeout: 2 * time.Second, MaxAttempts: 3, Builder: storage.BuilderConfig{
 		Partitions: testParts, Window: cfg.Window, MaxFuture: time.Hour,
-	}}
+	}, Outbox: e.outbox}
 	if e.frontends, err = StartFrontends(e.system, fcfg, e.router, storage.NewSeenCache(1<<10), m, nil); err != nil {
 		t.Fatal(err)
 	}

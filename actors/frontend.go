@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/asynkron/protoactor-go/remote"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
 	"github.com/starling-otel/starling/storage"
@@ -26,6 +28,8 @@ type FrontendConfig struct {
 	MaxAttempts int
 	// Builder is what the frontends need of the cluster settings.
 	Builder storage.BuilderConfig
+	// Outbox carries batches to primaries on other nodes.
+	Outbox *Outbox
 }
 
 // Validate reports the first invalid field.
@@ -37,6 +41,8 @@ func (c FrontendConfig) Validate() error {
 		return fmt.Errorf("frontend timeout: %s must be positive", c.Timeout)
 	case c.MaxAttempts < 1:
 		return fmt.Errorf("frontend max attempts: %d must be at least 1", c.MaxAttempts)
+	case c.Outbox == nil:
+		return errors.New("frontend outbox: must be set")
 	}
 	return c.Builder.Validate()
 }
@@ -56,6 +62,7 @@ type Frontends struct {
 	pids   []*actor.PID
 	next   atomic.Uint64
 	cfg    FrontendConfig
+	sub    *eventstream.Subscription
 }
 
 // StartFrontends spawns the pool. seen is shared by the pool.
@@ -79,6 +86,15 @@ func StartFrontends(system *actor.ActorSystem, cfg FrontendConfig, router *Route
 		}
 		f.pids = append(f.pids, pid)
 	}
+	// A node that died takes the batches in flight to it along: fail them
+	// at once (retryable) rather than at the request's timeout.
+	f.sub = system.EventStream.Subscribe(func(evt any) {
+		if e, ok := evt.(*remote.EndpointTerminatedEvent); ok {
+			for _, pid := range f.pids {
+				system.Root.Send(pid, &endpointDown{addr: e.Address})
+			}
+		}
+	})
 	return f, nil
 }
 
@@ -108,6 +124,9 @@ func (f *Frontends) Ingest(ctx context.Context, req *IngestRequest) (*IngestResu
 
 // Stop stops the pool after the requests it holds are answered or time out.
 func (f *Frontends) Stop() {
+	if f.sub != nil {
+		f.system.EventStream.Unsubscribe(f.sub)
+	}
 	for _, pid := range f.pids {
 		_ = f.system.Root.PoisonFuture(pid).Wait()
 	}
@@ -133,6 +152,7 @@ type pendingIngest struct {
 	result   storage.BuildResult
 	batches  map[uint32]*storage.PartBatch // not yet acknowledged
 	attempts map[uint32]int
+	dest     map[uint32]string // actor address each batch was sent to
 	began    time.Time
 	timer    *time.Timer
 }
@@ -149,6 +169,8 @@ func (f *frontend) Receive(ctx actor.Context) {
 		if p := f.pending[msg.id]; p != nil {
 			f.finish(ctx, msg.id, p, fmt.Errorf("%w after %s", ErrIngestTimeout, f.cfg.Timeout), true)
 		}
+	case *endpointDown:
+		f.endpointLost(ctx, msg.addr)
 	case *actor.Stopping:
 		for id, p := range f.pending {
 			f.finish(ctx, id, p, ErrShuttingDown, true)
@@ -174,7 +196,7 @@ func (f *frontend) ingest(ctx actor.Context, req *IngestRequest) {
 	f.m.rejected(req.Signal, res.Reasons)
 	p := &pendingIngest{
 		reply: ctx.Sender(), signal: req.Signal, result: res, began: began,
-		batches: make(map[uint32]*storage.PartBatch, len(res.Batches)), attempts: map[uint32]int{},
+		batches: make(map[uint32]*storage.PartBatch, len(res.Batches)), attempts: map[uint32]int{}, dest: map[uint32]string{},
 	}
 	f.nextID++
 	id := f.nextID
@@ -203,13 +225,17 @@ func (f *frontend) send(ctx actor.Context, id uint64, p *pendingIngest, b *stora
 		return err
 	}
 	p.attempts[b.Partition]++
-	ctx.Request(pid, &starlingpb.WriteBatch{
+	p.dest[b.Partition] = pid.Address
+	wb := &starlingpb.WriteBatch{
 		Format:    storage.EntryFormat,
 		Partition: &starlingpb.PartitionRef{Signal: p.signal, Id: b.Partition, Epoch: epoch},
 		RequestId: id,
 		Records:   uint32(b.Records),
 		Entries:   b.Entries,
-	})
+	}
+	if !f.cfg.Outbox.Send(pid, wb, ctx.Self()) {
+		return fmt.Errorf("%s partition %d: queue to %s full: %w", storage.SignalName(p.signal), b.Partition, pid.Address, ErrNoRoute)
+	}
 	return nil
 }
 
@@ -251,6 +277,18 @@ func (f *frontend) notPrimary(ctx actor.Context, np *starlingpb.NotPrimary) {
 	}
 	if err := f.send(ctx, np.RequestId, p, b); err != nil {
 		f.finish(ctx, np.RequestId, p, err, true)
+	}
+}
+
+// endpointLost fails every request with a batch in flight to addr.
+func (f *frontend) endpointLost(ctx actor.Context, addr string) {
+	for id, p := range f.pending {
+		for part := range p.batches {
+			if p.dest[part] == addr {
+				f.finish(ctx, id, p, fmt.Errorf("%s partition %d: node at %s unreachable: %w", storage.SignalName(p.signal), part, addr, ErrNoRoute), true)
+				break
+			}
+		}
 	}
 }
 

@@ -18,6 +18,8 @@ type ManagerConfig struct {
 	NodeID string
 	// ReadTimeout bounds one partition read.
 	ReadTimeout time.Duration
+	// Replication configures primaries that have replicas.
+	Replication ReplicationConfig
 }
 
 // Validate reports the first invalid field.
@@ -27,6 +29,8 @@ func (c ManagerConfig) Validate() error {
 		return fmt.Errorf("manager node id: must be set")
 	case c.ReadTimeout <= 0:
 		return fmt.Errorf("manager read timeout: %s must be positive", c.ReadTimeout)
+	case c.Replication.Timeout <= 0 || c.Replication.MinInSync == nil || c.Replication.Addresses == nil || c.Replication.Outbox == nil:
+		return fmt.Errorf("manager replication: timeout, min in-sync, addresses and outbox must be set")
 	}
 	return nil
 }
@@ -73,9 +77,8 @@ type partKey struct {
 }
 
 type child struct {
-	pid   *actor.PID
-	epoch uint64
-	role  starlingpb.Role
+	pid *actor.PID
+	row *starlingpb.Partition
 }
 
 // manager spawns and stops partition actors (its children) to match the
@@ -160,9 +163,9 @@ func (a *manager) reconcile(ctx actor.Context) {
 	for k, p := range want {
 		role := roleOf(p, a.cfg.NodeID)
 		if c := a.children[k]; c != nil {
-			if c.epoch != p.Epoch || c.role != role {
-				c.epoch, c.role = p.Epoch, role
-				ctx.Send(c.pid, &assignment{epoch: p.Epoch, role: role})
+			if c.row != p {
+				c.row = p
+				ctx.Send(c.pid, &assignment{epoch: p.Epoch, role: role, row: p})
 			}
 			continue
 		}
@@ -174,7 +177,7 @@ func (a *manager) reconcile(ctx actor.Context) {
 			continue
 		}
 		ctx.Watch(pid)
-		a.children[k] = &child{pid: pid, epoch: p.Epoch, role: role}
+		a.children[k] = &child{pid: pid, row: p}
 	}
 	counts := map[starlingpb.Signal]int{}
 	for k := range a.children {
@@ -201,6 +204,8 @@ func (a *manager) partitionProducer(k partKey, initial *starlingpb.Partition) ac
 			store: a.store, signal: k.signal, id: k.id,
 			epoch: row.Epoch, role: roleOf(row, a.cfg.NodeID), primary: row.Primary,
 			readTTL: a.cfg.ReadTimeout,
+			self:    a.cfg.NodeID, row: row, repl: a.cfg.Replication,
+			pending: map[uint64]*replicatedWrite{}, shrinkTo: map[uint64]int{},
 		}
 	}
 }

@@ -42,8 +42,12 @@ type requestTimeout struct{ id uint64 }
 // tableChanged tells the partition manager to reconcile with the table.
 type tableChanged struct{}
 
-// assignment tells a partition actor its current epoch and role.
+// assignment tells a partition actor its current epoch, role and row.
 type assignment struct {
 	epoch uint64
 	role  starlingpb.Role
+	row   *starlingpb.Partition
 }
+
+// endpointDown tells a frontend that the actor remote lost a node.
+type endpointDown struct{ addr string }

@@ -32,6 +32,14 @@ type partition struct {
 	role    starlingpb.Role
 	primary string // node id of the primary, for NotPrimary answers
 	readTTL time.Duration
+
+	// Replication (replication.go).
+	self      string                // this node's id
+	row       *starlingpb.Partition // the table's row, as last assigned
+	repl      ReplicationConfig
+	pending   map[uint64]*replicatedWrite
+	shrinkTo  map[uint64]int // write → in-sync copies left once its shrink commits
+	nextWrite uint64
 }
 
 func (a *partition) Receive(ctx actor.Context) {
@@ -40,8 +48,24 @@ func (a *partition) Receive(ctx actor.Context) {
 		a.write(ctx, msg)
 	case *starlingpb.ReadRequest:
 		a.read(ctx, msg)
+	case *starlingpb.WriteAck:
+		a.replicaAcked(ctx, msg)
+	case *localCommitted:
+		if w := a.pending[msg.id]; w != nil {
+			if msg.err != nil {
+				a.finish(ctx, msg.id, msg.err)
+				return
+			}
+			w.local = true
+			a.settle(ctx, msg.id)
+		}
+	case *replicaDeadline:
+		a.deadline(ctx, msg.id)
+	case *shrinkDone:
+		a.shrunk(ctx, msg)
 	case *assignment:
-		a.epoch, a.role = msg.epoch, msg.role
+		a.epoch, a.role, a.row = msg.epoch, msg.role, msg.row
+		a.primary = msg.row.GetPrimary()
 	}
 }
 
@@ -58,15 +82,30 @@ func (a *partition) write(ctx actor.Context, b *starlingpb.WriteBatch) {
 	case b.GetPartition().GetSignal() != a.signal || b.GetPartition().GetId() != a.id:
 		reply(fmt.Errorf("batch for %v/%d sent to %v/%d", b.GetPartition().GetSignal(), b.GetPartition().GetId(), a.signal, a.id), false)
 		return
-	case a.role != starlingpb.Role_ROLE_PRIMARY || b.GetPartition().GetEpoch() != a.epoch:
-		ctx.Send(sender, &starlingpb.NotPrimary{RequestId: b.RequestId, Partition: a.ref(), Primary: a.primary})
-		return
 	case b.Format != storage.EntryFormat:
 		reply(fmt.Errorf("entry format %d: %w", b.Format, storage.ErrUnknownFormat), false)
+		return
+	case b.Replicate:
+		if _, err := storage.CheckEntries(b.Entries, a.id, a.store.WindowSeconds()); err != nil {
+			reply(fmt.Errorf("check entries: %w", err), false)
+			return
+		}
+		a.writeAsReplica(ctx, b)
+		return
+	case a.role != starlingpb.Role_ROLE_PRIMARY || b.GetPartition().GetEpoch() != a.epoch:
+		ctx.Send(sender, &starlingpb.NotPrimary{RequestId: b.RequestId, Partition: a.ref(), Primary: a.primary})
 		return
 	}
 	if _, err := storage.CheckEntries(b.Entries, a.id, a.store.WindowSeconds()); err != nil {
 		reply(fmt.Errorf("check entries: %w", err), false)
+		return
+	}
+	if n := len(a.row.GetInSync()); a.repl.MinInSync != nil && n < a.repl.MinInSync() {
+		reply(fmt.Errorf("%s partition %d has %d in-sync copies: %w", storage.SignalName(a.signal), a.id, n, ErrBelowMinInSync), true)
+		return
+	}
+	if replicas := a.replicas(); len(replicas) > 0 {
+		a.writeReplicated(ctx, b, replicas)
 		return
 	}
 	// With no replica to wait for, the commit is the acknowledgement: the

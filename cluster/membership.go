@@ -23,10 +23,11 @@ import (
 // ProtocolVersion is the cluster protocol this build speaks: the messages
 // between nodes (actor messages, Raft commands, gossip metadata). A node
 // accepts peers whose protocol lies in [MinProtocolVersion,
-// ProtocolVersion] and refuses the others.
+// ProtocolVersion] and refuses the others. Version 2 added replicated write
+// batches and Raft proposals through the leader's meta actor.
 const (
-	ProtocolVersion    = 1
-	MinProtocolVersion = 1
+	ProtocolVersion    = 2
+	MinProtocolVersion = 2
 )
 
 var (

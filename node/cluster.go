@@ -25,6 +25,8 @@ import (
 const (
 	maxRemoteMessage = 256 << 20
 	remoteBatch      = 64
+	// outboxQueue bounds the messages queued for one other node.
+	outboxQueue = 16 << 10
 )
 
 // advertiseHost is the host other nodes reach this node at: Advertise,
@@ -87,7 +89,11 @@ func (n *Node) startRemote(host string) (err error) {
 		remote.WithEndpointWriterQueueSize(4096),
 		remote.WithEndpointManagerQueueSize(4096),
 	}
-	n.remote = remote.NewRemote(n.system, remote.Configure(bind, port, opts...))
+	rcfg := remote.Configure(bind, port, opts...)
+	// The remote retries a connection 5 times, 2 s apart, on the sender's
+	// goroutine: once is enough, Starling retries at its own layers.
+	rcfg.MaxRetryCount = 1
+	n.remote = remote.NewRemote(n.system, rcfg)
 	defer func() {
 		if r := recover(); r != nil {
 			n.remote = nil

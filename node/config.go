@@ -54,6 +54,9 @@ type Config struct {
 	// DeadNodeTimeout is how long a node may be dead in gossip before the
 	// Raft leader removes it from the Raft group (and replaces a voter).
 	DeadNodeTimeout time.Duration
+	// ReplicaTimeout is how long a primary waits for a replica's
+	// acknowledgement before removing it from the in-sync set.
+	ReplicaTimeout time.Duration
 
 	// Partitions per signal (P). Fixed when the data directory is created.
 	Partitions int
@@ -106,6 +109,7 @@ func DefaultConfig() Config {
 		ReplicationFactor: 1,
 		MinInSync:         1,
 		DeadNodeTimeout:   30 * time.Second,
+		ReplicaTimeout:    5 * time.Second,
 		Partitions:        256,
 		Window:            24 * time.Hour,
 		RetentionTraces:   7 * 24 * time.Hour,
@@ -132,6 +136,7 @@ func LocalConfig(dataDir string) Config {
 	c.OTLPGRPCPort, c.OTLPHTTPPort, c.HTTPPort = 0, 0, 0
 	c.GossipPort, c.RaftPort, c.ActorPort = 0, 0, 0
 	c.DeadNodeTimeout = 3 * time.Second
+	c.ReplicaTimeout = time.Second
 	c.Gossip = cluster.LocalMembershipConfig("")
 	c.Raft = raftmeta.LocalConfig("", "", "")
 	c.Partitions = 16
@@ -170,10 +175,11 @@ func (c Config) Validate() error {
 	if c.BootstrapExpect < 1 {
 		errs = append(errs, fmt.Errorf("bootstrap-expect: %d must be at least 1", c.BootstrapExpect))
 	}
-	if c.ReplicationFactor != 1 {
-		// Assignment places replicas, but writes reach only primaries until
-		// in-sync replication exists: refuse rather than pretend.
-		errs = append(errs, fmt.Errorf("replication-factor: %d: only 1 is supported (in-sync replication is not built yet)", c.ReplicationFactor))
+	if c.ReplicationFactor < 1 || c.ReplicationFactor > 7 {
+		errs = append(errs, fmt.Errorf("replication-factor: %d is outside 1..7", c.ReplicationFactor))
+	}
+	if c.ReplicaTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("replica-timeout: %s must be positive", c.ReplicaTimeout))
 	}
 	if c.MinInSync < 1 || c.MinInSync > c.ReplicationFactor {
 		errs = append(errs, fmt.Errorf("min-in-sync: %d is outside 1..replication-factor (%d)", c.MinInSync, c.ReplicationFactor))

@@ -43,6 +43,7 @@ type Node struct {
 	gossip       *cluster.Membership
 	system       *actor.ActorSystem
 	remote       *remote.Remote
+	outbox       *actors.Outbox
 	router       *actors.Router
 	actorMetrics *actors.Metrics
 	manager      *actors.Manager
@@ -123,9 +124,23 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	table := n.group.FSM()
+	if _, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &metaActor{group: n.group} }), metaActorName); err != nil {
+		return fmt.Errorf("spawn meta actor: %w", err)
+	}
 	n.router = actors.NewRouter(table, n.gossip)
 	n.actorMetrics = actors.NewMetrics(n.reg)
-	if n.manager, err = actors.StartManager(n.system, actors.ManagerConfig{NodeID: n.settings.NodeID, ReadTimeout: n.cfg.QueryTimeout}, n.store, table, n.actorMetrics); err != nil {
+	n.outbox = actors.NewOutbox(n.system, outboxQueue)
+	mcfg := actors.ManagerConfig{
+		NodeID: n.settings.NodeID, ReadTimeout: n.cfg.QueryTimeout,
+		Replication: actors.ReplicationConfig{
+			Timeout:   n.cfg.ReplicaTimeout,
+			MinInSync: func() int { return max(1, int(table.State().Settings.GetMinInSync())) },
+			Proposer:  &proposer{system: n.system, group: n.group, gossip: n.gossip, self: n.settings.NodeID},
+			Addresses: n.gossip,
+			Outbox:    n.outbox,
+		},
+	}
+	if n.manager, err = actors.StartManager(n.system, mcfg, n.store, table, n.actorMetrics); err != nil {
 		return err
 	}
 	n.metrics = newReceiverMetrics(n.reg)
@@ -166,7 +181,7 @@ func (n *Node) startServing(cs *starlingpb.ClusterSettings) error {
 		return err
 	}
 	fcfg := actors.FrontendConfig{
-		Size: n.cfg.Frontends, Timeout: n.cfg.IngestTimeout, MaxAttempts: 3,
+		Size: n.cfg.Frontends, Timeout: n.cfg.IngestTimeout, MaxAttempts: 3, Outbox: n.outbox,
 		Builder: storage.BuilderConfig{
 			Partitions: int(cs.Partitions), Window: time.Duration(cs.WindowSeconds) * time.Second, MaxFuture: n.cfg.MaxFuture,
 			Retention: map[starlingpb.Signal]time.Duration{
@@ -319,6 +334,9 @@ func (n *Node) shutdown(ctx context.Context) error {
 	if n.manager != nil {
 		n.manager.Stop()
 		phase("partition actors")
+	}
+	if n.outbox != nil {
+		n.outbox.Close()
 	}
 	if n.gossip != nil {
 		if err := n.gossip.Stop(); err != nil {

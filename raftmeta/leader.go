@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -67,7 +68,68 @@ func (g *Group) reconcile(missing map[string]time.Time) error {
 			return err
 		}
 	}
+	if err := g.failover(byID); err != nil {
+		return err
+	}
 	return g.reconcileServers(byID, missing, timeout)
+}
+
+// failover promotes, for every partition whose primary is dead (or gone)
+// in gossip, the first live member of its in-sync set, raising the epoch
+// and dropping the dead node from the in-sync set (it stays a replica, out
+// of sync, until it catches up). Partitions with no live in-sync copy wait
+// for their primary. A promotion that loses a race with another change of
+// its row is retried at the next reconcile.
+func (g *Group) failover(byID map[string]cluster.MemberInfo) error {
+	st := g.fsm.State()
+	if !st.Initialised() {
+		return nil
+	}
+	alive := func(id string) bool {
+		m, ok := byID[id]
+		return ok && m.State == starlingpb.NodeState_NODE_STATE_ALIVE
+	}
+	var ups []*starlingpb.PartitionUpdate
+	for _, p := range st.Partitions {
+		m, known := byID[p.Primary]
+		if !known || (m.State != starlingpb.NodeState_NODE_STATE_DEAD && m.State != starlingpb.NodeState_NODE_STATE_LEFT) {
+			continue
+		}
+		i := slices.IndexFunc(p.InSync, func(id string) bool { return id != p.Primary && alive(id) })
+		if i < 0 {
+			continue
+		}
+		row := proto.CloneOf(p)
+		row.Primary = p.InSync[i]
+		row.InSync = slices.DeleteFunc(row.InSync, func(id string) bool { return id == p.Primary })
+		row.Replicas = append([]string{row.Primary}, slices.DeleteFunc(row.Replicas, func(id string) bool { return id == row.Primary })...)
+		row.Epoch++
+		row.UpdatedAtUnixNano = time.Now().UnixNano()
+		ups = append(ups, &starlingpb.PartitionUpdate{Partition: row, ExpectedEpoch: p.Epoch})
+	}
+	// One command per partition: a primary shrinking its in-sync set at the
+	// same time makes only that partition's promotion wait for the next
+	// round.
+	done := 0
+	var errs []error
+	for _, u := range ups {
+		cmd := &starlingpb.RaftCommand{Command: &starlingpb.RaftCommand_UpdatePartitions{UpdatePartitions: &starlingpb.UpdatePartitions{
+			Updates: []*starlingpb.PartitionUpdate{u}}}}
+		switch err := g.Propose(context.Background(), cmd); {
+		case err == nil:
+			done++
+		case errors.Is(err, ErrEpochConflict):
+		default:
+			errs = append(errs, err)
+		}
+	}
+	if done > 0 {
+		g.log.Warn("failed over partitions of dead nodes to in-sync replicas", "partitions", done, "waiting", len(ups)-done)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("fail over %d partitions: %w", len(errs), errors.Join(errs...))
+	}
+	return nil
 }
 
 // recordNodes writes every node whose metadata or state changed into the

@@ -481,12 +481,15 @@ func (x *Partition) GetUpdatedAtUnixNano() int64 {
 // partition, already encoded in the storage format named by `format`: the
 // partition actor (and, later, its replicas) apply `entries` as they are.
 type WriteBatch struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Format        uint32                 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"` // storage.EntryFormat
-	Partition     *PartitionRef          `protobuf:"bytes,2,opt,name=partition,proto3" json:"partition,omitempty"`
-	RequestId     uint64                 `protobuf:"varint,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"` // chosen by the sender, echoed in the reply
-	Records       uint32                 `protobuf:"varint,4,opt,name=records,proto3" json:"records,omitempty"`                      // OTLP records (spans, log records, data points)
-	Entries       []byte                 `protobuf:"bytes,5,opt,name=entries,proto3" json:"entries,omitempty"`                       // framed (window, key, value) triples, see storage/batch.go
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Format    uint32                 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"` // storage.EntryFormat
+	Partition *PartitionRef          `protobuf:"bytes,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	RequestId uint64                 `protobuf:"varint,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"` // chosen by the sender, echoed in the reply
+	Records   uint32                 `protobuf:"varint,4,opt,name=records,proto3" json:"records,omitempty"`                      // OTLP records (spans, log records, data points)
+	Entries   []byte                 `protobuf:"bytes,5,opt,name=entries,proto3" json:"entries,omitempty"`                       // framed (window, key, value) triples, see storage/batch.go
+	// Set when the primary forwards the batch to a replica: the replica
+	// applies it and acknowledges to the primary.
+	Replicate     bool `protobuf:"varint,6,opt,name=replicate,proto3" json:"replicate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -556,6 +559,13 @@ func (x *WriteBatch) GetEntries() []byte {
 	return nil
 }
 
+func (x *WriteBatch) GetReplicate() bool {
+	if x != nil {
+		return x.Replicate
+	}
+	return false
+}
+
 // WriteAck answers a WriteBatch. An empty `error` means every entry is
 // committed to the partition's store.
 type WriteAck struct {
@@ -565,6 +575,7 @@ type WriteAck struct {
 	Records       uint32                 `protobuf:"varint,3,opt,name=records,proto3" json:"records,omitempty"`
 	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
 	Retryable     bool                   `protobuf:"varint,5,opt,name=retryable,proto3" json:"retryable,omitempty"`
+	Node          string                 `protobuf:"bytes,6,opt,name=node,proto3" json:"node,omitempty"` // node id of the replica answering a forwarded batch
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -632,6 +643,13 @@ func (x *WriteAck) GetRetryable() bool {
 		return x.Retryable
 	}
 	return false
+}
+
+func (x *WriteAck) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
 }
 
 // NotPrimary answers a request sent to a node that is not (or no longer) the
@@ -2354,6 +2372,138 @@ func (x *SnapshotChunk) GetLast() bool {
 	return false
 }
 
+// MetaProposal asks the Raft leader's meta actor to commit a command.
+type MetaProposal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     uint64                 `protobuf:"varint,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Command       *RaftCommand           `protobuf:"bytes,2,opt,name=command,proto3" json:"command,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetaProposal) Reset() {
+	*x = MetaProposal{}
+	mi := &file_starling_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetaProposal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetaProposal) ProtoMessage() {}
+
+func (x *MetaProposal) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetaProposal.ProtoReflect.Descriptor instead.
+func (*MetaProposal) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *MetaProposal) GetRequestId() uint64 {
+	if x != nil {
+		return x.RequestId
+	}
+	return 0
+}
+
+func (x *MetaProposal) GetCommand() *RaftCommand {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+// MetaProposalReply answers a MetaProposal: committed (empty error), refused
+// by the FSM (error, e.g. an epoch conflict), or sent to a node that is not
+// the leader (not_leader, with the leader it knows).
+type MetaProposalReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     uint64                 `protobuf:"varint,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	NotLeader     bool                   `protobuf:"varint,3,opt,name=not_leader,json=notLeader,proto3" json:"not_leader,omitempty"`
+	Leader        string                 `protobuf:"bytes,4,opt,name=leader,proto3" json:"leader,omitempty"`
+	Conflict      bool                   `protobuf:"varint,5,opt,name=conflict,proto3" json:"conflict,omitempty"` // the FSM refused a compare-and-set on an epoch
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetaProposalReply) Reset() {
+	*x = MetaProposalReply{}
+	mi := &file_starling_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetaProposalReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetaProposalReply) ProtoMessage() {}
+
+func (x *MetaProposalReply) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetaProposalReply.ProtoReflect.Descriptor instead.
+func (*MetaProposalReply) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *MetaProposalReply) GetRequestId() uint64 {
+	if x != nil {
+		return x.RequestId
+	}
+	return 0
+}
+
+func (x *MetaProposalReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *MetaProposalReply) GetNotLeader() bool {
+	if x != nil {
+		return x.NotLeader
+	}
+	return false
+}
+
+func (x *MetaProposalReply) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *MetaProposalReply) GetConflict() bool {
+	if x != nil {
+		return x.Conflict
+	}
+	return false
+}
+
 var File_starling_proto protoreflect.FileDescriptor
 
 const file_starling_proto_rawDesc = "" +
@@ -2375,7 +2525,7 @@ const file_starling_proto_rawDesc = "" +
 	"size_bytes\x18\b \x01(\x04R\tsizeBytes\x12\x18\n" +
 	"\arecords\x18\t \x01(\x04R\arecords\x12/\n" +
 	"\x14updated_at_unix_nano\x18\n" +
-	" \x01(\x03R\x11updatedAtUnixNano\"\xb0\x01\n" +
+	" \x01(\x03R\x11updatedAtUnixNano\"\xce\x01\n" +
 	"\n" +
 	"WriteBatch\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x127\n" +
@@ -2383,14 +2533,16 @@ const file_starling_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\x04R\trequestId\x12\x18\n" +
 	"\arecords\x18\x04 \x01(\rR\arecords\x12\x18\n" +
-	"\aentries\x18\x05 \x01(\fR\aentries\"\xb0\x01\n" +
+	"\aentries\x18\x05 \x01(\fR\aentries\x12\x1c\n" +
+	"\treplicate\x18\x06 \x01(\bR\treplicate\"\xc4\x01\n" +
 	"\bWriteAck\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x127\n" +
 	"\tpartition\x18\x02 \x01(\v2\x19.starling.v1.PartitionRefR\tpartition\x12\x18\n" +
 	"\arecords\x18\x03 \x01(\rR\arecords\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\x1c\n" +
-	"\tretryable\x18\x05 \x01(\bR\tretryable\"~\n" +
+	"\tretryable\x18\x05 \x01(\bR\tretryable\x12\x12\n" +
+	"\x04node\x18\x06 \x01(\tR\x04node\"~\n" +
 	"\n" +
 	"NotPrimary\x12\x1d\n" +
 	"\n" +
@@ -2541,7 +2693,19 @@ const file_starling_proto_rawDesc = "" +
 	"\x06window\x18\x04 \x01(\x03R\x06window\x12\x10\n" +
 	"\x03seq\x18\x05 \x01(\x04R\x03seq\x12)\n" +
 	"\x03kvs\x18\x06 \x03(\v2\x17.starling.v1.SnapshotKVR\x03kvs\x12\x12\n" +
-	"\x04last\x18\a \x01(\bR\x04last*X\n" +
+	"\x04last\x18\a \x01(\bR\x04last\"a\n" +
+	"\fMetaProposal\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\x04R\trequestId\x122\n" +
+	"\acommand\x18\x02 \x01(\v2\x18.starling.v1.RaftCommandR\acommand\"\x9b\x01\n" +
+	"\x11MetaProposalReply\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\x04R\trequestId\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\x12\x1d\n" +
+	"\n" +
+	"not_leader\x18\x03 \x01(\bR\tnotLeader\x12\x16\n" +
+	"\x06leader\x18\x04 \x01(\tR\x06leader\x12\x1a\n" +
+	"\bconflict\x18\x05 \x01(\bR\bconflict*X\n" +
 	"\x06Signal\x12\x16\n" +
 	"\x12SIGNAL_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSIGNAL_TRACES\x10\x01\x12\x0f\n" +
@@ -2578,40 +2742,42 @@ func file_starling_proto_rawDescGZIP() []byte {
 }
 
 var file_starling_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_starling_proto_goTypes = []any{
-	(Signal)(0),              // 0: starling.v1.Signal
-	(Role)(0),                // 1: starling.v1.Role
-	(PartitionState)(0),      // 2: starling.v1.PartitionState
-	(NodeState)(0),           // 3: starling.v1.NodeState
-	(Catalog_Kind)(0),        // 4: starling.v1.Catalog.Kind
-	(*PartitionRef)(nil),     // 5: starling.v1.PartitionRef
-	(*Partition)(nil),        // 6: starling.v1.Partition
-	(*WriteBatch)(nil),       // 7: starling.v1.WriteBatch
-	(*WriteAck)(nil),         // 8: starling.v1.WriteAck
-	(*NotPrimary)(nil),       // 9: starling.v1.NotPrimary
-	(*Record)(nil),           // 10: starling.v1.Record
-	(*TraceByID)(nil),        // 11: starling.v1.TraceByID
-	(*TraceSearch)(nil),      // 12: starling.v1.TraceSearch
-	(*Attribute)(nil),        // 13: starling.v1.Attribute
-	(*LogSearch)(nil),        // 14: starling.v1.LogSearch
-	(*SeriesSearch)(nil),     // 15: starling.v1.SeriesSearch
-	(*Catalog)(nil),          // 16: starling.v1.Catalog
-	(*ReadRequest)(nil),      // 17: starling.v1.ReadRequest
-	(*TraceHit)(nil),         // 18: starling.v1.TraceHit
-	(*ResultChunk)(nil),      // 19: starling.v1.ResultChunk
-	(*NodeMeta)(nil),         // 20: starling.v1.NodeMeta
-	(*NodeRecord)(nil),       // 21: starling.v1.NodeRecord
-	(*ClusterSettings)(nil),  // 22: starling.v1.ClusterSettings
-	(*RaftCommand)(nil),      // 23: starling.v1.RaftCommand
-	(*InitCluster)(nil),      // 24: starling.v1.InitCluster
-	(*PutNode)(nil),          // 25: starling.v1.PutNode
-	(*RemoveNode)(nil),       // 26: starling.v1.RemoveNode
-	(*PartitionUpdate)(nil),  // 27: starling.v1.PartitionUpdate
-	(*UpdatePartitions)(nil), // 28: starling.v1.UpdatePartitions
-	(*MetaState)(nil),        // 29: starling.v1.MetaState
-	(*SnapshotKV)(nil),       // 30: starling.v1.SnapshotKV
-	(*SnapshotChunk)(nil),    // 31: starling.v1.SnapshotChunk
+	(Signal)(0),               // 0: starling.v1.Signal
+	(Role)(0),                 // 1: starling.v1.Role
+	(PartitionState)(0),       // 2: starling.v1.PartitionState
+	(NodeState)(0),            // 3: starling.v1.NodeState
+	(Catalog_Kind)(0),         // 4: starling.v1.Catalog.Kind
+	(*PartitionRef)(nil),      // 5: starling.v1.PartitionRef
+	(*Partition)(nil),         // 6: starling.v1.Partition
+	(*WriteBatch)(nil),        // 7: starling.v1.WriteBatch
+	(*WriteAck)(nil),          // 8: starling.v1.WriteAck
+	(*NotPrimary)(nil),        // 9: starling.v1.NotPrimary
+	(*Record)(nil),            // 10: starling.v1.Record
+	(*TraceByID)(nil),         // 11: starling.v1.TraceByID
+	(*TraceSearch)(nil),       // 12: starling.v1.TraceSearch
+	(*Attribute)(nil),         // 13: starling.v1.Attribute
+	(*LogSearch)(nil),         // 14: starling.v1.LogSearch
+	(*SeriesSearch)(nil),      // 15: starling.v1.SeriesSearch
+	(*Catalog)(nil),           // 16: starling.v1.Catalog
+	(*ReadRequest)(nil),       // 17: starling.v1.ReadRequest
+	(*TraceHit)(nil),          // 18: starling.v1.TraceHit
+	(*ResultChunk)(nil),       // 19: starling.v1.ResultChunk
+	(*NodeMeta)(nil),          // 20: starling.v1.NodeMeta
+	(*NodeRecord)(nil),        // 21: starling.v1.NodeRecord
+	(*ClusterSettings)(nil),   // 22: starling.v1.ClusterSettings
+	(*RaftCommand)(nil),       // 23: starling.v1.RaftCommand
+	(*InitCluster)(nil),       // 24: starling.v1.InitCluster
+	(*PutNode)(nil),           // 25: starling.v1.PutNode
+	(*RemoveNode)(nil),        // 26: starling.v1.RemoveNode
+	(*PartitionUpdate)(nil),   // 27: starling.v1.PartitionUpdate
+	(*UpdatePartitions)(nil),  // 28: starling.v1.UpdatePartitions
+	(*MetaState)(nil),         // 29: starling.v1.MetaState
+	(*SnapshotKV)(nil),        // 30: starling.v1.SnapshotKV
+	(*SnapshotChunk)(nil),     // 31: starling.v1.SnapshotChunk
+	(*MetaProposal)(nil),      // 32: starling.v1.MetaProposal
+	(*MetaProposalReply)(nil), // 33: starling.v1.MetaProposalReply
 }
 var file_starling_proto_depIdxs = []int32{
 	0,  // 0: starling.v1.PartitionRef.signal:type_name -> starling.v1.Signal
@@ -2650,11 +2816,12 @@ var file_starling_proto_depIdxs = []int32{
 	6,  // 33: starling.v1.MetaState.partitions:type_name -> starling.v1.Partition
 	0,  // 34: starling.v1.SnapshotChunk.signal:type_name -> starling.v1.Signal
 	30, // 35: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	23, // 36: starling.v1.MetaProposal.command:type_name -> starling.v1.RaftCommand
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_starling_proto_init() }
@@ -2681,7 +2848,7 @@ func file_starling_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_starling_proto_rawDesc), len(file_starling_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,245 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/storage"
+)
+
+// In-sync replication, the primary's side. A primary writes a batch to its
+// own store and forwards it to every other member of the partition's
+// in-sync set; it acknowledges the sender only when all have acknowledged.
+// A replica that does not answer within the replica timeout (or answers
+// with an error) is removed from the in-sync set through Raft first; if
+// that leaves fewer in-sync copies than min_in_sync, the write is refused
+// as retryable instead.
+
+// Proposer changes one partition row through Raft, as a compare-and-set on
+// its epoch. The node implements it (forwarding to the Raft leader).
+// Partition actors call it from goroutines; calls may overlap.
+type Proposer interface {
+	UpdatePartition(ctx context.Context, row *starlingpb.Partition, expectedEpoch uint64) error
+}
+
+// ErrBelowMinInSync is returned for writes to a partition with fewer
+// in-sync copies than the cluster's min_in_sync: retryable, never accepted
+// with less durability.
+var ErrBelowMinInSync = errors.New("fewer in-sync copies than min_in_sync")
+
+// ReplicationConfig is what partition actors need to replicate.
+type ReplicationConfig struct {
+	// Timeout is how long a primary waits for a replica's acknowledgement.
+	Timeout time.Duration
+	// MinInSync returns the cluster's min_in_sync (it is known once the
+	// cluster is formed, before any partition actor exists).
+	MinInSync func() int
+	// Proposer shrinks in-sync sets; nil on a node that cannot (tests of a
+	// single node): a lagging replica then fails the write.
+	Proposer Proposer
+	// Addresses resolves replicas' nodes.
+	Addresses NodeAddresses
+	// Outbox carries forwarded batches to replicas.
+	Outbox *Outbox
+}
+
+// replicatedWrite is a primary's write waiting for its own commit and its
+// replicas' acknowledgements.
+type replicatedWrite struct {
+	sender    *actor.PID
+	requestID uint64
+	records   uint32
+	local     bool            // committed locally
+	waiting   map[string]bool // node ids not yet acknowledged
+	failed    []string        // node ids that refused or did not answer
+	timer     *time.Timer
+	shrinking bool
+}
+
+// Messages a partition actor sends itself.
+type (
+	localCommitted struct {
+		id  uint64
+		err error
+	}
+	replicaDeadline struct{ id uint64 }
+	shrinkDone      struct {
+		id  uint64
+		err error
+	}
+)
+
+// replicas returns the other members of the in-sync set.
+func (a *partition) replicas() []string {
+	var out []string
+	for _, id := range a.row.GetInSync() {
+		if id != a.self {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// writeReplicated starts a primary's write with replicas to wait for.
+func (a *partition) writeReplicated(ctx actor.Context, b *starlingpb.WriteBatch, replicas []string) {
+	a.nextWrite++
+	id := a.nextWrite
+	w := &replicatedWrite{sender: ctx.Sender(), requestID: b.RequestId, records: b.Records, waiting: map[string]bool{}}
+	a.pending[id] = w
+	self, system := ctx.Self(), ctx.ActorSystem()
+	a.store.Apply(a.signal, b.Entries, int(b.Records), func(err error) {
+		system.Root.Send(self, &localCommitted{id: id, err: err})
+	})
+	fwd := &starlingpb.WriteBatch{Format: b.Format, Partition: a.ref(), RequestId: id, Records: b.Records, Entries: b.Entries, Replicate: true}
+	for _, node := range replicas {
+		addr, ok := a.repl.Addresses.ActorAddress(node)
+		if !ok {
+			w.failed = append(w.failed, node)
+			continue
+		}
+		if !a.repl.Outbox.Send(actor.NewPID(addr, PartitionName(a.signal, a.id)), fwd, self) {
+			w.failed = append(w.failed, node)
+			continue
+		}
+		w.waiting[node] = true
+	}
+	w.timer = time.AfterFunc(a.repl.Timeout, func() { system.Root.Send(self, &replicaDeadline{id: id}) })
+	a.settle(ctx, id)
+}
+
+// replicaAcked records a replica's answer to a forwarded batch.
+func (a *partition) replicaAcked(ctx actor.Context, ack *starlingpb.WriteAck) {
+	w := a.pending[ack.RequestId]
+	if w == nil || !w.waiting[ack.Node] {
+		return
+	}
+	delete(w.waiting, ack.Node)
+	if ack.Error != "" {
+		w.failed = append(w.failed, ack.Node)
+	}
+	a.settle(ctx, ack.RequestId)
+}
+
+// settle answers a replicated write once everything it waits for is in,
+// or starts shrinking the in-sync set when replicas failed and nothing else
+// is outstanding.
+func (a *partition) settle(ctx actor.Context, id uint64) {
+	w := a.pending[id]
+	if w == nil || !w.local || w.shrinking || len(w.waiting) > 0 {
+		return
+	}
+	if len(w.failed) == 0 {
+		a.finish(ctx, id, nil)
+		return
+	}
+	a.shrink(ctx, id)
+}
+
+// deadline gives up on replicas that have not answered.
+func (a *partition) deadline(ctx actor.Context, id uint64) {
+	w := a.pending[id]
+	if w == nil || w.shrinking {
+		return
+	}
+	if !w.local {
+		a.finish(ctx, id, fmt.Errorf("local commit not done within %s", a.repl.Timeout))
+		return
+	}
+	for node := range w.waiting {
+		w.failed = append(w.failed, node)
+	}
+	slices.Sort(w.failed)
+	clear(w.waiting)
+	a.shrink(ctx, id)
+}
+
+// shrink removes the failed replicas from the in-sync set through Raft,
+// then answers the write: acknowledged if enough in-sync copies remain.
+func (a *partition) shrink(ctx actor.Context, id uint64) {
+	w := a.pending[id]
+	w.shrinking = true
+	if a.repl.Proposer == nil {
+		a.finish(ctx, id, fmt.Errorf("replicas %v did not acknowledge", w.failed))
+		return
+	}
+	row := proto.CloneOf(a.row)
+	row.InSync = slices.DeleteFunc(row.InSync, func(n string) bool { return slices.Contains(w.failed, n) })
+	row.Epoch++
+	row.UpdatedAtUnixNano = time.Now().UnixNano()
+	expected := a.row.Epoch
+	self, system, timeout := ctx.Self(), ctx.ActorSystem(), a.repl.Timeout
+	ctx.Logger().Warn("removing lagging replicas from the in-sync set",
+		"signal", storage.SignalName(a.signal), "partition", a.id, "replicas", w.failed, "epoch", row.Epoch)
+	go func() {
+		c, cancel := context.WithTimeout(context.Background(), 2*timeout)
+		defer cancel()
+		err := a.repl.Proposer.UpdatePartition(c, row, expected)
+		system.Root.Send(self, &shrinkDone{id: id, err: err})
+	}()
+	a.shrinkTo[id] = len(row.InSync)
+}
+
+// shrunk answers a write whose in-sync shrink finished.
+func (a *partition) shrunk(ctx actor.Context, msg *shrinkDone) {
+	left, ok := a.shrinkTo[msg.id]
+	delete(a.shrinkTo, msg.id)
+	if !ok {
+		return
+	}
+	switch {
+	case msg.err != nil:
+		a.finish(ctx, msg.id, fmt.Errorf("remove lagging replicas from the in-sync set: %w", msg.err))
+	case left < a.repl.MinInSync():
+		a.finish(ctx, msg.id, fmt.Errorf("%d in-sync copies left: %w", left, ErrBelowMinInSync))
+	default:
+		a.finish(ctx, msg.id, nil)
+	}
+}
+
+// finish answers a replicated write and forgets it.
+func (a *partition) finish(ctx actor.Context, id uint64, err error) {
+	w := a.pending[id]
+	if w == nil {
+		return
+	}
+	delete(a.pending, id)
+	w.timer.Stop()
+	ack := &starlingpb.WriteAck{RequestId: w.requestID, Partition: a.ref(), Records: w.records}
+	if err != nil {
+		ack.Error, ack.Retryable = err.Error(), !errors.Is(err, storage.ErrCorrupt)
+	}
+	ctx.Send(w.sender, ack)
+}
+
+// writeAsReplica applies a batch the primary forwarded.
+func (a *partition) writeAsReplica(ctx actor.Context, b *starlingpb.WriteBatch) {
+	sender := ctx.Sender()
+	refuse := func(reason string) {
+		ctx.Send(sender, &starlingpb.WriteAck{RequestId: b.RequestId, Partition: a.ref(), Error: reason, Retryable: true, Node: a.self})
+	}
+	switch {
+	case a.role != starlingpb.Role_ROLE_REPLICA && a.role != starlingpb.Role_ROLE_LEARNER:
+		refuse(fmt.Sprintf("not a replica of %s partition %d", storage.SignalName(a.signal), a.id))
+		return
+	case b.GetPartition().GetEpoch() < a.epoch:
+		// A newer epoch than ours means our table lags the primary's: the
+		// primary only forwards to its in-sync set, so take it.
+		refuse(fmt.Sprintf("stale epoch %d (replica at %d)", b.GetPartition().GetEpoch(), a.epoch))
+		return
+	}
+	system, ref, self := ctx.ActorSystem(), a.ref(), a.self
+	a.store.Apply(a.signal, b.Entries, int(b.Records), func(err error) {
+		ack := &starlingpb.WriteAck{RequestId: b.RequestId, Partition: ref, Records: b.Records, Node: self}
+		if err != nil {
+			ack.Error, ack.Retryable = err.Error(), true
+		}
+		system.Root.Send(sender, ack)
+	})
+}
