@@ -3,8 +3,10 @@ package actors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +53,46 @@ func (t *table) Changed() <-chan struct{} {
 	return t.changed
 }
 
+// set replaces one partition's row with what change makes of a copy, as a
+// Raft change would.
+func (t *table) set(sig starlingpb.Signal, id uint32, change func(*starlingpb.Partition)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rows := make([]*starlingpb.Partition, len(t.rows))
+	for i, r := range t.rows {
+		if r.Signal == sig && r.Id == id {
+			r = proto.Clone(r).(*starlingpb.Partition)
+			change(r)
+		}
+		rows[i] = r
+	}
+	t.rows = rows
+	close(t.changed)
+	t.changed = make(chan struct{})
+}
+
+// UpdatePartition is the table as a Proposer: a compare-and-set on the
+// row's epoch, like the Raft FSM's.
+func (t *table) UpdatePartition(_ context.Context, row *starlingpb.Partition, expected uint64) error {
+	cur := t.row(row.Signal, row.Id)
+	if cur.Epoch != expected {
+		return fmt.Errorf("epoch %d, expected %d", cur.Epoch, expected)
+	}
+	t.set(row.Signal, row.Id, func(p *starlingpb.Partition) { proto.Reset(p); proto.Merge(p, row) })
+	return nil
+}
+
+func (t *table) row(sig starlingpb.Signal, id uint32) *starlingpb.Partition {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, r := range t.rows {
+		if r.Signal == sig && r.Id == id {
+			return r
+		}
+	}
+	return nil
+}
+
 // bump raises the epoch of one partition, as a Raft change would.
 func (t *table) bump(sig starlingpb.Signal, id uint32) {
 	t.mu.Lock()
@@ -81,6 +123,7 @@ type env struct {
 	querier   *Querier
 	router    *Router
 	outbox    *Outbox
+	minInSync atomic.Int32
 }
 
 func newEnv(t testing.TB) *env {
@@ -96,11 +139,13 @@ func newEnv(t testing.TB) *env {
 		table:  newTable("n1"),
 		store:  store,
 	}
+	e.minInSync.Store(1)
 	e.router = NewRouter(e.table, addrs{e.system})
 	e.outbox = NewOutbox(e.system, 1024)
 	m := NewMetrics(nil)
 	if e.manager, err = StartManager(e.system, ManagerConfig{NodeID: "n1", ReadTimeout: 5 * time.Second,
-		Replication: ReplicationConfig{Timeout: 2 * time.Second, MinInSync: func() int { return 1 }, Addresses: addrs{e.system}, Outbox: e.outbox}}, store, e.table, m); err != nil {
+		Replication: ReplicationConfig{Timeout: 2 * time.Second, MinInSync: func() int { return int(e.minInSync.Load()) },
+			Addresses: addrs{e.system}, Outbox: e.outbox, Proposer: e.table}}, store, e.table, m); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "partition actors", e.manager.Ready)
