@@ -24,10 +24,11 @@ import (
 // between nodes (actor messages, Raft commands, gossip metadata). A node
 // accepts peers whose protocol lies in [MinProtocolVersion,
 // ProtocolVersion] and refuses the others. Version 2 added replicated write
-// batches and Raft proposals through the leader's meta actor.
+// batches and Raft proposals through the leader's meta actor; 3 the
+// partition handoff messages.
 const (
-	ProtocolVersion    = 2
-	MinProtocolVersion = 2
+	ProtocolVersion    = 3
+	MinProtocolVersion = 3
 )
 
 var (

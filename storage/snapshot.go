@@ -182,3 +182,17 @@ func (s *Store) LoadSnapshot(c *starlingpb.SnapshotChunk) (SnapshotStats, error)
 	}
 	return st, nil
 }
+
+// PartitionSize estimates the bytes of keys and values partition p of sig
+// holds in every open window, from Badger's table indexes (memtables not
+// included): the denominator of a handoff's progress.
+func (s *Store) PartitionSize(sig starlingpb.Signal, p uint32) int64 {
+	ws := s.acquire(sig, math.MinInt64, math.MaxInt64)
+	defer releaseAll(ws)
+	var n uint64
+	for _, w := range ws {
+		_, uncompressed := w.db(p).EstimateSize(partitionPrefix(p))
+		n += uncompressed
+	}
+	return int64(n)
+}

@@ -2504,6 +2504,251 @@ func (x *MetaProposalReply) GetConflict() bool {
 	return false
 }
 
+// HandoffOpen asks a node's handoff actor to receive a partition; it answers
+// HandoffReady from the receiver actor it spawned.
+type HandoffOpen struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Format        uint32                 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"` // storage.EntryFormat the sender streams
+	MigrationId   string                 `protobuf:"bytes,2,opt,name=migration_id,json=migrationId,proto3" json:"migration_id,omitempty"`
+	Signal        Signal                 `protobuf:"varint,3,opt,name=signal,proto3,enum=starling.v1.Signal" json:"signal,omitempty"`
+	Partition     uint32                 `protobuf:"varint,4,opt,name=partition,proto3" json:"partition,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,5,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoffOpen) Reset() {
+	*x = HandoffOpen{}
+	mi := &file_starling_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoffOpen) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoffOpen) ProtoMessage() {}
+
+func (x *HandoffOpen) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoffOpen.ProtoReflect.Descriptor instead.
+func (*HandoffOpen) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *HandoffOpen) GetFormat() uint32 {
+	if x != nil {
+		return x.Format
+	}
+	return 0
+}
+
+func (x *HandoffOpen) GetMigrationId() string {
+	if x != nil {
+		return x.MigrationId
+	}
+	return ""
+}
+
+func (x *HandoffOpen) GetSignal() Signal {
+	if x != nil {
+		return x.Signal
+	}
+	return Signal_SIGNAL_UNSPECIFIED
+}
+
+func (x *HandoffOpen) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *HandoffOpen) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+// HandoffReady answers HandoffOpen; its sender is the receiver to stream to.
+type HandoffReady struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MigrationId   string                 `protobuf:"bytes,1,opt,name=migration_id,json=migrationId,proto3" json:"migration_id,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoffReady) Reset() {
+	*x = HandoffReady{}
+	mi := &file_starling_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoffReady) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoffReady) ProtoMessage() {}
+
+func (x *HandoffReady) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoffReady.ProtoReflect.Descriptor instead.
+func (*HandoffReady) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *HandoffReady) GetMigrationId() string {
+	if x != nil {
+		return x.MigrationId
+	}
+	return ""
+}
+
+func (x *HandoffReady) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// HandoffChunk is one chunk of the stream.
+type HandoffChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MigrationId   string                 `protobuf:"bytes,1,opt,name=migration_id,json=migrationId,proto3" json:"migration_id,omitempty"`
+	Chunk         *SnapshotChunk         `protobuf:"bytes,2,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoffChunk) Reset() {
+	*x = HandoffChunk{}
+	mi := &file_starling_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoffChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoffChunk) ProtoMessage() {}
+
+func (x *HandoffChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoffChunk.ProtoReflect.Descriptor instead.
+func (*HandoffChunk) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *HandoffChunk) GetMigrationId() string {
+	if x != nil {
+		return x.MigrationId
+	}
+	return ""
+}
+
+func (x *HandoffChunk) GetChunk() *SnapshotChunk {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+// HandoffAck says a chunk is loaded (or why not); it returns one credit.
+type HandoffAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MigrationId   string                 `protobuf:"bytes,1,opt,name=migration_id,json=migrationId,proto3" json:"migration_id,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoffAck) Reset() {
+	*x = HandoffAck{}
+	mi := &file_starling_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoffAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoffAck) ProtoMessage() {}
+
+func (x *HandoffAck) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoffAck.ProtoReflect.Descriptor instead.
+func (*HandoffAck) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *HandoffAck) GetMigrationId() string {
+	if x != nil {
+		return x.MigrationId
+	}
+	return ""
+}
+
+func (x *HandoffAck) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *HandoffAck) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_starling_proto protoreflect.FileDescriptor
 
 const file_starling_proto_rawDesc = "" +
@@ -2705,7 +2950,24 @@ const file_starling_proto_rawDesc = "" +
 	"\n" +
 	"not_leader\x18\x03 \x01(\bR\tnotLeader\x12\x16\n" +
 	"\x06leader\x18\x04 \x01(\tR\x06leader\x12\x1a\n" +
-	"\bconflict\x18\x05 \x01(\bR\bconflict*X\n" +
+	"\bconflict\x18\x05 \x01(\bR\bconflict\"\xa9\x01\n" +
+	"\vHandoffOpen\x12\x16\n" +
+	"\x06format\x18\x01 \x01(\rR\x06format\x12!\n" +
+	"\fmigration_id\x18\x02 \x01(\tR\vmigrationId\x12+\n" +
+	"\x06signal\x18\x03 \x01(\x0e2\x13.starling.v1.SignalR\x06signal\x12\x1c\n" +
+	"\tpartition\x18\x04 \x01(\rR\tpartition\x12\x14\n" +
+	"\x05epoch\x18\x05 \x01(\x04R\x05epoch\"G\n" +
+	"\fHandoffReady\x12!\n" +
+	"\fmigration_id\x18\x01 \x01(\tR\vmigrationId\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"c\n" +
+	"\fHandoffChunk\x12!\n" +
+	"\fmigration_id\x18\x01 \x01(\tR\vmigrationId\x120\n" +
+	"\x05chunk\x18\x02 \x01(\v2\x1a.starling.v1.SnapshotChunkR\x05chunk\"W\n" +
+	"\n" +
+	"HandoffAck\x12!\n" +
+	"\fmigration_id\x18\x01 \x01(\tR\vmigrationId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error*X\n" +
 	"\x06Signal\x12\x16\n" +
 	"\x12SIGNAL_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSIGNAL_TRACES\x10\x01\x12\x0f\n" +
@@ -2742,7 +3004,7 @@ func file_starling_proto_rawDescGZIP() []byte {
 }
 
 var file_starling_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_starling_proto_goTypes = []any{
 	(Signal)(0),               // 0: starling.v1.Signal
 	(Role)(0),                 // 1: starling.v1.Role
@@ -2778,6 +3040,10 @@ var file_starling_proto_goTypes = []any{
 	(*SnapshotChunk)(nil),     // 31: starling.v1.SnapshotChunk
 	(*MetaProposal)(nil),      // 32: starling.v1.MetaProposal
 	(*MetaProposalReply)(nil), // 33: starling.v1.MetaProposalReply
+	(*HandoffOpen)(nil),       // 34: starling.v1.HandoffOpen
+	(*HandoffReady)(nil),      // 35: starling.v1.HandoffReady
+	(*HandoffChunk)(nil),      // 36: starling.v1.HandoffChunk
+	(*HandoffAck)(nil),        // 37: starling.v1.HandoffAck
 }
 var file_starling_proto_depIdxs = []int32{
 	0,  // 0: starling.v1.PartitionRef.signal:type_name -> starling.v1.Signal
@@ -2817,11 +3083,13 @@ var file_starling_proto_depIdxs = []int32{
 	0,  // 34: starling.v1.SnapshotChunk.signal:type_name -> starling.v1.Signal
 	30, // 35: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
 	23, // 36: starling.v1.MetaProposal.command:type_name -> starling.v1.RaftCommand
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	0,  // 37: starling.v1.HandoffOpen.signal:type_name -> starling.v1.Signal
+	31, // 38: starling.v1.HandoffChunk.chunk:type_name -> starling.v1.SnapshotChunk
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_starling_proto_init() }
@@ -2848,7 +3116,7 @@ func file_starling_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_starling_proto_rawDesc), len(file_starling_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   29,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
