@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,9 @@ type ManagerConfig struct {
 	ReadTimeout time.Duration
 	// Replication configures primaries that have replicas.
 	Replication ReplicationConfig
+	// Logger receives partition actors' logs (replication, catch-up);
+	// nil: none.
+	Logger *slog.Logger
 }
 
 // Validate reports the first invalid field.
@@ -50,8 +54,12 @@ func StartManager(system *actor.ActorSystem, cfg ManagerConfig, store *storage.S
 		return nil, err
 	}
 	h := &Manager{system: system}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &manager{cfg: cfg, store: store, table: table, m: m, ready: &h.ready, children: map[partKey]*child{}}
+		return &manager{cfg: cfg, store: store, table: table, m: m, ready: &h.ready, children: map[partKey]*child{}, log: log}
 	})
 	pid, err := system.Root.SpawnNamed(props, managerName)
 	if err != nil {
@@ -84,6 +92,7 @@ type child struct {
 // manager spawns and stops partition actors (its children) to match the
 // partition table, and tells them their epoch and role.
 type manager struct {
+	log      *slog.Logger
 	cfg      ManagerConfig
 	store    *storage.Store
 	table    PartitionTable
@@ -204,8 +213,8 @@ func (a *manager) partitionProducer(k partKey, initial *starlingpb.Partition) ac
 			store: a.store, signal: k.signal, id: k.id,
 			epoch: row.Epoch, role: roleOf(row, a.cfg.NodeID), primary: row.Primary,
 			readTTL: a.cfg.ReadTimeout,
-			self:    a.cfg.NodeID, row: row, repl: a.cfg.Replication,
-			pending: map[uint64]*replicatedWrite{}, shrinkTo: map[uint64]int{},
+			self:    a.cfg.NodeID, row: row, repl: a.cfg.Replication, log: a.log,
+			pending: map[uint64]*replicatedWrite{}, shrinkTo: map[uint64]int{}, catchups: map[string]*catchUp{},
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -34,12 +35,15 @@ type partition struct {
 	readTTL time.Duration
 
 	// Replication (replication.go).
+	log       *slog.Logger
 	self      string                // this node's id
 	row       *starlingpb.Partition // the table's row, as last assigned
 	repl      ReplicationConfig
 	pending   map[uint64]*replicatedWrite
 	shrinkTo  map[uint64]int // write → in-sync copies left once its shrink commits
 	nextWrite uint64
+	catchups  map[string]*catchUp // learner node → its catch-up (catchup.go)
+	ticking   bool                // a catchUpTick is scheduled
 }
 
 func (a *partition) Receive(ctx actor.Context) {
@@ -49,7 +53,20 @@ func (a *partition) Receive(ctx actor.Context) {
 	case *starlingpb.ReadRequest:
 		a.read(ctx, msg)
 	case *starlingpb.WriteAck:
-		a.replicaAcked(ctx, msg)
+		if !a.learnerAcked(ctx, msg) {
+			a.replicaAcked(ctx, msg)
+		}
+	case *catchUpStreamed:
+		a.streamed(ctx, msg)
+	case *catchUpJoined:
+		a.joined(ctx, msg)
+	case *catchUpTick:
+		a.ticking = false
+		a.reviewCatchUps(ctx)
+	case *actor.Started:
+		a.reviewCatchUps(ctx)
+	case *actor.Stopping:
+		a.stopCatchUps()
 	case *localCommitted:
 		if w := a.pending[msg.id]; w != nil {
 			if msg.err != nil {
@@ -66,6 +83,7 @@ func (a *partition) Receive(ctx actor.Context) {
 	case *assignment:
 		a.epoch, a.role, a.row = msg.epoch, msg.role, msg.row
 		a.primary = msg.row.GetPrimary()
+		a.reviewCatchUps(ctx)
 	}
 }
 
@@ -104,7 +122,7 @@ func (a *partition) write(ctx actor.Context, b *starlingpb.WriteBatch) {
 		reply(fmt.Errorf("%s partition %d has %d in-sync copies: %w", storage.SignalName(a.signal), a.id, n, ErrBelowMinInSync), true)
 		return
 	}
-	if replicas := a.replicas(); len(replicas) > 0 {
+	if replicas := a.replicas(); len(replicas) > 0 || len(a.catchups) > 0 {
 		a.writeReplicated(ctx, b, replicas)
 		return
 	}

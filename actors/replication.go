@@ -48,6 +48,9 @@ type ReplicationConfig struct {
 	Addresses NodeAddresses
 	// Outbox carries forwarded batches to replicas.
 	Outbox *Outbox
+	// Handoff streams snapshots to replicas that catch up; a zero
+	// ChunkBytes turns catch-up off.
+	Handoff HandoffConfig
 }
 
 // replicatedWrite is a primary's write waiting for its own commit and its
@@ -110,6 +113,7 @@ func (a *partition) writeReplicated(ctx actor.Context, b *starlingpb.WriteBatch,
 		}
 		w.waiting[node] = true
 	}
+	a.forwardToLearners(id, fwd, self)
 	w.timer = time.AfterFunc(a.repl.Timeout, func() { system.Root.Send(self, &replicaDeadline{id: id}) })
 	a.settle(ctx, id)
 }
@@ -175,7 +179,7 @@ func (a *partition) shrink(ctx actor.Context, id uint64) {
 	row.UpdatedAtUnixNano = time.Now().UnixNano()
 	expected := a.row.Epoch
 	self, system, timeout := ctx.Self(), ctx.ActorSystem(), a.repl.Timeout
-	ctx.Logger().Warn("removing lagging replicas from the in-sync set",
+	a.log.Warn("removing lagging replicas from the in-sync set",
 		"signal", storage.SignalName(a.signal), "partition", a.id, "replicas", w.failed, "epoch", row.Epoch)
 	go func() {
 		c, cancel := context.WithTimeout(context.Background(), 2*timeout)
@@ -211,6 +215,7 @@ func (a *partition) finish(ctx actor.Context, id uint64, err error) {
 	}
 	delete(a.pending, id)
 	w.timer.Stop()
+	defer a.writeDone(ctx, id)
 	ack := &starlingpb.WriteAck{RequestId: w.requestID, Partition: a.ref(), Records: w.records}
 	if err != nil {
 		ack.Error, ack.Retryable = err.Error(), !errors.Is(err, storage.ErrCorrupt)

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/starling-otel/starling/actors"
 	"github.com/starling-otel/starling/cluster"
 	"github.com/starling-otel/starling/raftmeta"
 	"github.com/starling-otel/starling/storage"
@@ -57,6 +58,8 @@ type Config struct {
 	// ReplicaTimeout is how long a primary waits for a replica's
 	// acknowledgement before removing it from the in-sync set.
 	ReplicaTimeout time.Duration
+	// HandoffMaxRate bounds one partition handoff, in bytes per second.
+	HandoffMaxRate int64
 
 	// Partitions per signal (P). Fixed when the data directory is created.
 	Partitions int
@@ -110,6 +113,7 @@ func DefaultConfig() Config {
 		MinInSync:         1,
 		DeadNodeTimeout:   30 * time.Second,
 		ReplicaTimeout:    5 * time.Second,
+		HandoffMaxRate:    64 << 20,
 		Partitions:        256,
 		Window:            24 * time.Hour,
 		RetentionTraces:   7 * 24 * time.Hour,
@@ -178,6 +182,9 @@ func (c Config) Validate() error {
 	if c.ReplicationFactor < 1 || c.ReplicationFactor > 7 {
 		errs = append(errs, fmt.Errorf("replication-factor: %d is outside 1..7", c.ReplicationFactor))
 	}
+	if c.HandoffMaxRate < 0 {
+		errs = append(errs, fmt.Errorf("handoff-max-rate: %d is negative", c.HandoffMaxRate))
+	}
 	if c.ReplicaTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("replica-timeout: %s must be positive", c.ReplicaTimeout))
 	}
@@ -210,4 +217,11 @@ func (c Config) storageConfig() storage.Config {
 	s.SyncWrites = c.SyncWrites
 	s.Logger = c.Logger
 	return s
+}
+
+// handoffConfig is the handoff sender's configuration.
+func (c Config) handoffConfig() actors.HandoffConfig {
+	h := actors.DefaultHandoffConfig()
+	h.MaxRate = c.HandoffMaxRate
+	return h
 }

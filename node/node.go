@@ -131,14 +131,18 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.actorMetrics = actors.NewMetrics(n.reg)
 	n.outbox = actors.NewOutbox(n.system, outboxQueue)
 	mcfg := actors.ManagerConfig{
-		NodeID: n.settings.NodeID, ReadTimeout: n.cfg.QueryTimeout,
+		NodeID: n.settings.NodeID, ReadTimeout: n.cfg.QueryTimeout, Logger: n.log.With("component", "partition"),
 		Replication: actors.ReplicationConfig{
 			Timeout:   n.cfg.ReplicaTimeout,
 			MinInSync: func() int { return max(1, int(table.State().Settings.GetMinInSync())) },
 			Proposer:  &proposer{system: n.system, group: n.group, gossip: n.gossip, self: n.settings.NodeID},
 			Addresses: n.gossip,
 			Outbox:    n.outbox,
+			Handoff:   n.cfg.handoffConfig(),
 		},
+	}
+	if _, err := actors.StartHandoffActor(n.system, n.store, time.Minute); err != nil {
+		return err
 	}
 	if n.manager, err = actors.StartManager(n.system, mcfg, n.store, table, n.actorMetrics); err != nil {
 		return err

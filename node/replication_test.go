@@ -115,9 +115,44 @@ func TestReplicationFailoverAndMinInSync(t *testing.T) {
 		t.Run(fmt.Sprintf("round %d readable", i), func(t *testing.T) { checkTraces(t, nodes[1], td) })
 	}
 
-	// 3. A second node dies: fewer in-sync copies than min_in_sync (and no
-	// Raft quorum): writes are refused as retryable, never acknowledged.
+	// 3. The dead node comes back: its primaries catch it up by snapshot
+	// handoff (with the writes it missed) and it rejoins every in-sync set.
+	back, err := New(dead.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := back.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopNode(t, back) })
+	if err := back.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	began = time.Now()
+	eventually(t, 60*time.Second, func() string {
+		for _, p := range nodes[0].group.FSM().State().Partitions {
+			if len(p.InSync) != 3 {
+				return fmt.Sprintf("%v partition %d in sync %v", p.Signal, p.Id, p.InSync)
+			}
+		}
+		return ""
+	})
+	t.Logf("every partition back to 3 in-sync copies %s after the restart", time.Since(began).Round(time.Millisecond))
+	live := []*Node{nodes[0], nodes[1], back}
+	for _, td := range acked {
+		for _, tid := range traceIDsOf(td) {
+			if c := localCopies(t, live, tid, parts); c != 3 {
+				t.Fatalf("trace %x is on %d nodes after the catch-up, want 3", tid, c)
+			}
+		}
+	}
+
+	// 4. Two nodes die: fewer in-sync copies than min_in_sync (and no Raft
+	// quorum): writes are refused as retryable, never acknowledged.
 	stopNode(t, nodes[1])
+	stopNode(t, back)
 	td := testTraces("repl-refused", base)
 	status, _ := sendTracesUntilAcked(t, nodes[0], td, 3*time.Second)
 	if status != http.StatusServiceUnavailable {
