@@ -35,6 +35,7 @@ type catchUp struct {
 	streamed    bool
 	outstanding map[uint64]bool // forwarded writes not yet acknowledged
 	dirty       bool            // a forward failed: start over
+	joining     bool            // proposed into the in-sync set: its acks are required
 	cancel      context.CancelFunc
 	began       time.Time
 }
@@ -79,7 +80,8 @@ func (a *partition) reviewCatchUps(ctx actor.Context) {
 		}
 	}
 	for _, node := range learners {
-		if a.catchups[node] != nil {
+		if c := a.catchups[node]; c != nil {
+			a.maybeStream(ctx, c)
 			continue
 		}
 		if _, ok := a.repl.Addresses.ActorAddress(node); !ok {
@@ -130,9 +132,15 @@ func (a *partition) writeDone(ctx actor.Context, id uint64) {
 }
 
 // maybeStream starts the snapshot once the writes under way at the start
-// have committed.
+// have committed (those on the direct path included: they are only
+// counted).
 func (a *partition) maybeStream(ctx actor.Context, c *catchUp) {
-	if c.streaming || c.streamed || len(c.before) > 0 {
+	if c.streaming || c.streamed || c.joining || len(c.before) > 0 {
+		return
+	}
+	if a.direct.Load() > 0 {
+		self, system := ctx.Self(), ctx.ActorSystem()
+		time.AfterFunc(5*time.Millisecond, func() { system.Root.Send(self, &catchUpTick{}) })
 		return
 	}
 	addr, ok := a.repl.Addresses.ActorAddress(c.node)
@@ -151,15 +159,23 @@ func (a *partition) maybeStream(ctx actor.Context, c *catchUp) {
 	}()
 }
 
-// forwardToLearners sends a write to every learner being caught up.
-func (a *partition) forwardToLearners(id uint64, fwd *starlingpb.WriteBatch, self *actor.PID) {
+// forwardToLearners sends a write to every learner being caught up. A
+// learner whose join is proposed must acknowledge like an in-sync replica
+// (w.waiting): the write is not acknowledged without it.
+func (a *partition) forwardToLearners(id uint64, w *replicatedWrite, fwd *starlingpb.WriteBatch, self *actor.PID) {
 	for _, c := range a.catchups {
 		addr, ok := a.repl.Addresses.ActorAddress(c.node)
-		if !ok || !a.repl.Outbox.Send(actor.NewPID(addr, PartitionName(a.signal, a.id)), fwd, self) {
+		sent := ok && a.repl.Outbox.Send(actor.NewPID(addr, PartitionName(a.signal, a.id)), fwd, self)
+		switch {
+		case c.joining && sent:
+			w.waiting[c.node] = true
+		case c.joining:
+			w.failed = append(w.failed, c.node)
+		case sent:
+			c.outstanding[id] = true
+		default:
 			c.dirty = true
-			continue
 		}
-		c.outstanding[id] = true
 	}
 }
 
@@ -214,7 +230,7 @@ func (a *partition) maybeJoin(ctx actor.Context, c *catchUp) {
 	row.Epoch++
 	row.UpdatedAtUnixNano = time.Now().UnixNano()
 	expected, self, system, node, timeout := a.row.Epoch, ctx.Self(), ctx.ActorSystem(), c.node, a.repl.Timeout
-	c.streamed = false // one proposal per catch-up
+	c.streamed, c.joining = false, true // one proposal per catch-up
 	go func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 2*timeout)
 		defer cancel()
@@ -223,11 +239,13 @@ func (a *partition) maybeJoin(ctx actor.Context, c *catchUp) {
 	}()
 }
 
-// joined handles the verdict on a learner's join.
+// joined handles the verdict on a learner's join. A joined learner keeps
+// its catch-up (and every write keeps waiting for it) until this actor's
+// row lists it in sync: until then the write path knows it only from here.
 func (a *partition) joined(ctx actor.Context, m *catchUpJoined) {
 	c := a.catchups[m.node]
-	delete(a.catchups, m.node)
 	if m.err != nil {
+		delete(a.catchups, m.node)
 		a.log.Warn("catch-up join refused; starting over", "signal", storage.SignalName(a.signal), "partition", a.id, "replica", m.node, "err", m.err)
 		a.tickLater(ctx)
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -43,6 +44,7 @@ type partition struct {
 	shrinkTo  map[uint64]int // write → in-sync copies left once its shrink commits
 	nextWrite uint64
 	catchups  map[string]*catchUp // learner node → its catch-up (catchup.go)
+	direct    atomic.Int64        // writes on the direct path not yet committed
 	ticking   bool                // a catchUpTick is scheduled
 }
 
@@ -130,7 +132,9 @@ func (a *partition) write(ctx actor.Context, b *starlingpb.WriteBatch) {
 	// committer's callback answers the sender directly, sparing a hop
 	// through this mailbox per batch.
 	system, ref := ctx.ActorSystem(), a.ref()
+	a.direct.Add(1)
 	a.store.Apply(a.signal, b.Entries, int(b.Records), func(err error) {
+		a.direct.Add(-1)
 		ack := &starlingpb.WriteAck{RequestId: b.RequestId, Partition: ref, Records: b.Records}
 		if err != nil {
 			ack.Error = err.Error()

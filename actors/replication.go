@@ -113,7 +113,7 @@ func (a *partition) writeReplicated(ctx actor.Context, b *starlingpb.WriteBatch,
 		}
 		w.waiting[node] = true
 	}
-	a.forwardToLearners(id, fwd, self)
+	a.forwardToLearners(id, w, fwd, self)
 	w.timer = time.AfterFunc(a.repl.Timeout, func() { system.Root.Send(self, &replicaDeadline{id: id}) })
 	a.settle(ctx, id)
 }
@@ -143,6 +143,22 @@ func (a *partition) settle(ctx actor.Context, id uint64) {
 		a.finish(ctx, id, nil)
 		return
 	}
+	a.shrinkOrRefuse(ctx, id)
+}
+
+// shrinkOrRefuse handles a write some copies failed: a learner that is
+// joining the in-sync set cannot be shrunk away, so its failure refuses
+// the write (retryable) and restarts its catch-up; failed in-sync replicas
+// are removed through Raft.
+func (a *partition) shrinkOrRefuse(ctx actor.Context, id uint64) {
+	w := a.pending[id]
+	for _, node := range w.failed {
+		if c := a.catchups[node]; c != nil && c.joining {
+			c.dirty = true
+			a.finish(ctx, id, fmt.Errorf("replica %s joining the in-sync set did not acknowledge", node))
+			return
+		}
+	}
 	a.shrink(ctx, id)
 }
 
@@ -161,7 +177,7 @@ func (a *partition) deadline(ctx actor.Context, id uint64) {
 	}
 	slices.Sort(w.failed)
 	clear(w.waiting)
-	a.shrink(ctx, id)
+	a.shrinkOrRefuse(ctx, id)
 }
 
 // shrink removes the failed replicas from the in-sync set through Raft,

@@ -120,6 +120,7 @@ func (n *Node) startCluster(host string) error {
 		rc.Advertise = hostPort(n.cfg.RaftPort)
 	}
 	rc.BootstrapExpect, rc.DeadNodeTimeout = n.cfg.BootstrapExpect, n.cfg.DeadNodeTimeout
+	rc.MaxConcurrentMigrations = n.cfg.MaxConcurrentMigrations
 	rc.Settings = &starlingpb.ClusterSettings{
 		Partitions: uint32(n.cfg.Partitions), ReplicationFactor: uint32(n.cfg.ReplicationFactor),
 		MinInSync: uint32(n.cfg.MinInSync), WindowSeconds: int64(n.cfg.Window / time.Second),

@@ -60,6 +60,9 @@ type Config struct {
 	ReplicaTimeout time.Duration
 	// HandoffMaxRate bounds one partition handoff, in bytes per second.
 	HandoffMaxRate int64
+	// MaxConcurrentMigrations bounds the partitions the rebalancer moves
+	// at once (0: the rebalancer is off).
+	MaxConcurrentMigrations int
 
 	// Partitions per signal (P). Fixed when the data directory is created.
 	Partitions int
@@ -101,33 +104,34 @@ type Config struct {
 // DefaultConfig is a node on the default ports with data in ./data.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:           "./data",
-		OTLPGRPCPort:      4317,
-		OTLPHTTPPort:      4318,
-		HTTPPort:          3300,
-		GossipPort:        7946,
-		RaftPort:          7947,
-		ActorPort:         7948,
-		BootstrapExpect:   1,
-		ReplicationFactor: 1,
-		MinInSync:         1,
-		DeadNodeTimeout:   30 * time.Second,
-		ReplicaTimeout:    5 * time.Second,
-		HandoffMaxRate:    64 << 20,
-		Partitions:        256,
-		Window:            24 * time.Hour,
-		RetentionTraces:   7 * 24 * time.Hour,
-		RetentionLogs:     7 * 24 * time.Hour,
-		RetentionMetrics:  7 * 24 * time.Hour,
-		MaxFuture:         time.Hour,
-		MaxRequestBytes:   16 << 20,
-		IngestTimeout:     15 * time.Second,
-		QueryTimeout:      30 * time.Second,
-		ShutdownTimeout:   30 * time.Second,
-		Frontends:         runtime.GOMAXPROCS(0),
-		Storage:           storage.DefaultConfig(""),
-		Gossip:            cluster.DefaultMembershipConfig(),
-		Raft:              raftmeta.DefaultConfig("", "", ""),
+		DataDir:                 "./data",
+		OTLPGRPCPort:            4317,
+		OTLPHTTPPort:            4318,
+		HTTPPort:                3300,
+		GossipPort:              7946,
+		RaftPort:                7947,
+		ActorPort:               7948,
+		BootstrapExpect:         1,
+		ReplicationFactor:       1,
+		MinInSync:               1,
+		DeadNodeTimeout:         30 * time.Second,
+		ReplicaTimeout:          5 * time.Second,
+		HandoffMaxRate:          64 << 20,
+		MaxConcurrentMigrations: 3,
+		Partitions:              256,
+		Window:                  24 * time.Hour,
+		RetentionTraces:         7 * 24 * time.Hour,
+		RetentionLogs:           7 * 24 * time.Hour,
+		RetentionMetrics:        7 * 24 * time.Hour,
+		MaxFuture:               time.Hour,
+		MaxRequestBytes:         16 << 20,
+		IngestTimeout:           15 * time.Second,
+		QueryTimeout:            30 * time.Second,
+		ShutdownTimeout:         30 * time.Second,
+		Frontends:               runtime.GOMAXPROCS(0),
+		Storage:                 storage.DefaultConfig(""),
+		Gossip:                  cluster.DefaultMembershipConfig(),
+		Raft:                    raftmeta.DefaultConfig("", "", ""),
 	}
 }
 
@@ -181,6 +185,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReplicationFactor < 1 || c.ReplicationFactor > 7 {
 		errs = append(errs, fmt.Errorf("replication-factor: %d is outside 1..7", c.ReplicationFactor))
+	}
+	if c.MaxConcurrentMigrations < 0 {
+		errs = append(errs, fmt.Errorf("max-concurrent-migrations: %d is negative", c.MaxConcurrentMigrations))
 	}
 	if c.HandoffMaxRate < 0 {
 		errs = append(errs, fmt.Errorf("handoff-max-rate: %d is negative", c.HandoffMaxRate))

@@ -633,11 +633,21 @@ func TestMultiProcessCluster(t *testing.T) {
 		}
 		return ""
 	})
+	// With replication factor 1 nothing could take its partitions over
+	// while it was dead: it is primary of them again, except those the
+	// rebalancer has since moved to node-3 (it joined with none).
 	var after procPartitions
 	getJSON(t, survivors[0], "/api/v1/cluster/partitions", &after)
-	if got := after.primaries(leader); !slices.Equal(got, killedPrimaries) {
-		t.Errorf("%s is primary of %d partitions after the restart, %d before; want the same ones", leader, len(got), len(killedPrimaries))
+	got := after.primaries(leader)
+	for _, id := range got {
+		if !slices.Contains(killedPrimaries, id) {
+			t.Errorf("%s became primary of %s, which it did not hold before", leader, id)
+		}
 	}
+	if len(got) == 0 {
+		t.Errorf("%s is primary of nothing after the restart, %d before", leader, len(killedPrimaries))
+	}
+	t.Logf("%s is primary of %d of its %d partitions after the restart (the rebalancer moves some to node-3)", leader, len(got), len(killedPrimaries))
 
 	// Its data is served again, through another node.
 	reader := survivors[0]

@@ -67,8 +67,12 @@ type Config struct {
 	// the cluster: partitions, replication factor, min in-sync, window.
 	// ClusterId and CreatedAt are filled in then.
 	Settings *starlingpb.ClusterSettings
-	// Placement tunes the ring used for the first partition assignment.
+	// Placement tunes the ring used for the first partition assignment
+	// and the rebalancer.
 	Placement cluster.PlaceConfig
+	// MaxConcurrentMigrations bounds the partitions the rebalancer moves
+	// at once (0: no rebalancing).
+	MaxConcurrentMigrations int
 	// LogOutput receives hashicorp/raft's log lines.
 	LogOutput io.Writer
 	// Logger receives the group's own log lines (nil: none).
@@ -81,18 +85,19 @@ func DefaultConfig(nodeID, dir, bind string) Config {
 	rc := raft.DefaultConfig()
 	return Config{
 		NodeID: nodeID, Dir: dir, Bind: bind,
-		BootstrapExpect:    1,
-		DeadNodeTimeout:    30 * time.Second,
-		ReconcileInterval:  time.Second,
-		HeartbeatTimeout:   500 * time.Millisecond,
-		ElectionTimeout:    500 * time.Millisecond,
-		LeaderLeaseTimeout: 250 * time.Millisecond,
-		CommitTimeout:      rc.CommitTimeout,
-		SnapshotThreshold:  rc.SnapshotThreshold,
-		SnapshotInterval:   rc.SnapshotInterval,
-		SnapshotRetain:     2,
-		SegmentSize:        16 << 20,
-		Placement:          cluster.DefaultPlaceConfig(),
+		BootstrapExpect:         1,
+		DeadNodeTimeout:         30 * time.Second,
+		ReconcileInterval:       time.Second,
+		HeartbeatTimeout:        500 * time.Millisecond,
+		ElectionTimeout:         500 * time.Millisecond,
+		LeaderLeaseTimeout:      250 * time.Millisecond,
+		CommitTimeout:           rc.CommitTimeout,
+		SnapshotThreshold:       rc.SnapshotThreshold,
+		SnapshotInterval:        rc.SnapshotInterval,
+		SnapshotRetain:          2,
+		SegmentSize:             16 << 20,
+		MaxConcurrentMigrations: 3,
+		Placement:               cluster.DefaultPlaceConfig(),
 		Settings: &starlingpb.ClusterSettings{
 			Partitions: 256, ReplicationFactor: 1, MinInSync: 1, WindowSeconds: 86400,
 		},

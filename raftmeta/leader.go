@@ -71,6 +71,9 @@ func (g *Group) reconcile(missing map[string]time.Time) error {
 	if err := g.failover(byID); err != nil {
 		return err
 	}
+	if err := g.rebalance(byID); err != nil {
+		return err
+	}
 	return g.reconcileServers(byID, missing, timeout)
 }
 
