@@ -208,6 +208,7 @@ type NodeSpec struct {
 	Join            []string // gossip addresses of seeds
 	BootstrapExpect int      // 0: starling's default (1)
 	Log             string   // file for stdout and stderr
+	Extra           []string // more flags, appended last (--replication-factor 3, …)
 }
 
 func (s NodeSpec) args() []string {
@@ -224,7 +225,7 @@ func (s NodeSpec) args() []string {
 	if s.BootstrapExpect > 0 {
 		a = append(a, "--bootstrap-expect", strconv.Itoa(s.BootstrapExpect))
 	}
-	return a
+	return append(a, s.Extra...)
 }
 
 // Node is a running starling process.
