@@ -153,8 +153,17 @@ func (a *partition) maybeStream(ctx actor.Context, c *catchUp) {
 	self, system, store, cfg := ctx.Self(), ctx.ActorSystem(), a.store, a.repl.Handoff
 	sig, p, epoch, node := a.signal, a.id, a.epoch, c.node
 	mig := fmt.Sprintf("catchup-%s-%d-%d-%s-%d", storage.SignalName(sig), p, epoch, strings.ReplaceAll(node, "/", "_"), time.Now().UnixNano())
+	transfers := a.repl.Transfers
+	var progress func(HandoffProgress)
+	if transfers != nil {
+		transfers.Begin(mig, sig, p, epoch, node)
+		progress = transfers.Update
+	}
 	go func() {
-		prog, err := SendPartition(cctx, system, store, cfg, mig, sig, p, epoch, addr, nil)
+		prog, err := SendPartition(cctx, system, store, cfg, mig, sig, p, epoch, addr, progress)
+		if transfers != nil {
+			transfers.End(prog, err)
+		}
 		system.Root.Send(self, &catchUpStreamed{node: node, prog: prog, err: err})
 	}()
 }

@@ -51,6 +51,8 @@ type ReplicationConfig struct {
 	// Handoff streams snapshots to replicas that catch up; a zero
 	// ChunkBytes turns catch-up off.
 	Handoff HandoffConfig
+	// Transfers records the snapshot streams (nil: not recorded).
+	Transfers *Transfers
 }
 
 // replicatedWrite is a primary's write waiting for its own commit and its

@@ -121,9 +121,10 @@ func (n *Node) startCluster(host string) error {
 	}
 	rc.BootstrapExpect, rc.DeadNodeTimeout = n.cfg.BootstrapExpect, n.cfg.DeadNodeTimeout
 	rc.MaxConcurrentMigrations = n.cfg.MaxConcurrentMigrations
+	rf, minInSync := n.cfg.replication()
 	rc.Settings = &starlingpb.ClusterSettings{
-		Partitions: uint32(n.cfg.Partitions), ReplicationFactor: uint32(n.cfg.ReplicationFactor),
-		MinInSync: uint32(n.cfg.MinInSync), WindowSeconds: int64(n.cfg.Window / time.Second),
+		Partitions: uint32(n.cfg.Partitions), ReplicationFactor: uint32(rf),
+		MinInSync: uint32(minInSync), WindowSeconds: int64(n.cfg.Window / time.Second),
 	}
 	rc.LogOutput = libraryLog(n.log.With("component", "raft"))
 	rc.Logger = n.log.With("component", "raft")

@@ -125,10 +125,15 @@ func TestClusterFormsAndAgrees(t *testing.T) {
 	})
 	st := nodes[0].group.FSM().State()
 	perNode := map[string]int{}
+	// bootstrap-expect 3: three copies by default, two needed in sync.
+	if s := st.Settings; s.ReplicationFactor != 3 || s.MinInSync != 2 {
+		t.Fatalf("settings %v: want replication factor 3, min in sync 2 (the defaults for bootstrap-expect 3)", s)
+	}
 	for _, p := range st.Partitions {
-		if p.Epoch != 1 || len(p.Replicas) != 1 || p.Replicas[0] != p.Primary || !slices.Equal(p.InSync, p.Replicas) ||
+		distinct := len(p.Replicas) == 3 && p.Replicas[0] != p.Replicas[1] && p.Replicas[1] != p.Replicas[2] && p.Replicas[0] != p.Replicas[2]
+		if p.Epoch != 1 || !distinct || p.Replicas[0] != p.Primary || !slices.Equal(p.InSync, p.Replicas) ||
 			p.State != starlingpb.PartitionState_PARTITION_STATE_ACTIVE {
-			t.Fatalf("row %v: want epoch 1, the primary as only replica, in sync, active", p)
+			t.Fatalf("row %v: want epoch 1, three distinct replicas led by the primary, all in sync, active", p)
 		}
 		perNode[p.Primary]++
 	}

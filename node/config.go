@@ -44,7 +44,7 @@ type Config struct {
 	// that many, the one with the lowest node id bootstraps the Raft group.
 	BootstrapExpect int
 	// ReplicationFactor and MinInSync are fixed when the cluster is
-	// created.
+	// created; 0 takes the default (see replication).
 	ReplicationFactor int
 	MinInSync         int
 	// Zone and Region place the node; replicas spread over zones first.
@@ -112,8 +112,6 @@ func DefaultConfig() Config {
 		RaftPort:                7947,
 		ActorPort:               7948,
 		BootstrapExpect:         1,
-		ReplicationFactor:       1,
-		MinInSync:               1,
 		DeadNodeTimeout:         30 * time.Second,
 		ReplicaTimeout:          5 * time.Second,
 		HandoffMaxRate:          64 << 20,
@@ -183,8 +181,9 @@ func (c Config) Validate() error {
 	if c.BootstrapExpect < 1 {
 		errs = append(errs, fmt.Errorf("bootstrap-expect: %d must be at least 1", c.BootstrapExpect))
 	}
-	if c.ReplicationFactor < 1 || c.ReplicationFactor > 7 {
-		errs = append(errs, fmt.Errorf("replication-factor: %d is outside 1..7", c.ReplicationFactor))
+	rf, minInSync := c.replication()
+	if rf < 1 || rf > 7 {
+		errs = append(errs, fmt.Errorf("replication-factor: %d is outside 1..7", rf))
 	}
 	if c.MaxConcurrentMigrations < 0 {
 		errs = append(errs, fmt.Errorf("max-concurrent-migrations: %d is negative", c.MaxConcurrentMigrations))
@@ -195,8 +194,8 @@ func (c Config) Validate() error {
 	if c.ReplicaTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("replica-timeout: %s must be positive", c.ReplicaTimeout))
 	}
-	if c.MinInSync < 1 || c.MinInSync > c.ReplicationFactor {
-		errs = append(errs, fmt.Errorf("min-in-sync: %d is outside 1..replication-factor (%d)", c.MinInSync, c.ReplicationFactor))
+	if minInSync < 1 || minInSync > rf {
+		errs = append(errs, fmt.Errorf("min-in-sync: %d is outside 1..replication-factor (%d)", minInSync, rf))
 	}
 	if c.DeadNodeTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("dead-node-timeout: %s must be positive", c.DeadNodeTimeout))
@@ -213,6 +212,27 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// replication is the replication factor and min_in_sync a new cluster
+// gets: the fields when set, else 3 copies when bootstrap-expect is 3 or
+// more (1 below, where there are not three nodes to hold them), and
+// min_in_sync 2 when there are 3 copies or more (else 1).
+func (c Config) replication() (rf, minInSync int) {
+	rf, minInSync = c.ReplicationFactor, c.MinInSync
+	if rf == 0 {
+		rf = 1
+		if c.BootstrapExpect >= 3 {
+			rf = 3
+		}
+	}
+	if minInSync == 0 {
+		minInSync = 1
+		if rf >= 3 {
+			minInSync = 2
+		}
+	}
+	return rf, minInSync
 }
 
 // storageConfig is Storage with the node-level fields filled in.

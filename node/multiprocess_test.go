@@ -113,6 +113,7 @@ func newStarlingProc(t *testing.T, bin string, i int, extra ...string) *starling
 	p.args = append([]string{
 		"--node-id", p.id, "--data-dir", t.TempDir(), "--bind", p.host,
 		"--join", "127.0.0.40:" + procGossipPort, "--dead-node-timeout", "3s", "--partitions", "256",
+		"--replication-factor", "1", // what happens to a partition with one copy
 	}, extra...)
 	// Registered after the temporary directories, so it runs before they
 	// are removed.

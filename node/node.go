@@ -44,6 +44,7 @@ type Node struct {
 	system       *actor.ActorSystem
 	remote       *remote.Remote
 	outbox       *actors.Outbox
+	transfers    *actors.Transfers
 	router       *actors.Router
 	actorMetrics *actors.Metrics
 	manager      *actors.Manager
@@ -130,6 +131,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.router = actors.NewRouter(table, n.gossip)
 	n.actorMetrics = actors.NewMetrics(n.reg)
 	n.outbox = actors.NewOutbox(n.system, outboxQueue)
+	n.transfers = actors.NewTransfers(n.log.With("component", "handoff"), n.reg, 5*time.Second)
 	mcfg := actors.ManagerConfig{
 		NodeID: n.settings.NodeID, ReadTimeout: n.cfg.QueryTimeout, Logger: n.log.With("component", "partition"),
 		Replication: actors.ReplicationConfig{
@@ -139,6 +141,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			Addresses: n.gossip,
 			Outbox:    n.outbox,
 			Handoff:   n.cfg.handoffConfig(),
+			Transfers: n.transfers,
 		},
 	}
 	if _, err := actors.StartHandoffActor(n.system, n.store, time.Minute); err != nil {

@@ -9,9 +9,10 @@ import (
 )
 
 // TestJoinRebalancesBySnapshotHandoff writes data into a 3-node cluster
-// (replication factor 1), joins a 4th node, and waits for the rebalancer:
-// partitions move to the new node by snapshot handoff until the primaries
-// are balanced (max/mean ≤ 1.10), and every trace written before and
+// (replication factor 3, the default), joins a 4th node, and waits for the
+// rebalancer: partition copies move to the new node by snapshot handoff
+// until the copies per node are balanced (max/mean ≤ 1.10), the
+// migrations API shows the handoffs, and every trace written before and
 // during the moves stays readable, through every node.
 func TestJoinRebalancesBySnapshotHandoff(t *testing.T) {
 	const parts = 16
@@ -53,20 +54,43 @@ func TestJoinRebalancesBySnapshotHandoff(t *testing.T) {
 		st := nodes[0].group.FSM().State()
 		per := map[string]int{}
 		for _, p := range st.Partitions {
-			if len(p.Replicas) != 1 || len(p.InSync) != 1 {
+			if len(p.Replicas) != 3 || len(p.InSync) != 3 {
 				return fmt.Sprintf("%v partition %d still moving: replicas %v in sync %v", p.Signal, p.Id, p.Replicas, p.InSync)
 			}
-			per[p.Primary]++
+			for _, id := range p.Replicas {
+				per[id]++
+			}
 		}
 		most := 0
 		for _, n := range per {
 			most = max(most, n)
 		}
-		if len(per) != 4 || float64(most)/(3*parts/4.0) > 1.10 {
-			return fmt.Sprintf("primaries per node %v", per)
+		if len(per) != 4 || float64(most)/(3*3*parts/4.0) > 1.10 {
+			return fmt.Sprintf("copies per node %v", per)
 		}
 		return ""
 	})
+	// The moves were snapshot handoffs to node-3, as the API shows.
+	var migs struct {
+		Migrations []any `json:"migrations"`
+		Recent     []struct {
+			Target string `json:"target"`
+			Bytes  int64  `json:"bytes"`
+			Error  string `json:"error"`
+		} `json:"recent"`
+	}
+	getJSON(t, fourth, "/api/v1/cluster/migrations", &migs)
+	moved, bytes := 0, int64(0)
+	for _, r := range migs.Recent {
+		if r.Target == "node-3" && r.Error == "" {
+			moved++
+			bytes += r.Bytes
+		}
+	}
+	t.Logf("migrations API: %d running, %d handoffs to node-3 (%d bytes)", len(migs.Migrations), moved, bytes)
+	if len(migs.Migrations) != 0 || moved < 3*3*parts/4*9/10 || bytes == 0 {
+		t.Errorf("migrations API: %d still running, %d handoffs to node-3 with %d bytes; want none running and about %d handoffs", len(migs.Migrations), moved, bytes, 3*3*parts/4)
+	}
 	t.Logf("balanced over 4 nodes %s after the join, with %d rounds of writes during the moves", time.Since(began).Round(time.Millisecond), round-20)
 	for _, n := range all {
 		for _, tag := range rounds {

@@ -55,6 +55,30 @@ type statusPartitions struct {
 	PrimarySkew     float64 `json:"primarySkew"`
 }
 
+// statusMigrations is the part of /api/v1/cluster/migrations status prints.
+type statusMigrations struct {
+	Migrations []struct {
+		Signal    string `json:"signal"`
+		Partition uint32 `json:"partition"`
+		Source    string `json:"source"`
+		Target    string `json:"target"`
+		Phase     string `json:"phase"`
+		Transfer  *struct {
+			Bytes         int64   `json:"bytes"`
+			EstimateBytes int64   `json:"estimateBytes"`
+			BytesPerSec   float64 `json:"bytesPerSecond"`
+			ETASeconds    float64 `json:"etaSeconds"`
+		} `json:"transfer"`
+	} `json:"migrations"`
+	Recent []struct {
+		Error string `json:"error"`
+	} `json:"recent"`
+	Unreachable []string `json:"unreachable"`
+}
+
+// maxMigrationRows bounds the migrations status lists one by one.
+const maxMigrationRows = 12
+
 func newStatusCommand() *cobra.Command {
 	var addr string
 	var timeout time.Duration
@@ -109,10 +133,12 @@ func printStatus(ctx context.Context, w io.Writer, addr string) error {
 	}
 	var raft statusRaft
 	var parts statusPartitions
+	var migs statusMigrations
 	for _, q := range []struct {
 		path string
 		v    any
-	}{{"/api/v1/cluster/members", &members}, {"/api/v1/cluster/raft", &raft}, {"/api/v1/cluster/partitions?signal=traces", &parts}} {
+	}{{"/api/v1/cluster/members", &members}, {"/api/v1/cluster/raft", &raft}, {"/api/v1/cluster/partitions?signal=traces", &parts},
+		{"/api/v1/cluster/migrations", &migs}} {
 		if err := getAPI(ctx, addr, q.path, q.v); err != nil {
 			return err
 		}
@@ -171,5 +197,38 @@ func printStatus(ctx context.Context, w io.Writer, addr string) error {
 		return err
 	}
 	fmt.Fprintf(w, "\npartitions per node count all signals; primary skew %.3f (max/mean), %d under-replicated\n", parts.PrimarySkew, parts.UnderReplicated)
-	return nil
+	return printMigrations(w, migs)
+}
+
+// printMigrations prints the copies being built and their streams.
+func printMigrations(w io.Writer, m statusMigrations) error {
+	failed := 0
+	for _, r := range m.Recent {
+		if r.Error != "" {
+			failed++
+		}
+	}
+	fmt.Fprintf(w, "\nmigrations: %d running; lately %d handoffs completed, %d failed", len(m.Migrations), len(m.Recent)-failed, failed)
+	if len(m.Unreachable) > 0 {
+		fmt.Fprintf(w, " (no answer from %s)", strings.Join(m.Unreachable, ", "))
+	}
+	fmt.Fprintln(w)
+	if len(m.Migrations) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SIGNAL\tPARTITION\tSOURCE\tTARGET\tPHASE\tMIB\tOF MIB\tMIB/S\tETA")
+	for i, g := range m.Migrations {
+		if i == maxMigrationRows {
+			fmt.Fprintf(tw, "… %d more\n", len(m.Migrations)-i)
+			break
+		}
+		done, est, rate, eta := "-", "-", "-", "-"
+		if t := g.Transfer; t != nil {
+			done, est, rate = fmt.Sprintf("%.1f", float64(t.Bytes)/(1<<20)), fmt.Sprintf("%.1f", float64(t.EstimateBytes)/(1<<20)), fmt.Sprintf("%.1f", t.BytesPerSec/(1<<20))
+			eta = (time.Duration(t.ETASeconds) * time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Signal, g.Partition, g.Source, g.Target, g.Phase, done, est, rate, eta)
+	}
+	return tw.Flush()
 }

@@ -31,6 +31,7 @@ import (
 const marker = "starling-benchcluster-"
 
 type options struct {
+	rf         int
 	starling   string
 	load       benchkit.Load
 	nodes      int
@@ -47,6 +48,7 @@ func main() {
 	o.load.RegisterFlags(flag.CommandLine, 30*time.Second)
 	o.load.LogName = "starling-benchcluster-telemetrygen"
 	flag.IntVar(&o.nodes, "nodes", 3, "nodes of the cluster under load")
+	flag.IntVar(&o.rf, "replication-factor", 1, "copies of every partition in the cluster (1: the cost of routing alone; 3: with replication)")
 	flag.IntVar(&o.base, "base", 60, "node i binds 127.0.0.(base+i)")
 	flag.IntVar(&o.formations, "formations", 3, "formations timed per cluster size (0: skip)")
 	flag.StringVar(&sizes, "formation-sizes", "3,5", "cluster sizes whose formation is timed")
@@ -117,6 +119,7 @@ func (o options) start(phase string, n int) (*cluster, error) {
 		if n > 1 {
 			spec.Join = []string{o.host(0) + ":7946"}
 			spec.BootstrapExpect = n
+			spec.Extra = []string{"--replication-factor", strconv.Itoa(o.rf)}
 		}
 		nd, err := benchkit.StartNode(spec)
 		if err != nil {
