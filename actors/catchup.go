@@ -33,9 +33,9 @@ type catchUp struct {
 	before      map[uint64]bool // writes under way when it started
 	streaming   bool
 	streamed    bool
-	outstanding map[uint64]bool // forwarded writes not yet acknowledged
-	dirty       bool            // a forward failed: start over
-	joining     bool            // proposed into the in-sync set: its acks are required
+	outstanding map[uint64]time.Time // forwarded writes not yet acknowledged, and when they were sent
+	dirty       bool                 // a forward failed: start over
+	joining     bool                 // proposed into the in-sync set: its acks are required
 	cancel      context.CancelFunc
 	began       time.Time
 }
@@ -82,13 +82,14 @@ func (a *partition) reviewCatchUps(ctx actor.Context) {
 	for _, node := range learners {
 		if c := a.catchups[node]; c != nil {
 			a.maybeStream(ctx, c)
+			a.maybeJoin(ctx, c)
 			continue
 		}
 		if _, ok := a.repl.Addresses.ActorAddress(node); !ok {
 			a.tickLater(ctx) // look again when it may be back
 			continue
 		}
-		c := &catchUp{node: node, before: map[uint64]bool{}, outstanding: map[uint64]bool{}, began: time.Now()}
+		c := &catchUp{node: node, before: map[uint64]bool{}, outstanding: map[uint64]time.Time{}, began: time.Now()}
 		for id := range a.pending {
 			c.before[id] = true
 		}
@@ -106,6 +107,16 @@ func (a *partition) tickLater(ctx actor.Context) {
 	a.ticking = true
 	self, system := ctx.Self(), ctx.ActorSystem()
 	time.AfterFunc(time.Second, func() { system.Root.Send(self, &catchUpTick{}) })
+}
+
+// outstandingOf reports whether forward id awaits the learner's answer;
+// c may be nil.
+func (c *catchUp) outstandingOf(id uint64) (time.Time, bool) {
+	if c == nil {
+		return time.Time{}, false
+	}
+	t, ok := c.outstanding[id]
+	return t, ok
 }
 
 func (c *catchUp) stop() {
@@ -181,7 +192,7 @@ func (a *partition) forwardToLearners(id uint64, w *replicatedWrite, fwd *starli
 		case c.joining:
 			w.failed = append(w.failed, c.node)
 		case sent:
-			c.outstanding[id] = true
+			c.outstanding[id] = time.Now()
 		default:
 			c.dirty = true
 		}
@@ -192,7 +203,7 @@ func (a *partition) forwardToLearners(id uint64, w *replicatedWrite, fwd *starli
 // not a learner's.
 func (a *partition) learnerAcked(ctx actor.Context, ack *starlingpb.WriteAck) bool {
 	c := a.catchups[ack.Node]
-	if c == nil || !c.outstanding[ack.RequestId] {
+	if _, ok := c.outstandingOf(ack.RequestId); !ok {
 		return false
 	}
 	delete(c.outstanding, ack.RequestId)
@@ -231,7 +242,20 @@ func (a *partition) maybeJoin(ctx actor.Context, c *catchUp) {
 		delete(a.catchups, c.node)
 		a.tickLater(ctx)
 		return
-	case !c.streamed || len(c.outstanding) > 0:
+	case !c.streamed:
+		return
+	case len(c.outstanding) > 0:
+		// A forward whose answer is lost (the learner's actor was not up
+		// yet) would hold the join for ever: past the replica timeout the
+		// catch-up starts over.
+		for _, sent := range c.outstanding {
+			if time.Since(sent) > a.repl.Timeout {
+				c.dirty = true
+				a.maybeJoin(ctx, c)
+				return
+			}
+		}
+		a.tickLater(ctx)
 		return
 	}
 	row := proto.CloneOf(a.row)

@@ -144,6 +144,7 @@ type frontend struct {
 
 	nextID  uint64
 	pending map[uint64]*pendingIngest
+	ticking bool // a rerouteTick is scheduled
 }
 
 type pendingIngest struct {
@@ -153,6 +154,7 @@ type pendingIngest struct {
 	batches  map[uint32]*storage.PartBatch // not yet acknowledged
 	attempts map[uint32]int
 	dest     map[uint32]string // actor address each batch was sent to
+	epoch    map[uint32]uint64 // epoch each batch was sent with
 	began    time.Time
 	timer    *time.Timer
 }
@@ -165,12 +167,28 @@ func (f *frontend) Receive(ctx actor.Context) {
 		f.ack(ctx, msg)
 	case *starlingpb.NotPrimary:
 		f.notPrimary(ctx, msg)
+	case *resendBatch:
+		if p := f.pending[msg.request]; p != nil {
+			if b := p.batches[msg.partition]; b != nil {
+				if err := f.send(ctx, msg.request, p, b); err != nil {
+					f.finish(ctx, msg.request, p, err, true)
+				}
+			}
+		}
 	case *requestTimeout:
 		if p := f.pending[msg.id]; p != nil {
 			f.finish(ctx, msg.id, p, fmt.Errorf("%w after %s", ErrIngestTimeout, f.cfg.Timeout), true)
 		}
 	case *endpointDown:
 		f.endpointLost(ctx, msg.addr)
+	case *actor.DeadLetterResponse:
+		// A batch reached a partition actor that is gone (its copy moved
+		// away); the answer does not say which batch, so look at them all.
+		f.rerouteMoved(ctx)
+	case *rerouteTick:
+		f.ticking = false
+		f.rerouteMoved(ctx)
+		f.tickWhilePending(ctx)
 	case *actor.Stopping:
 		for id, p := range f.pending {
 			f.finish(ctx, id, p, ErrShuttingDown, true)
@@ -196,7 +214,7 @@ func (f *frontend) ingest(ctx actor.Context, req *IngestRequest) {
 	f.m.rejected(req.Signal, res.Reasons)
 	p := &pendingIngest{
 		reply: ctx.Sender(), signal: req.Signal, result: res, began: began,
-		batches: make(map[uint32]*storage.PartBatch, len(res.Batches)), attempts: map[uint32]int{}, dest: map[uint32]string{},
+		batches: make(map[uint32]*storage.PartBatch, len(res.Batches)), attempts: map[uint32]int{}, dest: map[uint32]string{}, epoch: map[uint32]uint64{},
 	}
 	f.nextID++
 	id := f.nextID
@@ -225,7 +243,8 @@ func (f *frontend) send(ctx actor.Context, id uint64, p *pendingIngest, b *stora
 		return err
 	}
 	p.attempts[b.Partition]++
-	p.dest[b.Partition] = pid.Address
+	p.dest[b.Partition], p.epoch[b.Partition] = pid.Address, epoch
+	f.tickWhilePending(ctx)
 	wb := &starlingpb.WriteBatch{
 		Format:    storage.EntryFormat,
 		Partition: &starlingpb.PartitionRef{Signal: p.signal, Id: b.Partition, Epoch: epoch},
@@ -275,10 +294,71 @@ func (f *frontend) notPrimary(ctx actor.Context, np *starlingpb.NotPrimary) {
 			storage.SignalName(p.signal), id, p.attempts[id], ErrNoRoute), true)
 		return
 	}
+	// While this node's table has not caught up with the change that
+	// moved the primary, sending again would meet the same answer: wait
+	// for it a little longer each time (the request's timeout bounds all).
+	if _, epoch, err := f.router.Primary(p.signal, id); err == nil && epoch <= p.epoch[id] {
+		delay := min(resendBase<<p.attempts[id], resendMax)
+		self, system, req := ctx.Self(), ctx.ActorSystem(), np.RequestId
+		time.AfterFunc(delay, func() { system.Root.Send(self, &resendBatch{request: req, partition: id}) })
+		return
+	}
 	if err := f.send(ctx, np.RequestId, p, b); err != nil {
 		f.finish(ctx, np.RequestId, p, err, true)
 	}
 }
+
+// rerouteMoved sends again every batch whose partition got a newer epoch
+// in the table since it was sent: its answer may never come (the actor it
+// went to stopped, or had no copy any more); a late answer of the first
+// send is ignored or, for an ack, counts as well (writes are idempotent).
+func (f *frontend) rerouteMoved(ctx actor.Context) {
+	for id, p := range f.pending {
+		for part, b := range p.batches {
+			if _, epoch, err := f.router.Primary(p.signal, part); err != nil || epoch <= p.epoch[part] {
+				continue
+			}
+			if p.attempts[part] >= f.cfg.MaxAttempts {
+				f.finish(ctx, id, p, fmt.Errorf("%s partition %d: primary moved %d times: %w",
+					storage.SignalName(p.signal), part, p.attempts[part], ErrNoRoute), true)
+				break
+			}
+			if err := f.send(ctx, id, p, b); err != nil {
+				f.finish(ctx, id, p, err, true)
+				break
+			}
+		}
+	}
+}
+
+// tickWhilePending schedules a rerouteTick while requests are pending.
+func (f *frontend) tickWhilePending(ctx actor.Context) {
+	if f.ticking || len(f.pending) == 0 {
+		return
+	}
+	f.ticking = true
+	self, system := ctx.Self(), ctx.ActorSystem()
+	time.AfterFunc(rerouteEvery, func() { system.Root.Send(self, &rerouteTick{}) })
+}
+
+type rerouteTick struct{}
+
+// rerouteEvery is how often a frontend looks for batches sent to a
+// primary that has since moved.
+const rerouteEvery = 250 * time.Millisecond
+
+// resendBatch is a frontend's reminder to send a batch again.
+type resendBatch struct {
+	request   uint64
+	partition uint32
+}
+
+// Waits before re-sending a batch whose primary moved but this node's
+// table does not show where yet.
+const (
+	resendBase = 5 * time.Millisecond
+	resendMax  = 250 * time.Millisecond
+)
 
 // endpointLost fails every request with a batch in flight to addr.
 func (f *frontend) endpointLost(ctx actor.Context, addr string) {

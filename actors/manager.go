@@ -214,7 +214,7 @@ func (a *manager) partitionProducer(k partKey, initial *starlingpb.Partition) ac
 			epoch: row.Epoch, role: roleOf(row, a.cfg.NodeID), primary: row.Primary,
 			readTTL: a.cfg.ReadTimeout,
 			self:    a.cfg.NodeID, row: row, repl: a.cfg.Replication, log: a.log,
-			pending: map[uint64]*replicatedWrite{}, shrinkTo: map[uint64]int{}, catchups: map[string]*catchUp{},
+			pending: map[uint64]*replicatedWrite{}, shrinkTo: map[uint64]shrinkTarget{}, catchups: map[string]*catchUp{},
 		}
 	}
 }

@@ -41,7 +41,7 @@ type partition struct {
 	row       *starlingpb.Partition // the table's row, as last assigned
 	repl      ReplicationConfig
 	pending   map[uint64]*replicatedWrite
-	shrinkTo  map[uint64]int // write → in-sync copies left once its shrink commits
+	shrinkTo  map[uint64]shrinkTarget // write → its shrink proposal
 	nextWrite uint64
 	catchups  map[string]*catchUp // learner node → its catch-up (catchup.go)
 	direct    atomic.Int64        // writes on the direct path not yet committed
@@ -69,6 +69,13 @@ func (a *partition) Receive(ctx actor.Context) {
 		a.reviewCatchUps(ctx)
 	case *actor.Stopping:
 		a.stopCatchUps()
+		// The copy moved away: the frontends send these writes again to
+		// the partition's new primary (writes are idempotent).
+		for id, w := range a.pending {
+			w.timer.Stop()
+			ctx.Send(w.sender, &starlingpb.NotPrimary{RequestId: w.requestID, Partition: a.ref(), Primary: a.primary})
+			delete(a.pending, id)
+		}
 	case *localCommitted:
 		if w := a.pending[msg.id]; w != nil {
 			if msg.err != nil {
@@ -82,10 +89,15 @@ func (a *partition) Receive(ctx actor.Context) {
 		a.deadline(ctx, msg.id)
 	case *shrinkDone:
 		a.shrunk(ctx, msg)
+	case *recheckExpired:
+		if w := a.pending[msg.id]; w != nil && w.recheck != nil {
+			a.finish(ctx, msg.id, w.recheck)
+		}
 	case *assignment:
 		a.epoch, a.role, a.row = msg.epoch, msg.role, msg.row
 		a.primary = msg.row.GetPrimary()
 		a.reviewCatchUps(ctx)
+		a.recheckAll(ctx)
 	}
 }
 

@@ -66,6 +66,9 @@ type replicatedWrite struct {
 	failed    []string        // node ids that refused or did not answer
 	timer     *time.Timer
 	shrinking bool
+	recheck   error  // the shrink failed: look again when the row changes
+	epoch     uint64 // the primary's epoch when the write came in
+	stale     bool   // a replica answered from a newer epoch: re-route
 }
 
 // Messages a partition actor sends itself.
@@ -79,6 +82,7 @@ type (
 		id  uint64
 		err error
 	}
+	recheckExpired struct{ id uint64 }
 )
 
 // replicas returns the other members of the in-sync set.
@@ -96,7 +100,7 @@ func (a *partition) replicas() []string {
 func (a *partition) writeReplicated(ctx actor.Context, b *starlingpb.WriteBatch, replicas []string) {
 	a.nextWrite++
 	id := a.nextWrite
-	w := &replicatedWrite{sender: ctx.Sender(), requestID: b.RequestId, records: b.Records, waiting: map[string]bool{}}
+	w := &replicatedWrite{sender: ctx.Sender(), requestID: b.RequestId, records: b.Records, waiting: map[string]bool{}, epoch: a.epoch}
 	a.pending[id] = w
 	self, system := ctx.Self(), ctx.ActorSystem()
 	a.store.Apply(a.signal, b.Entries, int(b.Records), func(err error) {
@@ -127,7 +131,13 @@ func (a *partition) replicaAcked(ctx actor.Context, ack *starlingpb.WriteAck) {
 		return
 	}
 	delete(w.waiting, ack.Node)
-	if ack.Error != "" {
+	switch {
+	case ack.Error != "" && ack.GetPartition().GetEpoch() > w.epoch:
+		// The replica's table is ahead of this primary's: it is not
+		// lagging, this actor is; the frontend sends the batch again once
+		// the row is newer here.
+		w.stale = true
+	case ack.Error != "":
 		w.failed = append(w.failed, ack.Node)
 	}
 	a.settle(ctx, ack.RequestId)
@@ -141,11 +151,29 @@ func (a *partition) settle(ctx actor.Context, id uint64) {
 	if w == nil || !w.local || w.shrinking || len(w.waiting) > 0 {
 		return
 	}
+	if w.stale {
+		w.shrinking = true // decided by recheckWrite, never by a shrink
+		a.awaitNewerRow(ctx, id, w, fmt.Errorf("a replica is at a newer epoch than this primary (%d)", w.epoch))
+		return
+	}
 	if len(w.failed) == 0 {
 		a.finish(ctx, id, nil)
 		return
 	}
 	a.shrinkOrRefuse(ctx, id)
+}
+
+// awaitNewerRow decides write id again once this actor's row is newer than
+// expected (at once if it is), or fails it with err after the replica
+// timeout.
+func (a *partition) awaitNewerRow(ctx actor.Context, id uint64, w *replicatedWrite, err error) {
+	w.recheck = err
+	if a.row.GetEpoch() > w.epoch {
+		a.recheckWrite(ctx, id)
+		return
+	}
+	self, system := ctx.Self(), ctx.ActorSystem()
+	time.AfterFunc(a.repl.Timeout, func() { system.Root.Send(self, &recheckExpired{id: id}) })
 }
 
 // shrinkOrRefuse handles a write some copies failed: a learner that is
@@ -205,23 +233,74 @@ func (a *partition) shrink(ctx actor.Context, id uint64) {
 		err := a.repl.Proposer.UpdatePartition(c, row, expected)
 		system.Root.Send(self, &shrinkDone{id: id, err: err})
 	}()
-	a.shrinkTo[id] = len(row.InSync)
+	a.shrinkTo[id] = shrinkTarget{left: len(row.InSync), expected: expected}
+}
+
+// shrinkTarget is what a shrink proposal changes.
+type shrinkTarget struct {
+	left     int    // in-sync copies once it commits
+	expected uint64 // the epoch it replaces
 }
 
 // shrunk answers a write whose in-sync shrink finished.
 func (a *partition) shrunk(ctx actor.Context, msg *shrinkDone) {
-	left, ok := a.shrinkTo[msg.id]
+	target, ok := a.shrinkTo[msg.id]
 	delete(a.shrinkTo, msg.id)
-	if !ok {
+	w := a.pending[msg.id]
+	if !ok || w == nil {
 		return
 	}
 	switch {
 	case msg.err != nil:
-		a.finish(ctx, msg.id, fmt.Errorf("remove lagging replicas from the in-sync set: %w", msg.err))
-	case left < a.repl.MinInSync():
-		a.finish(ctx, msg.id, fmt.Errorf("%d in-sync copies left: %w", left, ErrBelowMinInSync))
+		// Someone else changed the row first (the rebalancer retired the
+		// replica, a failover, a join), or Raft had no leader: look again
+		// once the row is newer than the one the proposal replaced.
+		w.epoch = target.expected
+		a.awaitNewerRow(ctx, msg.id, w, fmt.Errorf("remove lagging replicas from the in-sync set: %w", msg.err))
+	case target.left < a.repl.MinInSync():
+		a.finish(ctx, msg.id, fmt.Errorf("%d in-sync copies left: %w", target.left, ErrBelowMinInSync))
 	default:
 		a.finish(ctx, msg.id, nil)
+	}
+}
+
+// recheckWrite decides a write whose shrink failed against the current
+// row: if this actor is no longer primary the frontend re-routes the batch
+// (writes are idempotent); if the failed replicas are no longer in sync the
+// write is on every in-sync copy (copies join only after acknowledging
+// the writes of their catch-up); else it shrinks again from this row.
+func (a *partition) recheckWrite(ctx actor.Context, id uint64) {
+	w := a.pending[id]
+	if w == nil || w.recheck == nil {
+		return
+	}
+	w.recheck = nil
+	if w.stale || a.role != starlingpb.Role_ROLE_PRIMARY {
+		delete(a.pending, id)
+		w.timer.Stop()
+		defer a.writeDone(ctx, id)
+		ctx.Send(w.sender, &starlingpb.NotPrimary{RequestId: w.requestID, Partition: a.ref(), Primary: a.primary})
+		return
+	}
+	w.failed = slices.DeleteFunc(w.failed, func(n string) bool { return !slices.Contains(a.row.GetInSync(), n) })
+	if len(w.failed) > 0 {
+		w.shrinking = false
+		a.shrinkOrRefuse(ctx, id)
+		return
+	}
+	if left := len(a.row.GetInSync()); left < a.repl.MinInSync() {
+		a.finish(ctx, id, fmt.Errorf("%d in-sync copies left: %w", left, ErrBelowMinInSync))
+		return
+	}
+	a.finish(ctx, id, nil)
+}
+
+// recheckAll rechecks the writes waiting for a newer row.
+func (a *partition) recheckAll(ctx actor.Context) {
+	for id, w := range a.pending {
+		if w.recheck != nil {
+			a.recheckWrite(ctx, id)
+		}
 	}
 }
 

@@ -491,7 +491,9 @@ func (e *events) NotifyUpdate(n *memberlist.Node) {
 }
 func (e *events) NotifyLeave(n *memberlist.Node) {
 	st := starlingpb.NodeState_NODE_STATE_DEAD
-	if meta, err := DecodeMeta(n.Meta); err == nil && meta.Leaving {
+	// A node that drained (it gossiped that long before) or announced its
+	// leave has left; the leave message can overtake the leaving flag.
+	if meta, err := DecodeMeta(n.Meta); err == nil && (meta.Leaving || meta.Draining) {
 		st = starlingpb.NodeState_NODE_STATE_LEFT
 	}
 	(*Membership)(e).set(n, st)

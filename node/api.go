@@ -35,6 +35,8 @@ func (n *Node) apiHandler() http.Handler {
 	mux.HandleFunc("GET /api/v1/cluster/raft", n.clusterRaft)
 	mux.HandleFunc("GET /api/v1/cluster/partitions", n.clusterPartitions)
 	mux.HandleFunc("GET /api/v1/cluster/migrations", n.clusterMigrations)
+	mux.HandleFunc("GET /api/v1/cluster/leave", n.clusterLeave)
+	mux.HandleFunc("POST /api/v1/cluster/leave", n.clusterLeave)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

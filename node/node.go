@@ -54,6 +54,11 @@ type Node struct {
 	serving   atomic.Pointer[serving]
 	quit      chan struct{}
 
+	leave          leaveState
+	leaveOnce      sync.Once
+	leaveRequested chan struct{}
+	drained        atomic.Bool // Stop leaves gossip instead of dying
+
 	grpcSrv  *grpc.Server
 	grpcLn   net.Listener
 	otlpHTTP *http.Server
@@ -74,7 +79,7 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, log: cfg.Logger, errs: make(chan error, 4), quit: make(chan struct{})}, nil
+	return &Node{cfg: cfg, log: cfg.Logger, errs: make(chan error, 4), quit: make(chan struct{}), leaveRequested: make(chan struct{})}, nil
 }
 
 // serving is what a node needs to take writes and queries once the cluster
@@ -188,7 +193,7 @@ func (n *Node) startServing(cs *starlingpb.ClusterSettings) error {
 		return err
 	}
 	fcfg := actors.FrontendConfig{
-		Size: n.cfg.Frontends, Timeout: n.cfg.IngestTimeout, MaxAttempts: 3, Outbox: n.outbox,
+		Size: n.cfg.Frontends, Timeout: n.cfg.IngestTimeout, MaxAttempts: 10, Outbox: n.outbox,
 		Builder: storage.BuilderConfig{
 			Partitions: int(cs.Partitions), Window: time.Duration(cs.WindowSeconds) * time.Second, MaxFuture: n.cfg.MaxFuture,
 			Retention: map[starlingpb.Signal]time.Duration{
@@ -346,6 +351,12 @@ func (n *Node) shutdown(ctx context.Context) error {
 		n.outbox.Close()
 	}
 	if n.gossip != nil {
+		if n.drained.Load() {
+			if err := n.gossip.Leave(5 * time.Second); err != nil {
+				errs = append(errs, fmt.Errorf("leave gossip: %w", err))
+			}
+			phase("leave gossip")
+		}
 		if err := n.gossip.Stop(); err != nil {
 			errs = append(errs, fmt.Errorf("stop gossip: %w", err))
 		}

@@ -286,6 +286,28 @@ func (g *Group) Leader() string {
 // IsLeader reports whether this node leads the group.
 func (g *Group) IsLeader() bool { return g.raft.State() == raft.Leader }
 
+// HandOverLeadership makes another voter the leader if this node leads
+// (before a graceful leave), and waits until one does or ctx ends.
+func (g *Group) HandOverLeadership(ctx context.Context) error {
+	voters := 0
+	for _, s := range g.servers() {
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+	}
+	for voters > 1 && g.IsLeader() {
+		if err := g.raft.LeadershipTransfer().Error(); err != nil {
+			g.log.Warn("leadership transfer failed; trying again", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("hand over raft leadership: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
 // Propose commits cmd through Raft and applies it; only the leader may
 // propose. The FSM's verdict is returned (ErrEpochConflict, …).
 func (g *Group) Propose(ctx context.Context, cmd *starlingpb.RaftCommand) error {

@@ -49,9 +49,12 @@ func (g *Group) rebalance(byID map[string]cluster.MemberInfo) error {
 		default:
 			continue
 		}
+		if m.Meta.Draining {
+			continue // a source until it has handed everything over, never a target
+		}
 		members = append(members, cluster.Member{ID: id, Zone: m.Meta.Zone, Region: m.Meta.Region})
 	}
-	if len(live) == 0 {
+	if len(live) == 0 || len(members) == 0 {
 		return nil
 	}
 	slots := cluster.AllSlots(int(st.Settings.Partitions), signals[:])

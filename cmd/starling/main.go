@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -32,11 +33,13 @@ func main() {
 
 // options are the flags of the root command.
 type options struct {
-	cfg         node.Config
-	memoryLimit int64
-	configPath  string
-	logLevel    string
-	logFormat   string
+	cfg          node.Config
+	memoryLimit  int64
+	configPath   string
+	logLevel     string
+	logFormat    string
+	drain        bool
+	drainTimeout time.Duration
 }
 
 func newRootCommand() *cobra.Command {
@@ -60,7 +63,7 @@ the environment, which beats the file.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context()) },
 	}
 	o.addFlags(cmd.Flags())
-	cmd.AddCommand(newStatusCommand())
+	cmd.AddCommand(newStatusCommand(), newLeaveCommand())
 	return cmd
 }
 
@@ -100,6 +103,8 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.Var(durationValue{&c.QueryTimeout}, "query-timeout", "time limit of one API query")
 	fs.Var(durationValue{&c.ShutdownTimeout}, "shutdown-timeout", "time given to in-flight requests on SIGTERM")
 	fs.Var(bytesValue{&o.memoryLimit}, "memory-limit", "soft limit of the process's memory (Go GC target; 0: none). Above it the GC works harder and returns memory sooner; it never refuses work. GOMEMLIMIT overrides the default")
+	fs.BoolVar(&o.drain, "drain", false, "on SIGTERM or SIGINT, hand every partition copy to the other nodes and leave the cluster before exiting (a second signal stops at once)")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Minute, "longest --drain waits for the handover before stopping anyway")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 }
@@ -138,11 +143,22 @@ func (o *options) run(ctx context.Context) error {
 	var serveErr error
 	select {
 	case <-ctx.Done():
-		log.Info("signal received: draining in-flight requests and stopping")
+		stop() // a second signal kills the process at once
+		if o.drain {
+			log.Info("signal received: handing every partition over before leaving the cluster (--drain)")
+			dctx, cancel := context.WithTimeout(context.Background(), o.drainTimeout)
+			if err := n.Drain(dctx); err != nil {
+				log.Error("drain failed: stopping without leaving the cluster", "err", err)
+			}
+			cancel()
+		}
+		log.Info("stopping: draining in-flight requests")
+	case <-n.LeaveRequested():
+		log.Info("drained on request: leaving the cluster and stopping")
 	case serveErr = <-n.Err():
 		log.Error("listener failed: stopping", "err", serveErr)
 	}
-	stop() // a second signal kills the process at once
+	stop()
 	return errors.Join(serveErr, n.Stop(context.Background()))
 }
 

@@ -1493,7 +1493,8 @@ type NodeMeta struct {
 	OtlpGrpcAddr    string                 `protobuf:"bytes,9,opt,name=otlp_grpc_addr,json=otlpGrpcAddr,proto3" json:"otlp_grpc_addr,omitempty"`  // host:port of OTLP/gRPC
 	OtlpHttpAddr    string                 `protobuf:"bytes,10,opt,name=otlp_http_addr,json=otlpHttpAddr,proto3" json:"otlp_http_addr,omitempty"` // host:port of OTLP/HTTP
 	StartedUnixNano int64                  `protobuf:"varint,11,opt,name=started_unix_nano,json=startedUnixNano,proto3" json:"started_unix_nano,omitempty"`
-	Leaving         bool                   `protobuf:"varint,12,opt,name=leaving,proto3" json:"leaving,omitempty"` // set just before a graceful leave
+	Leaving         bool                   `protobuf:"varint,12,opt,name=leaving,proto3" json:"leaving,omitempty"`   // set just before a graceful leave
+	Draining        bool                   `protobuf:"varint,13,opt,name=draining,proto3" json:"draining,omitempty"` // handing its partitions over before a graceful leave
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -1608,6 +1609,13 @@ func (x *NodeMeta) GetStartedUnixNano() int64 {
 func (x *NodeMeta) GetLeaving() bool {
 	if x != nil {
 		return x.Leaving
+	}
+	return false
+}
+
+func (x *NodeMeta) GetDraining() bool {
+	if x != nil {
+		return x.Draining
 	}
 	return false
 }
@@ -2858,7 +2866,7 @@ const file_starling_proto_rawDesc = "" +
 	"\x04refs\x18\a \x03(\v2\x13.starling.v1.RecordR\x04refs\x124\n" +
 	"\n" +
 	"trace_hits\x18\b \x03(\v2\x15.starling.v1.TraceHitR\ttraceHits\x12\x14\n" +
-	"\x05names\x18\t \x03(\tR\x05names\"\xee\x02\n" +
+	"\x05names\x18\t \x03(\tR\x05names\"\x8a\x03\n" +
 	"\bNodeMeta\x12\x1a\n" +
 	"\bprotocol\x18\x01 \x01(\rR\bprotocol\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1d\n" +
@@ -2874,7 +2882,8 @@ const file_starling_proto_rawDesc = "" +
 	"\x0eotlp_http_addr\x18\n" +
 	" \x01(\tR\fotlpHttpAddr\x12*\n" +
 	"\x11started_unix_nano\x18\v \x01(\x03R\x0fstartedUnixNano\x12\x18\n" +
-	"\aleaving\x18\f \x01(\bR\aleaving\"\xb7\x01\n" +
+	"\aleaving\x18\f \x01(\bR\aleaving\x12\x1a\n" +
+	"\bdraining\x18\r \x01(\bR\bdraining\"\xb7\x01\n" +
 	"\n" +
 	"NodeRecord\x12)\n" +
 	"\x04meta\x18\x01 \x01(\v2\x15.starling.v1.NodeMetaR\x04meta\x12,\n" +
