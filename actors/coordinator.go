@@ -112,7 +112,12 @@ func (c *coordinator) send(ctx actor.Context, i int) error {
 	if c.attempts[i]++; c.attempts[i] > maxReadAttempts {
 		return fmt.Errorf("%s partition %d: primary moved %d times: %w", storage.SignalName(c.signal), t.partition, maxReadAttempts, ErrNoRoute)
 	}
-	pid, epoch, err := c.router.Primary(c.signal, t.partition)
+	// The nearest in-sync copy first; the primary after it declined.
+	route := c.router.Reader
+	if c.attempts[i] > 1 {
+		route = c.router.Primary
+	}
+	pid, epoch, err := route(c.signal, t.partition)
 	if err != nil {
 		return err
 	}

@@ -212,8 +212,8 @@ func (a *manager) partitionProducer(k partKey, initial *starlingpb.Partition) ac
 		return &partition{
 			store: a.store, signal: k.signal, id: k.id,
 			epoch: row.Epoch, role: roleOf(row, a.cfg.NodeID), primary: row.Primary,
-			readTTL: a.cfg.ReadTimeout,
-			self:    a.cfg.NodeID, row: row, repl: a.cfg.Replication, log: a.log,
+			readTTL: a.cfg.ReadTimeout, m: a.m,
+			self: a.cfg.NodeID, row: row, repl: a.cfg.Replication, log: a.log,
 			pending: map[uint64]*replicatedWrite{}, shrinkTo: map[uint64]shrinkTarget{}, catchups: map[string]*catchUp{},
 		}
 	}

@@ -16,6 +16,7 @@ type Metrics struct {
 	writeLatency    *prometheus.HistogramVec
 	buildSeconds    *prometheus.HistogramVec
 	partitions      *prometheus.GaugeVec
+	reads           *prometheus.CounterVec
 }
 
 // NewMetrics registers the actors' metrics on reg (nil: not registered).
@@ -43,9 +44,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "starling_partition_actors",
 			Help: "Partition actors running on this node.",
 		}, []string{"signal"}),
+		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "starling_partition_reads_total",
+			Help: "Partition reads served by this node's partition actors, by the copy's role (primary, replica) and signal.",
+		}, []string{"signal", "role"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ingestedRecords, m.rejectedRecords, m.writeLatency, m.buildSeconds, m.partitions)
+		reg.MustRegister(m.ingestedRecords, m.rejectedRecords, m.writeLatency, m.buildSeconds, m.partitions, m.reads)
 	}
 	return m
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,7 @@ type partition struct {
 	role    starlingpb.Role
 	primary string // node id of the primary, for NotPrimary answers
 	readTTL time.Duration
+	m       *Metrics // nil in tests that do not count
 
 	// Replication (replication.go).
 	log       *slog.Logger
@@ -169,6 +171,19 @@ func (a *partition) read(ctx actor.Context, r *starlingpb.ReadRequest) {
 		head.Last, head.Error = true, fmt.Sprintf("entry format %d: %v", r.Format, storage.ErrUnknownFormat)
 		ctx.Send(sender, head)
 		return
+	}
+	if a.role != starlingpb.Role_ROLE_PRIMARY && a.row != nil && !slices.Contains(a.row.GetInSync(), a.self) {
+		// Not an in-sync copy (a learner, or one shrunk away): it may miss
+		// acknowledged writes; the coordinator asks the primary.
+		ctx.Send(sender, &starlingpb.NotPrimary{RequestId: r.QueryId, Partition: a.ref(), Primary: a.primary})
+		return
+	}
+	if a.m != nil {
+		role := "replica"
+		if a.role == starlingpb.Role_ROLE_PRIMARY {
+			role = "primary"
+		}
+		a.m.reads.WithLabelValues(storage.SignalName(a.signal), role).Inc()
 	}
 	go func() {
 		c, cancel := context.WithTimeout(context.Background(), a.readTTL)

@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -47,6 +48,14 @@ const managerName = "partition"
 type route struct {
 	pid   *actor.PID
 	epoch uint64
+	read  *actor.PID // the nearest in-sync copy: this node's, one in its zone, or the primary
+}
+
+// NodeZones is implemented by NodeAddresses that know nodes' zones; the
+// router then reads from an in-sync copy in the local zone before one
+// elsewhere. Safe to call from any goroutine.
+type NodeZones interface {
+	Zone(nodeID string) string
 }
 
 // Router maps partitions to their primaries' PIDs from the partition table,
@@ -55,9 +64,58 @@ type Router struct {
 	table PartitionTable
 	addrs NodeAddresses
 
+	local string // this node's id ("": reads go to primaries)
+
 	mu      sync.Mutex
 	changed <-chan struct{}
 	routes  map[starlingpb.Signal][]route
+}
+
+// ReadLocal makes reads go to the nearest in-sync copy as seen from node
+// local: its own, else one in its zone, else the primary. Call before use.
+func (r *Router) ReadLocal(local string) { r.local = local }
+
+// Reader returns the PID of the copy of partition id of sig that queries
+// should read: the nearest in-sync copy (every in-sync copy holds every
+// acknowledged write), the primary when there is none nearer.
+func (r *Router) Reader(sig starlingpb.Signal, id uint32) (*actor.PID, uint64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refreshLocked()
+	rs := r.routes[sig]
+	switch {
+	case int(id) >= len(rs):
+	case rs[id].read != nil:
+		return rs[id].read, rs[id].epoch, nil
+	case rs[id].pid != nil:
+		return rs[id].pid, rs[id].epoch, nil
+	}
+	return nil, 0, fmt.Errorf("%s partition %d: %w", storage.SignalName(sig), id, ErrNoRoute)
+}
+
+// nearest picks the in-sync copy of p to read: this node's, else the
+// first in this node's zone; "" for the primary.
+func (r *Router) nearest(p *starlingpb.Partition) string {
+	if r.local == "" {
+		return ""
+	}
+	if slices.Contains(p.InSync, r.local) {
+		return r.local
+	}
+	zones, ok := r.addrs.(NodeZones)
+	if !ok {
+		return ""
+	}
+	zone := zones.Zone(r.local)
+	if zone == "" || zones.Zone(p.Primary) == zone {
+		return ""
+	}
+	for _, id := range p.InSync {
+		if zones.Zone(id) == zone {
+			return id
+		}
+	}
+	return ""
 }
 
 // NewRouter returns a router over table.
@@ -103,6 +161,11 @@ func (r *Router) refreshLocked() {
 		}
 		if addr, ok := r.addrs.ActorAddress(p.Primary); ok {
 			rs[p.Id] = route{pid: actor.NewPID(addr, PartitionName(p.Signal, p.Id)), epoch: p.Epoch}
+		}
+		if near := r.nearest(p); near != "" && near != p.Primary {
+			if addr, ok := r.addrs.ActorAddress(near); ok {
+				rs[p.Id].read, rs[p.Id].epoch = actor.NewPID(addr, PartitionName(p.Signal, p.Id)), p.Epoch
+			}
 		}
 		routes[p.Signal] = rs
 	}

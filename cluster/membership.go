@@ -396,6 +396,17 @@ func (m *Membership) ActorAddress(id string) (string, bool) {
 	return mi.Meta.ActorAddr, true
 }
 
+// Zone returns the zone a node gossips ("" when unknown or unset)
+// (actors.NodeZones).
+func (m *Membership) Zone(id string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if mi := m.members[id]; mi != nil {
+		return mi.Meta.Zone
+	}
+	return ""
+}
+
 // Leave announces departure and waits up to timeout for it to spread.
 // Peers record the node as left, not dead: memberlist's leave event does
 // not say which, so the node first gossips that it is leaving.

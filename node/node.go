@@ -134,6 +134,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("spawn meta actor: %w", err)
 	}
 	n.router = actors.NewRouter(table, n.gossip)
+	n.router.ReadLocal(n.settings.NodeID)
 	n.actorMetrics = actors.NewMetrics(n.reg)
 	n.outbox = actors.NewOutbox(n.system, outboxQueue)
 	n.transfers = actors.NewTransfers(n.log.With("component", "handoff"), n.reg, 5*time.Second)

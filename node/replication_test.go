@@ -78,6 +78,19 @@ func TestReplicationFailoverAndMinInSync(t *testing.T) {
 			}
 		}
 	}
+	// Queries read the nearest in-sync copy: every node holds one of
+	// every partition, so a node answers from its own copies, primaries
+	// of other nodes untouched.
+	for i, n := range nodes {
+		replicaReads := func() float64 {
+			return counterSum(scrape(t, n), "starling_partition_reads_total", map[string]string{"role": "replica"})
+		}
+		before := replicaReads()
+		checkTraces(t, n, acked[i])
+		if got := replicaReads() - before; got < 1 {
+			t.Errorf("node %d answered a trace query with %v reads of its own replica copies, want at least 1", i, got)
+		}
+	}
 
 	// 2. A node dies: its partitions fail over to in-sync replicas, writes
 	// to partitions it replicated shrink their in-sync sets, and every
