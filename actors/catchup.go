@@ -30,6 +30,7 @@ import (
 // catchUp is one learner's catch-up.
 type catchUp struct {
 	node        string
+	addr        string          // the learner's actor address when the stream started
 	before      map[uint64]bool // writes under way when it started
 	streaming   bool
 	streamed    bool
@@ -80,12 +81,20 @@ func (a *partition) reviewCatchUps(ctx actor.Context) {
 		}
 	}
 	for _, node := range learners {
+		addr, ok := a.repl.Addresses.ActorAddress(node)
 		if c := a.catchups[node]; c != nil {
-			a.maybeStream(ctx, c)
-			a.maybeJoin(ctx, c)
-			continue
+			if c.addr == "" || c.addr == addr {
+				a.maybeStream(ctx, c)
+				a.maybeJoin(ctx, c)
+				continue
+			}
+			// The learner restarted (a new address, or gone): what was
+			// sent to it before may be lost; start over.
+			a.log.Info("learner restarted; catch-up starts over", "signal", storage.SignalName(a.signal), "partition", a.id, "replica", node)
+			c.stop()
+			delete(a.catchups, node)
 		}
-		if _, ok := a.repl.Addresses.ActorAddress(node); !ok {
+		if !ok {
 			a.tickLater(ctx) // look again when it may be back
 			continue
 		}
@@ -96,6 +105,9 @@ func (a *partition) reviewCatchUps(ctx actor.Context) {
 		a.catchups[node] = c
 		a.log.Info("catching up an out-of-sync replica", "signal", storage.SignalName(a.signal), "partition", a.id, "replica", node, "epoch", a.epoch)
 		a.maybeStream(ctx, c)
+	}
+	if len(a.catchups) > 0 {
+		a.tickLater(ctx) // notice a learner that restarts or dies meanwhile
 	}
 }
 
@@ -158,7 +170,7 @@ func (a *partition) maybeStream(ctx actor.Context, c *catchUp) {
 	if !ok {
 		return
 	}
-	c.streaming = true
+	c.streaming, c.addr = true, addr
 	cctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	self, system, store, cfg := ctx.Self(), ctx.ActorSystem(), a.store, a.repl.Handoff
