@@ -223,12 +223,13 @@ type readyFrom struct {
 type handoffActor struct {
 	store *storage.Store
 	idle  time.Duration
+	guard *PartitionGuard // nil: nothing is ever dropped
 }
 
 // StartHandoffActor spawns the node's handoff actor. A receiver that gets
 // no chunk for idle gives up.
-func StartHandoffActor(system *actor.ActorSystem, store *storage.Store, idle time.Duration) (*actor.PID, error) {
-	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &handoffActor{store: store, idle: idle} }), HandoffActorName)
+func StartHandoffActor(system *actor.ActorSystem, store *storage.Store, idle time.Duration, guard *PartitionGuard) (*actor.PID, error) {
+	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &handoffActor{store: store, idle: idle, guard: guard} }), HandoffActorName)
 	if err != nil {
 		return nil, fmt.Errorf("spawn handoff actor: %w", err)
 	}
@@ -247,10 +248,15 @@ func (a *handoffActor) Receive(ctx actor.Context) {
 		refuse(fmt.Sprintf("entry format %d: %v", open.Format, storage.ErrUnknownFormat))
 		return
 	}
+	if !a.guard.BeginReceive(open.Signal, open.Partition) {
+		refuse("the partition's old data is being dropped here; try again")
+		return
+	}
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &handoffReceiver{store: a.store, open: open, sender: ctx.Sender(), idle: a.idle}
+		return &handoffReceiver{store: a.store, open: open, sender: ctx.Sender(), idle: a.idle, guard: a.guard}
 	})
 	if _, err := ctx.SpawnNamed(props, open.MigrationId); err != nil {
+		a.guard.EndReceive(open.Signal, open.Partition)
 		refuse(fmt.Sprintf("receive: %v", err))
 	}
 }
@@ -264,6 +270,7 @@ type handoffReceiver struct {
 	idle   time.Duration
 	work   chan *starlingpb.SnapshotChunk
 	next   uint64
+	guard  *PartitionGuard
 }
 
 type handoffLoaded struct{ last bool }
@@ -274,6 +281,7 @@ func (r *handoffReceiver) Receive(ctx actor.Context) {
 		r.work = make(chan *starlingpb.SnapshotChunk, 64)
 		self, system, sender, id := ctx.Self(), ctx.ActorSystem(), r.sender, r.open.MigrationId
 		go func() {
+			defer r.guard.EndReceive(r.open.Signal, r.open.Partition)
 			for c := range r.work {
 				ack := &starlingpb.HandoffAck{MigrationId: id, Seq: c.Seq}
 				if _, err := r.store.LoadSnapshot(c); err != nil {

@@ -43,7 +43,7 @@ func startRemoteNode(t testing.TB, host string) *remoteNode {
 		remote.WithServerOptions(grpc.MaxRecvMsgSize(64<<20)),
 		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()))))
 	r.Start()
-	if _, err := StartHandoffActor(system, store, 10*time.Second); err != nil {
+	if _, err := StartHandoffActor(system, store, 10*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

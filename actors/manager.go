@@ -24,6 +24,9 @@ type ManagerConfig struct {
 	// Logger receives partition actors' logs (replication, catch-up);
 	// nil: none.
 	Logger *slog.Logger
+	// Guard holds back the actor of a partition whose old data is being
+	// dropped until the drop is over (nil: nothing is dropped).
+	Guard *PartitionGuard
 }
 
 // Validate reports the first invalid field.
@@ -176,6 +179,14 @@ func (a *manager) reconcile(ctx actor.Context) {
 				c.row = p
 				ctx.Send(c.pid, &assignment{epoch: p.Epoch, role: role, row: p})
 			}
+			continue
+		}
+		if a.cfg.Guard.Dropping(k.signal, k.id) {
+			// Placed here again while its old data is dropped: spawn it
+			// once the drop is over.
+			ok = false
+			self, system := ctx.Self(), ctx.ActorSystem()
+			time.AfterFunc(50*time.Millisecond, func() { system.Root.Send(self, &tableChanged{}) })
 			continue
 		}
 		props := actor.PropsFromProducer(a.partitionProducer(k, p))

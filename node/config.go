@@ -60,6 +60,9 @@ type Config struct {
 	ReplicaTimeout time.Duration
 	// HandoffMaxRate bounds one partition handoff, in bytes per second.
 	HandoffMaxRate int64
+	// DropDelay is how long after a partition copy left this node its
+	// data is deleted (0: never).
+	DropDelay time.Duration
 	// MaxConcurrentMigrations bounds the partitions the rebalancer moves
 	// at once (0: the rebalancer is off).
 	MaxConcurrentMigrations int
@@ -115,6 +118,7 @@ func DefaultConfig() Config {
 		DeadNodeTimeout:         30 * time.Second,
 		ReplicaTimeout:          5 * time.Second,
 		HandoffMaxRate:          64 << 20,
+		DropDelay:               time.Minute,
 		MaxConcurrentMigrations: 3,
 		Partitions:              256,
 		Window:                  24 * time.Hour,
@@ -143,6 +147,7 @@ func LocalConfig(dataDir string) Config {
 	c.GossipPort, c.RaftPort, c.ActorPort = 0, 0, 0
 	c.DeadNodeTimeout = 3 * time.Second
 	c.ReplicaTimeout = time.Second
+	c.DropDelay = time.Second
 	c.Gossip = cluster.LocalMembershipConfig("")
 	c.Raft = raftmeta.LocalConfig("", "", "")
 	c.Partitions = 16
@@ -187,6 +192,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConcurrentMigrations < 0 {
 		errs = append(errs, fmt.Errorf("max-concurrent-migrations: %d is negative", c.MaxConcurrentMigrations))
+	}
+	if c.DropDelay < 0 {
+		errs = append(errs, fmt.Errorf("drop-delay: %s is negative", c.DropDelay))
 	}
 	if c.HandoffMaxRate < 0 {
 		errs = append(errs, fmt.Errorf("handoff-max-rate: %d is negative", c.HandoffMaxRate))

@@ -45,6 +45,8 @@ type Node struct {
 	remote       *remote.Remote
 	outbox       *actors.Outbox
 	transfers    *actors.Transfers
+	guard        *actors.PartitionGuard
+	droppedCount prometheus.Counter
 	router       *actors.Router
 	actorMetrics *actors.Metrics
 	manager      *actors.Manager
@@ -150,7 +152,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			Transfers: n.transfers,
 		},
 	}
-	if _, err := actors.StartHandoffActor(n.system, n.store, time.Minute); err != nil {
+	n.guard = actors.NewPartitionGuard()
+	n.droppedCount = newDroppedCounter(n.reg)
+	mcfg.Guard = n.guard
+	if _, err := actors.StartHandoffActor(n.system, n.store, time.Minute, n.guard); err != nil {
 		return err
 	}
 	if n.manager, err = actors.StartManager(n.system, mcfg, n.store, table, n.actorMetrics); err != nil {
@@ -217,6 +222,9 @@ func (n *Node) startServing(cs *starlingpb.ClusterSettings) error {
 	}
 	n.serving.Store(&serving{frontends: f, querier: actors.NewQuerier(n.system, n.router, n.cfg.QueryTimeout)})
 	n.log.Info("serving", "cluster_id", cs.ClusterId, "partitions", cs.Partitions, "replication_factor", cs.ReplicationFactor)
+	if n.cfg.DropDelay > 0 {
+		go n.runDropper(int(cs.Partitions))
+	}
 	return nil
 }
 

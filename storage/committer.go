@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -132,6 +133,15 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 			if err == nil {
 				err = wait()
 			}
+			// A partition drop (DropPrefix) blocks the shard's writes for
+			// a moment: write the group again once it is over (writes are
+			// idempotent).
+			for retry := 0; errors.Is(err, badger.ErrBlockedWrites) && retry < blockedRetries; retry++ {
+				time.Sleep(blockedWait)
+				if wait, err = sh.send(kvs); err == nil {
+					err = wait()
+				}
+			}
 			<-slots
 			if err != nil {
 				sh.w.log.Error("group commit failed", "shard", sh.index, "submissions", len(group), "err", err)
@@ -143,6 +153,12 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 		}()
 	}
 }
+
+// How long a group commit waits out a shard whose writes are blocked.
+const (
+	blockedWait    = 10 * time.Millisecond
+	blockedRetries = 3000 // 30 s
+)
 
 // sortedEntries collects the group's entries of this shard, sorted by key.
 func (sh *shard) sortedEntries(group []*commitReq, n int) ([]*bpb.KV, error) {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	bpb "github.com/dgraph-io/badger/v4/pb"
@@ -171,13 +173,21 @@ func (s *Store) LoadSnapshot(c *starlingpb.SnapshotChunk) (SnapshotStats, error)
 	}
 	defer w.release()
 	db := w.shards[int(c.Partition)%len(w.shards)].db
-	l := db.NewKVLoader(4)
-	for _, kv := range c.Kvs {
-		if err := l.Set(&bpb.KV{Key: kv.Key, Value: kv.Value, Version: kv.Version, ExpiresAt: kv.ExpiresAt, UserMeta: []byte{byte(kv.UserMeta)}}); err != nil {
-			return st, fmt.Errorf("load snapshot: %w", err)
+	load := func() error {
+		l := db.NewKVLoader(4)
+		for _, kv := range c.Kvs {
+			if err := l.Set(&bpb.KV{Key: kv.Key, Value: kv.Value, Version: kv.Version, ExpiresAt: kv.ExpiresAt, UserMeta: []byte{byte(kv.UserMeta)}}); err != nil {
+				return err
+			}
 		}
+		return l.Finish()
 	}
-	if err := l.Finish(); err != nil {
+	err = load()
+	for retry := 0; errors.Is(err, badger.ErrBlockedWrites) && retry < blockedRetries; retry++ {
+		time.Sleep(blockedWait) // another partition of the shard is being dropped
+		err = load()
+	}
+	if err != nil {
 		return st, fmt.Errorf("load snapshot: %w", err)
 	}
 	return st, nil

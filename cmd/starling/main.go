@@ -89,6 +89,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.ReplicationFactor, "replication-factor", c.ReplicationFactor, "copies of every partition; fixed when the cluster is created (default: 3 when --bootstrap-expect is 3 or more, else 1)")
 	fs.Var(durationValue{&c.ReplicaTimeout}, "replica-timeout", "how long a primary waits for a replica's acknowledgement before removing it from the in-sync set")
 	fs.Var(bytesValue{&c.HandoffMaxRate}, "handoff-max-rate", "bytes per second one partition handoff may stream (e.g. 64MiB; 0: no limit)")
+	fs.Var(durationValue{&c.DropDelay}, "drop-delay", "how long after a partition copy moved away from this node its data is deleted (0: never)")
 	fs.IntVar(&c.MaxConcurrentMigrations, "max-concurrent-migrations", c.MaxConcurrentMigrations, "partitions the rebalancer moves at once (0: no rebalancing)")
 	fs.IntVar(&c.MinInSync, "min-in-sync", c.MinInSync, "in-sync copies a write needs; fixed when the cluster is created (default: 2 when the replication factor is 3 or more, else 1)")
 	fs.IntVar(&c.Partitions, "partitions", c.Partitions, "partitions per signal; fixed when the data dir is created")
