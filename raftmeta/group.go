@@ -16,8 +16,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	wal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
 
 	"github.com/starling-otel/starling/cluster"
 	"github.com/starling-otel/starling/proto/starlingpb"
@@ -28,13 +26,17 @@ var (
 	ErrNotLeader = errors.New("not the raft leader")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("raft group closed")
+	// ErrOldRaftLog is returned for a data dir whose Raft log an older
+	// Starling wrote with raft-wal (remove its raft directory to rejoin
+	// as a new node).
+	ErrOldRaftLog = errors.New("raft log format no longer supported")
 )
 
 // Config configures this node's member of the Raft group.
 type Config struct {
 	// NodeID is the Raft server id (the node id).
 	NodeID string
-	// Dir holds the Raft log (raft-wal) and snapshots.
+	// Dir holds the Raft log and stable store (raft.db) and snapshots.
 	Dir string
 	// Bind is host:port Raft listens on; port 0 picks a free port.
 	Bind string
@@ -61,8 +63,6 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	SnapshotRetain    int
-	// SegmentSize is the size of one raft-wal segment file (preallocated).
-	SegmentSize int
 	// Settings are proposed when this node, as the first leader, creates
 	// the cluster: partitions, replication factor, min in-sync, window.
 	// ClusterId and CreatedAt are filled in then.
@@ -95,7 +95,6 @@ func DefaultConfig(nodeID, dir, bind string) Config {
 		SnapshotThreshold:       rc.SnapshotThreshold,
 		SnapshotInterval:        rc.SnapshotInterval,
 		SnapshotRetain:          2,
-		SegmentSize:             16 << 20,
 		MaxConcurrentMigrations: 3,
 		Placement:               cluster.DefaultPlaceConfig(),
 		Settings: &starlingpb.ClusterSettings{
@@ -112,7 +111,6 @@ func LocalConfig(nodeID, dir, bind string) Config {
 	c.ReconcileInterval = 100 * time.Millisecond
 	c.HeartbeatTimeout, c.ElectionTimeout = 200*time.Millisecond, 200*time.Millisecond
 	c.LeaderLeaseTimeout, c.CommitTimeout = 100*time.Millisecond, 5*time.Millisecond
-	c.SegmentSize = 1 << 20
 	return c
 }
 
@@ -127,8 +125,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bootstrap-expect: %d must be at least 1", c.BootstrapExpect)
 	case c.DeadNodeTimeout <= 0 || c.ReconcileInterval <= 0:
 		return errors.New("dead-node-timeout and reconcile interval must be positive")
-	case c.SegmentSize < 64<<10:
-		return fmt.Errorf("raft segment size: %d is below 64 KiB", c.SegmentSize)
 	case c.Settings == nil:
 		return errors.New("raft: cluster settings must be set")
 	}
@@ -167,8 +163,7 @@ type Group struct {
 	fsm      *FSM
 	raft     *raft.Raft
 	trans    *raft.NetworkTransport
-	wal      *wal.WAL
-	meta     *metadb.BoltMetaDB
+	store    *LogStore
 	snaps    *raft.FileSnapshotStore
 	addr     string
 	existing bool          // the directory held Raft state at Open
@@ -201,15 +196,14 @@ func Open(cfg Config) (g *Group, err error) {
 		out = io.Discard
 	}
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Output: out, Level: hclog.Info})
-	walDir := filepath.Join(cfg.Dir, "wal")
-	if err := os.MkdirAll(walDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create raft dir: %w", err)
 	}
-	// WAL.Close leaves its meta database open (raft-wal v0.4.0), holding
-	// the file lock a restart in the same process needs: own it and close it.
-	g.meta = &metadb.BoltMetaDB{}
-	if g.wal, err = wal.Open(walDir, wal.WithSegmentSize(cfg.SegmentSize), wal.WithLogger(hlog), wal.WithMetaStore(g.meta)); err != nil {
-		return nil, fmt.Errorf("open raft log: %w", err)
+	if _, err := os.Stat(filepath.Join(cfg.Dir, "wal")); err == nil {
+		return nil, fmt.Errorf("%s holds a raft-wal log of an older Starling, which this one does not read: %w", cfg.Dir, ErrOldRaftLog)
+	}
+	if g.store, err = OpenLogStore(filepath.Join(cfg.Dir, "raft.db")); err != nil {
+		return nil, err
 	}
 	if g.snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.Dir, cfg.SnapshotRetain, hlog); err != nil {
 		return nil, fmt.Errorf("open raft snapshots: %w", err)
@@ -231,10 +225,10 @@ func Open(cfg Config) (g *Group, err error) {
 	rc.HeartbeatTimeout, rc.ElectionTimeout = cfg.HeartbeatTimeout, cfg.ElectionTimeout
 	rc.LeaderLeaseTimeout, rc.CommitTimeout = cfg.LeaderLeaseTimeout, cfg.CommitTimeout
 	rc.SnapshotThreshold, rc.SnapshotInterval = cfg.SnapshotThreshold, cfg.SnapshotInterval
-	if g.existing, err = raft.HasExistingState(g.wal, g.wal, g.snaps); err != nil {
+	if g.existing, err = raft.HasExistingState(g.store, g.store, g.snaps); err != nil {
 		return nil, fmt.Errorf("read raft state: %w", err)
 	}
-	if g.raft, err = raft.NewRaft(rc, g.fsm, g.wal, g.wal, g.snaps, g.trans); err != nil {
+	if g.raft, err = raft.NewRaft(rc, g.fsm, g.store, g.store, g.snaps, g.trans); err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	return g, nil
@@ -423,11 +417,8 @@ func (g *Group) closeStores() {
 	if g.trans != nil {
 		_ = g.trans.Close()
 	}
-	if g.wal != nil {
-		_ = g.wal.Close()
-	}
-	if g.meta != nil {
-		_ = g.meta.Close()
+	if g.store != nil {
+		_ = g.store.Close()
 	}
 }
 
