@@ -272,6 +272,9 @@ func (a *partition) maybeJoin(ctx actor.Context, c *catchUp) {
 	}
 	row := proto.CloneOf(a.row)
 	row.InSync = append(row.InSync, c.node)
+	if len(row.InSync) >= len(row.Replicas) {
+		row.State = starlingpb.PartitionState_PARTITION_STATE_ACTIVE // the last copy being built
+	}
 	row.Epoch++
 	row.UpdatedAtUnixNano = time.Now().UnixNano()
 	expected, self, system, node, timeout := a.row.Epoch, ctx.Self(), ctx.ActorSystem(), c.node, a.repl.Timeout

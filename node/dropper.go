@@ -15,13 +15,15 @@ import (
 // partition (it moved to another node, or this node drained) drops the
 // partition's key range from its store once the copy has been gone for
 // DropDelay (in-flight reads and forwards finish first, and a copy that
-// comes straight back costs nothing). The guard keeps a snapshot arriving
+// comes straight back costs nothing), from the windows that are over; the
+// window being written keeps it until it is over too (a DropPrefix there
+// would block ingest for seconds). The guard keeps a snapshot arriving
 // for the partition meanwhile, or its actor, from racing the drop.
 
 // dropper is the node's dropper state; only runDropper touches it.
 type dropper struct {
 	since   map[dropKey]time.Time // not held here since
-	dropped map[dropKey]bool      // dropped, and not held since
+	dropped map[dropKey]time.Time // dropped from the windows ended by then, and not held since
 	count   prometheus.Counter
 }
 
@@ -33,7 +35,7 @@ type dropKey struct {
 // runDropper drops partitions the table no longer places here, every
 // DropDelay/2 (at most every 10 s), until the node stops.
 func (n *Node) runDropper(partitions int) {
-	d := &dropper{since: map[dropKey]time.Time{}, dropped: map[dropKey]bool{}, count: n.droppedCount}
+	d := &dropper{since: map[dropKey]time.Time{}, dropped: map[dropKey]time.Time{}, count: n.droppedCount}
 	every := min(n.cfg.DropDelay/2, 10*time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -43,9 +45,10 @@ func (n *Node) runDropper(partitions int) {
 			return
 		case <-t.C:
 		}
+		ended := time.Now().Truncate(n.cfg.Window) // windows up to here are over
 		for _, sig := range storage.Signals {
-			if due := d.due(n, sig, partitions); len(due) > 0 {
-				n.drop(d, sig, due)
+			if due := d.due(n, sig, partitions, ended); len(due) > 0 {
+				n.drop(d, sig, due, ended)
 			}
 		}
 	}
@@ -63,8 +66,8 @@ func (n *Node) held(sig starlingpb.Signal) map[uint32]bool {
 }
 
 // due lists the partitions of sig not held here for DropDelay and not
-// dropped yet.
-func (d *dropper) due(n *Node, sig starlingpb.Signal, partitions int) []uint32 {
+// dropped yet from the windows ended by ended.
+func (d *dropper) due(n *Node, sig starlingpb.Signal, partitions int, ended time.Time) []uint32 {
 	held := n.held(sig)
 	now := time.Now()
 	var out []uint32
@@ -76,7 +79,7 @@ func (d *dropper) due(n *Node, sig starlingpb.Signal, partitions int) []uint32 {
 			delete(d.dropped, k)
 		case !seen:
 			d.since[k] = now
-		case now.Sub(since) >= n.cfg.DropDelay && !d.dropped[k]:
+		case now.Sub(since) >= n.cfg.DropDelay && d.dropped[k].Before(ended):
 			out = append(out, p)
 		}
 	}
@@ -85,7 +88,7 @@ func (d *dropper) due(n *Node, sig starlingpb.Signal, partitions int) []uint32 {
 
 // drop drops partitions ps of sig, but those the table placed here again
 // or that are being received.
-func (n *Node) drop(d *dropper, sig starlingpb.Signal, ps []uint32) {
+func (n *Node) drop(d *dropper, sig starlingpb.Signal, ps []uint32, ended time.Time) {
 	marked := n.guard.BeginDrop(sig, ps)
 	defer n.guard.EndDrop(sig, marked)
 	held := n.held(sig) // after marking: a copy placed here from now on waits for the drop
@@ -95,13 +98,13 @@ func (n *Node) drop(d *dropper, sig starlingpb.Signal, ps []uint32) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	st, err := n.store.DropPartitions(ctx, sig, marked)
+	st, err := n.store.DropPartitions(ctx, sig, marked, ended)
 	if err != nil {
 		n.log.Error("drop the data of partitions no longer held here", "signal", storage.SignalName(sig), "partitions", len(marked), "err", err)
 		return
 	}
 	for _, p := range marked {
-		d.dropped[dropKey{sig, p}] = true
+		d.dropped[dropKey{sig, p}] = ended
 	}
 	if st.Calls > 0 {
 		d.count.Add(float64(len(marked)))

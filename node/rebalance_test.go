@@ -21,7 +21,9 @@ import (
 func TestJoinRebalancesBySnapshotHandoff(t *testing.T) {
 	const parts = 16
 	nodes := startCluster(t, 3, 35, func(_ int, c *Config) { c.Partitions = parts })
-	base := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	// In the window before the current one: a moved copy's data is dropped
+	// from windows that are over (the current one keeps it until it is).
+	base := time.Now().Truncate(nodes[0].cfg.Window).Add(-time.Hour).Truncate(time.Millisecond)
 	var rounds []string
 	send := func(round int) {
 		tag := fmt.Sprintf("move-%d", round)
@@ -108,7 +110,7 @@ func TestJoinRebalancesBySnapshotHandoff(t *testing.T) {
 		}
 	}
 	// The last step: nodes that gave a copy away drop its data (after
-	// the drop delay), and only they.
+	// the drop delay, from windows that are over), and only they.
 	eventually(t, 30*time.Second, func() string {
 		st := nodes[0].group.FSM().State()
 		for _, tag := range rounds {

@@ -27,7 +27,7 @@ func (g *Group) leaderLoop() {
 	missing := map[string]time.Time{} // servers in the configuration gossip does not know
 	leaderCh := g.raft.LeaderCh()
 	for {
-		changed := g.gossip.Changed()
+		changed, table := g.gossip.Changed(), g.fsm.Changed()
 		if g.IsLeader() {
 			if err := g.reconcile(missing); err != nil {
 				g.log.Warn("leader reconcile", "err", err)
@@ -43,10 +43,21 @@ func (g *Group) leaderLoop() {
 		case <-changed:
 		case <-leaderCh:
 		case <-t.C:
+		case <-table:
+			// A migration step landed (a learner joined): take the next
+			// one now, not at the next interval; changes come in bursts.
+			if !g.sleep(tableDebounce, nil) {
+				t.Stop()
+				return
+			}
 		}
 		t.Stop()
 	}
 }
+
+// tableDebounce is how long the leader waits after a table change before
+// reconciling, so that a burst of changes costs one round.
+const tableDebounce = 20 * time.Millisecond
 
 func (g *Group) reconcile(missing map[string]time.Time) error {
 	timeout := 5 * time.Second

@@ -88,6 +88,9 @@ func (g *Group) rebalance(byID map[string]cluster.MemberInfo) error {
 		switch learners := learnersOf(p, live); {
 		case len(learners) > 0:
 			continue // a catch-up is under way
+		case p.State == starlingpb.PartitionState_PARTITION_STATE_MIGRATING && len(p.InSync) >= len(p.Replicas):
+			// Every copy is in sync (a join that did not say so): mark
+			// the row active again.
 		case !sameSet(p.Replicas, want) && hasAll(p.InSync, want):
 			// Retire: every wanted owner is in sync; drop the others.
 			row.Replicas = slices.Clone(want)
@@ -96,8 +99,14 @@ func (g *Group) rebalance(byID map[string]cluster.MemberInfo) error {
 				row.Primary = want[0]
 			}
 		case !hasAll(p.Replicas, want):
-			// Add the missing owners as learners.
-			if migrating >= g.cfg.MaxConcurrentMigrations {
+			// Add the missing owners as learners. Restoring copies lost
+			// with a dead node may take four times the moves at once:
+			// durability first.
+			limit := g.cfg.MaxConcurrentMigrations
+			if len(p.InSync) < pc.ReplicationFactor {
+				limit *= 4
+			}
+			if migrating >= limit {
 				continue
 			}
 			for _, id := range want {

@@ -12,12 +12,15 @@ import (
 )
 
 // Dropping a partition copy: when a node no longer holds a partition (its
-// copy moved to another node), its keys are deleted from every window with
-// Badger's DropPrefix, all the dropped partitions of a shard in one call.
-// DropPrefix blocks the shard's writes while it flushes and compacts the
-// prefixes away; the group committer retries writes it refused meanwhile,
-// so ingest waits instead of failing. The caller makes sure nothing writes
-// into a partition while it is dropped (the node holds no copy of it).
+// copy moved to another node), its keys are deleted from the windows that
+// are over (no longer written but for late records) with Badger's
+// DropPrefix, all the dropped partitions of a shard in one call. DropPrefix
+// blocks the shard's writes while it flushes and compacts the prefixes
+// away, seconds under load: never done to the window being written, whose
+// old copies go when it is over. The group committer retries writes it
+// refused meanwhile, so a late write waits instead of failing. The caller
+// makes sure nothing writes into a partition while it is dropped (the node
+// holds no copy of it).
 
 // DropStats is what a drop covered.
 type DropStats struct {
@@ -28,12 +31,16 @@ type DropStats struct {
 }
 
 // DropPartitions deletes every key of partitions ps of sig in every open
-// window. Partitions without data cost nothing.
-func (s *Store) DropPartitions(ctx context.Context, sig starlingpb.Signal, ps []uint32) (DropStats, error) {
+// window that ended at or before endedBy. Partitions without data cost
+// nothing.
+func (s *Store) DropPartitions(ctx context.Context, sig starlingpb.Signal, ps []uint32, endedBy time.Time) (DropStats, error) {
 	var st DropStats
 	ws := s.acquire(sig, math.MinInt64, math.MaxInt64)
 	defer releaseAll(ws)
 	for _, w := range ws {
+		if w.start+int64(s.cfg.Window/time.Second) > endedBy.Unix() {
+			continue // still written
+		}
 		st.Windows++
 		byShard := map[int][][]byte{}
 		for _, p := range ps {

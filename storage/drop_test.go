@@ -3,13 +3,16 @@ package storage
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
 
 // TestDropPartitionsRemovesOnlyThem drops two partitions of every signal
-// from a store with three windows while traces of the other partitions are
-// written: the dropped partitions hold no key afterwards, the others keep
+// from the two windows that are over (of three) while traces of the other
+// partitions are written into them: the dropped partitions hold no key
+// there afterwards and keep the window being written, the others keep
 // every key version they had, and no concurrent write fails (the group
 // committer waits out the blocked shard).
 func TestDropPartitionsRemovesOnlyThem(t *testing.T) {
@@ -30,7 +33,7 @@ func TestDropPartitionsRemovesOnlyThem(t *testing.T) {
 		before[p] = dumpPartition(t, e.store, sigTraces, p)
 	}
 
-	// Writes of kept trace partitions go on during the drop.
+	// Late writes of kept trace partitions go on during the drop.
 	stop := make(chan struct{})
 	errs := make(chan error, 1)
 	written := 0
@@ -43,7 +46,7 @@ func TestDropPartitionsRemovesOnlyThem(t *testing.T) {
 				return
 			default:
 			}
-			r := e.builder.Traces(genTraces(rng, 10, 3, clock.Now().Add(-e.cfg.Window)))
+			r := e.builder.Traces(genTraces(rng, 10, 3, clock.Now().Add(-2*e.cfg.Window))) // late records, into a window being dropped
 			r.Batches = slices.DeleteFunc(r.Batches, func(b PartBatch) bool { return slices.Contains(drop, b.Partition) })
 			if err := applyAllErr(e.store, nil, sigTraces, r); err != nil {
 				errs <- err
@@ -53,7 +56,7 @@ func TestDropPartitionsRemovesOnlyThem(t *testing.T) {
 		}
 	}()
 	for _, sig := range Signals {
-		st, err := e.store.DropPartitions(context.Background(), sig, drop)
+		st, err := e.store.DropPartitions(context.Background(), sig, drop, clock.Now().Add(-e.cfg.Window).Truncate(e.cfg.Window))
 		if err != nil {
 			t.Fatalf("drop %v: %v", sig, err)
 		}
@@ -69,10 +72,18 @@ func TestDropPartitionsRemovesOnlyThem(t *testing.T) {
 	}
 	t.Logf("%d trace requests written during the drops, none failed", written)
 
+	current := clock.Now().Add(-e.cfg.Window).Truncate(e.cfg.Window).Unix() // the window being written
 	for _, sig := range Signals {
 		for _, p := range drop {
-			if got := dumpPartition(t, e.store, sig, p); len(got) != 0 {
-				t.Errorf("%v partition %d: %d key versions left after the drop, first %s", sig, p, len(got), got[0])
+			left := 0
+			for _, kv := range dumpPartition(t, e.store, sig, p) {
+				if !strings.HasPrefix(kv, strconv.FormatInt(current, 10)+" ") {
+					t.Fatalf("%v partition %d: %s left in a window that is over", sig, p, kv)
+				}
+				left++
+			}
+			if left == 0 {
+				t.Errorf("%v partition %d: nothing left in the window being written", sig, p)
 			}
 		}
 	}
