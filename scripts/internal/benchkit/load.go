@@ -2,6 +2,7 @@ package benchkit
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -50,27 +51,60 @@ func (l Load) Describe() string {
 // len(endpoints)], calls sample every 2 s until they all exit, and returns
 // their CPU seconds. On error the other generators are killed.
 func (l Load) Run(endpoints []string, sample func(elapsed time.Duration)) (cpuSeconds float64, err error) {
-	if _, err := exec.LookPath(l.Telemetrygen); err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrNoTelemetrygen, err)
+	r, err := l.Start(endpoints)
+	if err != nil {
+		return 0, err
 	}
-	type gen struct {
-		cmd  *exec.Cmd
-		done chan struct{}
-		log  string
-	}
-	var gens []gen
 	defer func() {
 		if err != nil {
-			for _, g := range gens {
-				_ = g.cmd.Process.Kill()
-				<-g.done
-			}
+			r.Stop()
 		}
 	}()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Done():
+			if err := r.Err(); err != nil {
+				return 0, err
+			}
+			return r.Stop()
+		case <-tick.C:
+			sample(time.Since(r.Started))
+		}
+	}
+}
+
+// Running is load started by Start: its generators run for the Load's
+// Duration or until Stop.
+type Running struct {
+	Started time.Time
+	gens    []generator
+	done    chan struct{} // closed once every generator has exited or one failed
+	err     error         // set before done is closed
+}
+
+type generator struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  string
+}
+
+// Start starts the generators, generator i sending to endpoints[i mod
+// len(endpoints)], and returns at once. Give the Load a Duration longer
+// than the run needs and call Stop when done with it.
+func (l Load) Start(endpoints []string) (*Running, error) {
+	if _, err := exec.LookPath(l.Telemetrygen); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoTelemetrygen, err)
+	}
+	if len(endpoints) == 0 || l.Generators < 1 {
+		return nil, errors.New("load: no endpoints or no generators")
+	}
 	name := l.LogName
 	if name == "" {
 		name = "starling-bench-telemetrygen"
 	}
+	r := &Running{done: make(chan struct{})}
 	exited := make(chan int, l.Generators)
 	for i := 0; i < l.Generators; i++ {
 		cmd := exec.Command(l.Telemetrygen, "traces", "--otlp-insecure",
@@ -80,38 +114,77 @@ func (l Load) Run(endpoints []string, sample func(elapsed time.Duration)) (cpuSe
 		logPath := filepath.Join(os.TempDir(), fmt.Sprintf("%s-%d.log", name, i))
 		log, err := os.Create(logPath)
 		if err != nil {
-			return 0, err
+			r.kill()
+			return nil, fmt.Errorf("generator log: %w", err)
 		}
 		cmd.Stdout, cmd.Stderr = log, log
 		done, err := startProc(cmd)
 		log.Close()
 		if err != nil {
-			return 0, fmt.Errorf("start telemetrygen: %w", err)
+			r.kill()
+			return nil, fmt.Errorf("start telemetrygen: %w", err)
 		}
-		gens = append(gens, gen{cmd, done, logPath})
+		r.gens = append(r.gens, generator{cmd, done, logPath})
 		go func() {
 			<-done
 			exited <- i
 		}()
 	}
-	began := time.Now()
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for running := len(gens); running > 0; {
-		select {
-		case i := <-exited:
-			if st := gens[i].cmd.ProcessState; !st.Success() {
-				return 0, fmt.Errorf("telemetrygen: %s (log %s)", st, gens[i].log)
+	r.Started = time.Now()
+	go func() {
+		for running := len(r.gens); running > 0; running-- {
+			i := <-exited
+			if st := r.gens[i].cmd.ProcessState; !st.Success() {
+				r.err = fmt.Errorf("telemetrygen: %s (log %s)", st, r.gens[i].log)
+				break
 			}
-			running--
-		case <-tick.C:
-			sample(time.Since(began))
+		}
+		close(r.done)
+	}()
+	return r, nil
+}
+
+// Done is closed once every generator has exited, or one has failed.
+func (r *Running) Done() <-chan struct{} { return r.done }
+
+// Err is the failure of a generator that exited on its own with an error,
+// once Done is closed (nil before).
+func (r *Running) Err() error {
+	select {
+	case <-r.done:
+		return r.err
+	default:
+		return nil
+	}
+}
+
+// Pids are the generators' process ids.
+func (r *Running) Pids() []int {
+	var ps []int
+	for _, g := range r.gens {
+		ps = append(ps, g.cmd.Process.Pid)
+	}
+	return ps
+}
+
+// Stop kills the generators still running, waits for them and returns the
+// CPU seconds they used, and the error of one that had failed on its own.
+func (r *Running) Stop() (cpuSeconds float64, err error) {
+	err = r.Err()
+	r.kill()
+	for _, g := range r.gens {
+		if st := g.cmd.ProcessState; st != nil {
+			cpuSeconds += st.UserTime().Seconds() + st.SystemTime().Seconds()
 		}
 	}
-	for _, g := range gens {
-		cpuSeconds += g.cmd.ProcessState.UserTime().Seconds() + g.cmd.ProcessState.SystemTime().Seconds()
+	return cpuSeconds, err
+}
+
+func (r *Running) kill() {
+	for _, g := range r.gens {
+		_ = g.cmd.Process.Kill()
+		<-g.done
 	}
-	return cpuSeconds, nil
 }
 
 // Rates keeps spans/s per 2 s window of a counter.

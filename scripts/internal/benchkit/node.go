@@ -208,6 +208,7 @@ type NodeSpec struct {
 	Join            []string // gossip addresses of seeds
 	BootstrapExpect int      // 0: starling's default (1)
 	Log             string   // file for stdout and stderr
+	AppendLog       bool     // append to Log (a restart) instead of truncating it
 	Extra           []string // more flags, appended last (--replication-factor 3, …)
 }
 
@@ -241,7 +242,11 @@ type Node struct {
 
 // StartNode starts a node; it does not wait until it is ready.
 func StartNode(s NodeSpec) (*Node, error) {
-	logFile, err := os.Create(s.Log)
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if s.AppendLog {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	}
+	logFile, err := os.OpenFile(s.Log, flags, 0o644)
 	if err != nil {
 		return nil, err
 	}
