@@ -62,7 +62,7 @@ func StartManager(system *actor.ActorSystem, cfg ManagerConfig, store *storage.S
 		log = slog.New(slog.DiscardHandler)
 	}
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &manager{cfg: cfg, store: store, table: table, m: m, ready: &h.ready, children: map[partKey]*child{}, log: log}
+		return &manager{cfg: cfg, store: store, table: table, m: m, ready: &h.ready, children: map[partKey]*child{}, retiring: map[partKey]*actor.PID{}, log: log}
 	})
 	pid, err := system.Root.SpawnNamed(props, managerName)
 	if err != nil {
@@ -102,6 +102,9 @@ type manager struct {
 	m        *Metrics
 	ready    *atomic.Bool
 	children map[partKey]*child
+	// retiring are children told to stop that have not terminated yet:
+	// their names are taken until they do.
+	retiring map[partKey]*actor.PID
 	stop     chan struct{}
 	stopping bool // children are being stopped: do not replace them
 }
@@ -137,6 +140,11 @@ func (a *manager) Receive(ctx actor.Context) {
 				delete(a.children, k)
 			}
 		}
+		for k, pid := range a.retiring {
+			if pid.Equal(msg.Who) {
+				delete(a.retiring, k)
+			}
+		}
 		a.reconcile(ctx)
 	case *actor.Stopping:
 		a.stopping = true
@@ -169,6 +177,7 @@ func (a *manager) reconcile(ctx actor.Context) {
 		if _, ok := want[k]; !ok {
 			ctx.Stop(c.pid)
 			delete(a.children, k)
+			a.retiring[k] = c.pid
 		}
 	}
 	ok := true
@@ -179,6 +188,12 @@ func (a *manager) reconcile(ctx actor.Context) {
 				c.row = p
 				ctx.Send(c.pid, &assignment{epoch: p.Epoch, role: role, row: p})
 			}
+			continue
+		}
+		if a.retiring[k] != nil {
+			// Placed here again before its last actor finished stopping
+			// (it may be busy with a write): spawn once it terminated.
+			ok = false
 			continue
 		}
 		if a.cfg.Guard.Dropping(k.signal, k.id) {
