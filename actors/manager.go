@@ -107,6 +107,7 @@ type manager struct {
 	retiring map[partKey]*actor.PID
 	stop     chan struct{}
 	stopping bool // children are being stopped: do not replace them
+	retrying bool // a reconcileRetry is scheduled
 }
 
 func (a *manager) Receive(ctx actor.Context) {
@@ -128,6 +129,11 @@ func (a *manager) Receive(ctx actor.Context) {
 			}
 		}()
 	case *tableChanged:
+		if !a.stopping {
+			a.reconcile(ctx)
+		}
+	case *reconcileRetry:
+		a.retrying = false
 		if !a.stopping {
 			a.reconcile(ctx)
 		}
@@ -200,8 +206,6 @@ func (a *manager) reconcile(ctx actor.Context) {
 			// Placed here again while its old data is dropped: spawn it
 			// once the drop is over.
 			ok = false
-			self, system := ctx.Self(), ctx.ActorSystem()
-			time.AfterFunc(50*time.Millisecond, func() { system.Root.Send(self, &tableChanged{}) })
 			continue
 		}
 		props := actor.PropsFromProducer(a.partitionProducer(k, p))
@@ -222,7 +226,17 @@ func (a *manager) reconcile(ctx actor.Context) {
 		a.m.partitions.WithLabelValues(storage.SignalName(sig)).Set(float64(counts[sig]))
 	}
 	a.ready.Store(ok)
+	if !ok && !a.retrying {
+		// Something is missing (an actor still stopping, a spawn that
+		// failed): look again soon even if nothing else changes.
+		a.retrying = true
+		self, system := ctx.Self(), ctx.ActorSystem()
+		time.AfterFunc(100*time.Millisecond, func() { system.Root.Send(self, &reconcileRetry{}) })
+	}
 }
+
+// reconcileRetry is the manager's reminder to reconcile again.
+type reconcileRetry struct{}
 
 // partitionProducer builds a partition actor from the current table row,
 // so a restarted actor starts from the table's truth, not a stale copy.
