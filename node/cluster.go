@@ -1,12 +1,14 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -196,8 +198,35 @@ func (n *Node) checkClusterSettings(s *starlingpb.ClusterSettings) error {
 func libraryLog(l *slog.Logger) *lineLogger { return &lineLogger{log: l} }
 
 // actorLogger is the slog logger of the actor system: protoactor logs every
-// actor start at info, so only warnings and errors pass.
+// actor start at info, so only warnings and errors pass, and the info line
+// of an actor that failed (it panicked and its supervisor restarts it),
+// raised to error.
 func actorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
-	al := slog.New(minLevel{l.Handler(), slog.LevelWarn}).With("component", "actor")
+	al := slog.New(actorFailures{l.Handler()}).With("component", "actor")
 	return func(*actor.ActorSystem) *slog.Logger { return al }
+}
+
+type actorFailures struct{ slog.Handler }
+
+func (h actorFailures) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo && h.Handler.Enabled(ctx, slog.LevelError)
+}
+
+func (h actorFailures) Handle(ctx context.Context, r slog.Record) error {
+	switch {
+	case r.Level >= slog.LevelWarn:
+	case strings.Contains(r.Message, "Recovering"):
+		r.Level = slog.LevelError
+	default:
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h actorFailures) WithAttrs(as []slog.Attr) slog.Handler {
+	return actorFailures{h.Handler.WithAttrs(as)}
+}
+
+func (h actorFailures) WithGroup(name string) slog.Handler {
+	return actorFailures{h.Handler.WithGroup(name)}
 }
