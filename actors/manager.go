@@ -215,7 +215,9 @@ func (a *manager) reconcile(ctx actor.Context) {
 			ok = false
 			continue
 		}
-		ctx.Watch(pid)
+		// No Watch: the parent gets its children's Terminated anyway, and
+		// a second one, arriving after the name was spawned again (PIDs
+		// are names), would drop the new actor from children.
 		a.children[k] = &child{pid: pid, row: p}
 	}
 	counts := map[starlingpb.Signal]int{}
