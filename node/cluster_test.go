@@ -66,6 +66,26 @@ func startCluster(t *testing.T, count, first int, mutate func(i int, c *Config))
 	return nodes
 }
 
+// startJoiner starts cfg as a node (one joining a running cluster, or one
+// restarted) and waits until it is ready.
+func startJoiner(t *testing.T, cfg Config) *Node {
+	t.Helper()
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopNode(t, n) })
+	if err := n.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // eventually polls cond until it returns "" or the deadline passes, then
 // fails with the last reason.
 func eventually(t *testing.T, timeout time.Duration, cond func() string) {
@@ -195,19 +215,7 @@ func TestClusterReplacesDeadVoterAndRejoins(t *testing.T) {
 	// A fourth node joins the running cluster by --join only.
 	cfg := LocalConfig(t.TempDir())
 	cfg.Bind, cfg.NodeID, cfg.Join = "127.0.0.28", "node-3", []string{nodes[0].gossip.GossipAddr()}
-	fourth, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := fourth.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopNode(t, fourth) })
-	if err := fourth.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	fourth := startJoiner(t, cfg)
 	eventually(t, 10*time.Second, func() string {
 		if _, v, nv := raftView(nodes[0]); len(v) != 3 || !slices.Equal(nv, []string{"node-3"}) {
 			return fmt.Sprintf("voters %v non-voters %v, want 3 and [node-3]", v, nv)
@@ -253,17 +261,7 @@ func TestClusterReplacesDeadVoterAndRejoins(t *testing.T) {
 
 	// Restarted with its data dir, the node comes back as itself.
 	deadCfg.Join = nil // it finds the others through the peers it remembers
-	back, err := New(deadCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := back.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopNode(t, back) })
-	if err := back.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	back := startJoiner(t, deadCfg)
 	if back.NodeID() != leader {
 		t.Errorf("restarted node is %s, want %s", back.NodeID(), leader)
 	}

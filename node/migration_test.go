@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,26 +9,6 @@ import (
 
 	"github.com/starling-otel/starling/proto/starlingpb"
 )
-
-// startJoiner starts cfg as a node that joins a running cluster and waits
-// until it is ready.
-func startJoiner(t *testing.T, cfg Config) *Node {
-	t.Helper()
-	n, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopNode(t, n) })
-	if err := n.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
 
 // streamingTo waits until a snapshot stream to node target runs, as the
 // migrations API of via shows, and returns its source node.

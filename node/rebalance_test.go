@@ -38,19 +38,7 @@ func TestJoinRebalancesBySnapshotHandoff(t *testing.T) {
 
 	cfg := LocalConfig(t.TempDir())
 	cfg.Bind, cfg.NodeID, cfg.Partitions, cfg.Join = "127.0.0.39", "node-3", parts, []string{nodes[0].gossip.GossipAddr()}
-	fourth, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := fourth.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopNode(t, fourth) })
-	if err := fourth.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	fourth := startJoiner(t, cfg)
 	all := append(nodes, fourth)
 	began := time.Now()
 	round := 20

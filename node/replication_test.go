@@ -130,19 +130,7 @@ func TestReplicationFailoverAndMinInSync(t *testing.T) {
 
 	// 3. The dead node comes back: its primaries catch it up by snapshot
 	// handoff (with the writes it missed) and it rejoins every in-sync set.
-	back, err := New(dead.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := back.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopNode(t, back) })
-	if err := back.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	back := startJoiner(t, dead.cfg)
 	began = time.Now()
 	eventually(t, 60*time.Second, func() string {
 		for _, p := range nodes[0].group.FSM().State().Partitions {
