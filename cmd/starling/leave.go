@@ -51,6 +51,14 @@ the node is gone.`,
 
 func leaveNode(ctx context.Context, w io.Writer, addr string, every time.Duration) error {
 	base := "http://" + strings.TrimPrefix(addr, "http://")
+	// The other members, to ask once the node has stopped answering.
+	var members struct {
+		Self    string         `json:"self"`
+		Members []statusMember `json:"members"`
+	}
+	if err := getAPI(ctx, addr, "/api/v1/cluster/members", &members); err != nil {
+		return fmt.Errorf("ask %s to leave: %w", addr, err)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/cluster/leave", nil)
 	if err != nil {
 		return err
@@ -79,9 +87,13 @@ func leaveNode(ctx context.Context, w io.Writer, addr string, every time.Duratio
 		}
 		var cur leaveStatus
 		if err := getAPI(ctx, addr, "/api/v1/cluster/leave", &cur); err != nil {
-			if st.Phase == "drained" || st.Phase == "leadership" {
-				fmt.Fprintf(w, "%s left the cluster and stopped after %.1f s\n", st.Node, st.Seconds)
-				return nil // it stopped answering once drained
+			// It stops answering once drained: the others must see it
+			// as left (not dead).
+			if state := memberState(ctx, members.Members, members.Self); state == "left" {
+				fmt.Fprintf(w, "%s handed everything over, left the cluster and stopped\n", st.Node)
+				return nil
+			} else if state != "" {
+				return fmt.Errorf("%s stopped answering while %s, and the others see it %s: %w", st.Node, st.Phase, state, err)
 			}
 			return fmt.Errorf("%s stopped answering while %s: %w", st.Node, st.Phase, err)
 		}
@@ -92,5 +104,40 @@ func leaveNode(ctx context.Context, w io.Writer, addr string, every time.Duratio
 		done := st.CopiesAtStart - st.CopiesLeft
 		fmt.Fprintf(w, "%6.1fs %-10s %d/%d copies handed over, %d moving, %.1f MiB streamed\n",
 			st.Seconds, st.Phase, done, st.CopiesAtStart, st.Migrating, float64(st.StreamedBytes)/(1<<20))
+	}
+}
+
+// memberState is the gossip state of node id as the first other member
+// that answers (and has stopped calling it alive) reports it; "" when none
+// answers.
+func memberState(ctx context.Context, members []statusMember, id string) string {
+	deadline := time.Now().Add(10 * time.Second) // gossip spreads the leave within a second or two
+	for {
+		state := ""
+		for _, m := range members {
+			if m.ID == id || m.HTTPAddr == "" {
+				continue
+			}
+			var view struct {
+				Members []statusMember `json:"members"`
+			}
+			if getAPI(ctx, m.HTTPAddr, "/api/v1/cluster/members", &view) != nil {
+				continue
+			}
+			for _, v := range view.Members {
+				if v.ID == id {
+					state = v.State
+				}
+			}
+			break
+		}
+		if state != "alive" || time.Now().After(deadline) {
+			return state
+		}
+		select {
+		case <-ctx.Done():
+			return state
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
