@@ -18,31 +18,7 @@ import (
 func startClusterProc(t *testing.T, bin, host, id string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"--data-dir", t.TempDir(), "--bind", host, "--node-id", id, "--partitions", "16", "--log-level", "info"}, extra...)
-	p := &proc{
-		cmd:      exec.Command(bin, args...),
-		otlpHTTP: net.JoinHostPort(host, "4318"),
-		api:      net.JoinHostPort(host, "3300"),
-		logs:     &syncBuffer{},
-		done:     make(chan struct{}),
-	}
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	p.cmd.Env = cleanEnv()
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.waitErr = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", id, p.logs.String())
-		}
-	})
-	return p
+	return spawn(t, bin, args, net.JoinHostPort(host, "3300"), net.JoinHostPort(host, "4318"), id)
 }
 
 // TestLeaveAndDrainUnderLoad runs a 4-node cluster of processes
@@ -112,7 +88,7 @@ func waitReady(t *testing.T, p *proc, id string) {
 	for {
 		select {
 		case <-p.done:
-			t.Fatalf("%s exited before it was ready: %v", id, p.waitErr)
+			t.Fatalf("%s exited before it was ready: %v\n%s", id, p.waitErr, p.logs.String())
 		default:
 		}
 		if resp, err := client.Get("http://" + p.api + "/readyz"); err == nil {
@@ -122,9 +98,9 @@ func waitReady(t *testing.T, p *proc, id string) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after 60 s", id)
+			t.Fatalf("%s not ready after 60 s\n%s", id, p.logs.String())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

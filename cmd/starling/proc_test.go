@@ -126,13 +126,17 @@ func startStarling(t *testing.T, dataDir string, extra ...string) *proc {
 		"--otlp-grpc-port", strconv.Itoa(ports[0]), "--otlp-http-port", strconv.Itoa(ports[1]), "--http-port", strconv.Itoa(ports[2]),
 		"--partitions", "16", "--log-level", "info",
 	}, extra...)
-	p := &proc{
-		cmd:      exec.Command(bin, args...),
-		otlpHTTP: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1])),
-		api:      net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[2])),
-		logs:     &syncBuffer{},
-		done:     make(chan struct{}),
-	}
+	p := spawn(t, bin, args, net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[2])), net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1])), "starling")
+	waitReady(t, p, "starling")
+	return p
+}
+
+// spawn starts the binary with args (API and OTLP/HTTP at the addresses
+// given); the process is killed when the test ends if still running, and
+// its output logged, as name, if the test failed.
+func spawn(t *testing.T, bin string, args []string, api, otlpHTTP, name string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(bin, args...), otlpHTTP: otlpHTTP, api: api, logs: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	p.cmd.Env = cleanEnv()
 	if err := p.cmd.Start(); err != nil {
@@ -147,28 +151,10 @@ func startStarling(t *testing.T, dataDir string, extra ...string) *proc {
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("starling output:\n%s", p.logs.String())
+			t.Logf("%s output:\n%s", name, p.logs.String())
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			t.Fatalf("starling exited before it was ready: %v\n%s", p.waitErr, p.logs.String())
-		default:
-		}
-		resp, err := http.Get("http://" + p.api + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("starling not ready after 30s\n%s", p.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return p
 }
 
 // cleanEnv is the environment without STARLING_* variables, so that the

@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -268,19 +267,8 @@ func (o options) formation(n int) (time.Duration, error) {
 }
 
 func run(o options) error {
-	if _, err := exec.LookPath(o.load.Telemetrygen); err != nil {
-		return fmt.Errorf("%w: %v", benchkit.ErrNoTelemetrygen, err)
-	}
-	if _, err := os.Stat(o.starling); err != nil {
-		return fmt.Errorf("starling binary: %w (scripts/bench-cluster.sh builds it)", err)
-	}
-	logf("machine: %d cores; every node and generator below shares them", runtime.NumCPU())
-	if killed := benchkit.KillLeftovers(marker, "benchcluster"); len(killed) > 0 {
-		logf("killed leftover nodes of an earlier run: pids %v", killed)
-		time.Sleep(200 * time.Millisecond) // let them die before their dirs go
-	}
-	if removed := benchkit.RemoveStaleDirs(marker); len(removed) > 0 {
-		logf("removed data dirs of an earlier run: %s", strings.Join(removed, " "))
+	if err := benchkit.Prepare(o.load.Telemetrygen, o.starling, "scripts/bench-cluster.sh", marker, "benchcluster"); err != nil {
+		return err
 	}
 
 	logf("phase 1: single node on %s", o.host(0))

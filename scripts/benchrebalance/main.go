@@ -23,9 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -348,19 +346,8 @@ func (c *cluster) steady(name string, d time.Duration, load *benchkit.Running) (
 }
 
 func run(o options) error {
-	if _, err := exec.LookPath(o.load.Telemetrygen); err != nil {
-		return fmt.Errorf("%w: %v", benchkit.ErrNoTelemetrygen, err)
-	}
-	if _, err := os.Stat(o.starling); err != nil {
-		return fmt.Errorf("starling binary: %w (scripts/bench-rebalance.sh builds it)", err)
-	}
-	logf("machine: %d cores; every node and generator below shares them", runtime.NumCPU())
-	if killed := benchkit.KillLeftovers(marker, "benchrebalance"); len(killed) > 0 {
-		logf("killed leftover nodes of an earlier run: pids %v", killed)
-		time.Sleep(200 * time.Millisecond) // let them die before their dirs go
-	}
-	if removed := benchkit.RemoveStaleDirs(marker); len(removed) > 0 {
-		logf("removed data dirs of an earlier run: %s", strings.Join(removed, " "))
+	if err := benchkit.Prepare(o.load.Telemetrygen, o.starling, "scripts/bench-rebalance.sh", marker, "benchrebalance"); err != nil {
+		return err
 	}
 	var res result
 	res.load = o.describe()

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -509,3 +510,24 @@ func ppid(pid int) int {
 
 // ErrNoTelemetrygen says how to get telemetrygen.
 var ErrNoTelemetrygen = errors.New("telemetrygen not found (scripts/lib.sh ensure_telemetrygen installs it)")
+
+// Prepare checks that telemetrygen and the starling binary (built by
+// script) are there, and clears what an earlier run of driver left: its
+// nodes (KillLeftovers) and their data dirs (RemoveStaleDirs).
+func Prepare(telemetrygen, starling, script, marker, driver string) error {
+	if _, err := exec.LookPath(telemetrygen); err != nil {
+		return fmt.Errorf("%w: %v", ErrNoTelemetrygen, err)
+	}
+	if _, err := os.Stat(starling); err != nil {
+		return fmt.Errorf("starling binary: %w (%s builds it)", err, script)
+	}
+	Logf("machine: %d cores; every node and generator below shares them", runtime.NumCPU())
+	if killed := KillLeftovers(marker, driver); len(killed) > 0 {
+		Logf("killed leftover nodes of an earlier run: pids %v", killed)
+		time.Sleep(200 * time.Millisecond) // let them die before their dirs go
+	}
+	if removed := RemoveStaleDirs(marker); len(removed) > 0 {
+		Logf("removed data dirs of an earlier run: %s", strings.Join(removed, " "))
+	}
+	return nil
+}
