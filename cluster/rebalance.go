@@ -62,8 +62,7 @@ func Rebalance(current [][]string, members []Member, slots []Slot, cfg PlaceConf
 			b.add(i, b.pick(i, total/n, hi))
 		}
 	}
-	capTotal := capacity(total, n, cfg.LoadFactor)
-	for b.evenOut(total/n, capTotal) {
+	for b.evenOut(LoadBounds(total, n, cfg.LoadFactor)) {
 	}
 	// Primaries: keep, else the least leading owner.
 	for i, o := range out {
@@ -87,6 +86,16 @@ func Rebalance(current [][]string, members []Member, slots []Slot, cfg PlaceConf
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// LoadBounds are the fewest and the most of total owner slots that
+// Rebalance leaves on each of n members: ⌊total/n⌋ and capacity(total) =
+// max(⌈total/n⌉, ⌊loadFactor·total/n⌋). A placement whose every member is
+// within them is one Rebalance keeps as it is (given the same members and
+// full slots), so other deciders (the size balancer) move copies within
+// them.
+func LoadBounds(total, n int, loadFactor float64) (lo, hi int) {
+	return total / n, capacity(total, n, loadFactor)
+}
 
 // balancer holds a placement being rebalanced and each member's load.
 type balancer struct {

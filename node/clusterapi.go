@@ -70,6 +70,7 @@ type partitionJSON struct {
 	Primary   string   `json:"primary"`
 	Replicas  []string `json:"replicas"`
 	InSync    []string `json:"inSync"`
+	Leaving   string   `json:"leaving,omitempty"`
 	State     string   `json:"state"`
 	SizeBytes uint64   `json:"sizeBytes"`
 	Records   uint64   `json:"records"`
@@ -77,8 +78,9 @@ type partitionJSON struct {
 }
 
 type nodeCounts struct {
-	Primary int `json:"primary"`
-	Replica int `json:"replica"`
+	Primary int    `json:"primary"`
+	Replica int    `json:"replica"`
+	Bytes   uint64 `json:"bytes"` // the reported sizes of the copies it holds
 }
 
 type settingsJSON struct {
@@ -118,6 +120,7 @@ func (n *Node) clusterPartitions(w http.ResponseWriter, r *http.Request) {
 		PerNode          map[string]*nodeCounts `json:"perNode"`
 		UnderReplicated  int                    `json:"underReplicated"`
 		PrimarySkew      float64                `json:"primarySkew"`
+		SizeImbalance    float64                `json:"sizeImbalance"` // bytes of the fullest node over the mean, minus one
 		AppliedRaftIndex uint64                 `json:"appliedRaftIndex"`
 	}{Partitions: []partitionJSON{}, PerNode: map[string]*nodeCounts{}, AppliedRaftIndex: st.Index}
 	if s := st.Settings; s != nil {
@@ -145,23 +148,30 @@ func (n *Node) clusterPartitions(w http.ResponseWriter, r *http.Request) {
 			} else {
 				count(id).Replica++
 			}
+			count(id).Bytes += p.SizeBytes
 		}
 		if (sig != starlingpb.Signal_SIGNAL_UNSPECIFIED && p.Signal != sig) || (nodeID != "" && !slices.Contains(p.Replicas, nodeID)) {
 			continue
 		}
 		out.Partitions = append(out.Partitions, partitionJSON{
 			ID: p.Id, Signal: storage.SignalName(p.Signal), Epoch: p.Epoch, Primary: p.Primary,
-			Replicas: nonNil(p.Replicas), InSync: nonNil(p.InSync), State: partitionStateName(p.State),
+			Replicas: nonNil(p.Replicas), InSync: nonNil(p.InSync), Leaving: p.Leaving, State: partitionStateName(p.State),
 			SizeBytes: p.SizeBytes, Records: p.Records, UpdatedAt: time.Unix(0, p.UpdatedAtUnixNano).UTC().Format(time.RFC3339Nano),
 		})
 	}
 	if len(out.PerNode) > 0 {
 		maxP, sum := 0, 0
+		var maxB, sumB uint64
 		for _, c := range out.PerNode {
 			maxP = max(maxP, c.Primary)
 			sum += c.Primary
+			maxB = max(maxB, c.Bytes)
+			sumB += c.Bytes
 		}
 		out.PrimarySkew = float64(maxP) * float64(len(out.PerNode)) / float64(sum)
+		if sumB > 0 {
+			out.SizeImbalance = float64(maxB)*float64(len(out.PerNode))/float64(sumB) - 1
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

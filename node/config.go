@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime"
 	"time"
 
@@ -66,6 +67,13 @@ type Config struct {
 	// MaxConcurrentMigrations bounds the partitions the rebalancer moves
 	// at once (0: the rebalancer is off).
 	MaxConcurrentMigrations int
+	// RebalanceThreshold is how far above the mean the bytes of the
+	// fullest node may grow before the rebalancer moves copies for size
+	// (0.2: 20%; 0: never for size).
+	RebalanceThreshold float64
+	// SizeReportInterval is how often a node measures the partitions it
+	// leads and reports their sizes to the table.
+	SizeReportInterval time.Duration
 
 	// Partitions per signal (P). Fixed when the data directory is created.
 	Partitions int
@@ -120,6 +128,8 @@ func DefaultConfig() Config {
 		HandoffMaxRate:          64 << 20,
 		DropDelay:               time.Minute,
 		MaxConcurrentMigrations: 3,
+		RebalanceThreshold:      0.2,
+		SizeReportInterval:      30 * time.Second,
 		Partitions:              256,
 		Window:                  24 * time.Hour,
 		RetentionTraces:         7 * 24 * time.Hour,
@@ -148,6 +158,7 @@ func LocalConfig(dataDir string) Config {
 	c.DeadNodeTimeout = 3 * time.Second
 	c.ReplicaTimeout = time.Second
 	c.DropDelay = time.Second
+	c.SizeReportInterval = 500 * time.Millisecond
 	c.Gossip = cluster.LocalMembershipConfig("")
 	c.Raft = raftmeta.LocalConfig("", "", "")
 	c.Partitions = 16
@@ -190,8 +201,14 @@ func (c Config) Validate() error {
 	if rf < 1 || rf > 7 {
 		errs = append(errs, fmt.Errorf("replication-factor: %d is outside 1..7", rf))
 	}
+	if math.IsNaN(c.RebalanceThreshold) || math.IsInf(c.RebalanceThreshold, 0) || c.RebalanceThreshold < 0 {
+		errs = append(errs, fmt.Errorf("rebalance-threshold: %v, want a number ≥ 0 (0: no moves for size)", c.RebalanceThreshold))
+	}
 	if c.MaxConcurrentMigrations < 0 {
 		errs = append(errs, fmt.Errorf("max-concurrent-migrations: %d is negative", c.MaxConcurrentMigrations))
+	}
+	if c.SizeReportInterval <= 0 {
+		errs = append(errs, fmt.Errorf("size-report-interval: %s must be positive", c.SizeReportInterval))
 	}
 	if c.DropDelay < 0 {
 		errs = append(errs, fmt.Errorf("drop-delay: %s is negative", c.DropDelay))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -41,6 +42,9 @@ func TestConfigValidate(t *testing.T) {
 		{"tiny request limit", func(c *Config) { c.MaxRequestBytes = 1000 }, []string{"max-request-bytes"}},
 		{"zero timeout", func(c *Config) { c.QueryTimeout = 0 }, []string{"timeouts"}},
 		{"no frontends", func(c *Config) { c.Frontends = 0 }, []string{"frontends"}},
+		{"negative rebalance threshold", func(c *Config) { c.RebalanceThreshold = -0.1 }, []string{"rebalance-threshold"}},
+		{"rebalance threshold not a number", func(c *Config) { c.RebalanceThreshold = math.NaN() }, []string{"rebalance-threshold"}},
+		{"no size reports", func(c *Config) { c.SizeReportInterval = 0 }, []string{"size-report-interval"}},
 		{"every problem at once", func(c *Config) {
 			c.DataDir, c.OTLPHTTPPort, c.Partitions, c.Frontends = "", 70000, -1, 0
 		}, []string{"data-dir", "otlp-http-port", "partitions", "frontends"}},

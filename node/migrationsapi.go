@@ -57,6 +57,7 @@ type migrationJSON struct {
 	Epoch     uint64        `json:"epoch"`
 	Source    string        `json:"source"`
 	Target    string        `json:"target"`
+	Leaving   string        `json:"leaving,omitempty"` // a move for size: the copy that retires once target is in sync
 	State     string        `json:"state"`
 	Since     string        `json:"since"`
 	Phase     string        `json:"phase"` // streaming, waiting (no stream running), target-down
@@ -184,7 +185,7 @@ func (n *Node) clusterMigrations(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			m := migrationJSON{
-				Signal: storage.SignalName(p.Signal), Partition: p.Id, Epoch: p.Epoch, Source: p.Primary, Target: id,
+				Signal: storage.SignalName(p.Signal), Partition: p.Id, Epoch: p.Epoch, Source: p.Primary, Target: id, Leaving: p.Leaving,
 				State: partitionStateName(p.State), Since: time.Unix(0, p.UpdatedAtUnixNano).UTC().Format(time.RFC3339Nano), Phase: "waiting",
 			}
 			if t, ok := running[key{m.Signal, p.Id, id}]; ok {

@@ -45,6 +45,7 @@ type Node struct {
 	remote       *remote.Remote
 	outbox       *actors.Outbox
 	transfers    *actors.Transfers
+	proposer     *proposer
 	guard        *actors.PartitionGuard
 	droppedCount prometheus.Counter
 	router       *actors.Router
@@ -140,12 +141,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.actorMetrics = actors.NewMetrics(n.reg)
 	n.outbox = actors.NewOutbox(n.system, outboxQueue)
 	n.transfers = actors.NewTransfers(n.log.With("component", "handoff"), n.reg, 5*time.Second)
+	n.proposer = &proposer{system: n.system, group: n.group, gossip: n.gossip, self: n.settings.NodeID}
 	mcfg := actors.ManagerConfig{
 		NodeID: n.settings.NodeID, ReadTimeout: n.cfg.QueryTimeout, Logger: n.log.With("component", "partition"),
 		Replication: actors.ReplicationConfig{
 			Timeout:   n.cfg.ReplicaTimeout,
 			MinInSync: func() int { return max(1, int(table.State().Settings.GetMinInSync())) },
-			Proposer:  &proposer{system: n.system, group: n.group, gossip: n.gossip, self: n.settings.NodeID},
+			Proposer:  n.proposer,
 			Addresses: n.gossip,
 			Outbox:    n.outbox,
 			Handoff:   n.cfg.handoffConfig(),
@@ -225,6 +227,7 @@ func (n *Node) startServing(cs *starlingpb.ClusterSettings) error {
 	if n.cfg.DropDelay > 0 {
 		go n.runDropper(int(cs.Partitions))
 	}
+	go n.runSizeReporter(n.proposer)
 	return nil
 }
 

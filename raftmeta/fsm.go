@@ -209,6 +209,8 @@ func (f *FSM) Apply(l *raft.Log) any {
 		next, err = applyRemoveNode(cur, cmd.RemoveNode)
 	case *starlingpb.RaftCommand_UpdatePartitions:
 		next, err = applyUpdate(cur, cmd.UpdatePartitions)
+	case *starlingpb.RaftCommand_ReportSizes:
+		next, err = applyReportSizes(cur, cmd.ReportSizes)
 	default:
 		err = fmt.Errorf("raft command without a known command: %w", ErrInvalidCommand)
 	}
@@ -312,10 +314,38 @@ func applyUpdate(cur *State, c *starlingpb.UpdatePartitions) (*State, error) {
 	return &State{Settings: cur.Settings, Nodes: cur.Nodes, Partitions: rows}, nil
 }
 
+// applyReportSizes sets the measured size of every row named, or of none:
+// statistics, not placement, so no epoch is compared.
+func applyReportSizes(cur *State, c *starlingpb.ReportSizes) (*State, error) {
+	if !cur.Initialised() {
+		return nil, fmt.Errorf("report sizes: %w", ErrNotInitialised)
+	}
+	if len(c.GetStats()) == 0 {
+		return nil, fmt.Errorf("report sizes: no stats: %w", ErrInvalidCommand)
+	}
+	rows := slices.Clone(cur.Partitions)
+	seen := make(map[rowKey]bool, len(c.Stats))
+	for _, st := range c.Stats {
+		k := rowKey{st.Signal, st.Id}
+		i, ok := slices.BinarySearchFunc(rows, k, cmpRowKey)
+		if !ok {
+			return nil, fmt.Errorf("report sizes: %s partition %d: %w", st.Signal, st.Id, ErrUnknownPartition)
+		}
+		if seen[k] {
+			return nil, fmt.Errorf("report sizes: %s partition %d appears twice: %w", st.Signal, st.Id, ErrInvalidCommand)
+		}
+		seen[k] = true
+		row := proto.CloneOf(rows[i])
+		row.SizeBytes, row.Records = st.SizeBytes, st.Records
+		rows[i] = row
+	}
+	return &State{Settings: cur.Settings, Nodes: cur.Nodes, Partitions: rows}, nil
+}
+
 // samePlacement reports whether a and b have the same primary, replicas
-// (in order), in-sync set (in order) and state.
+// (in order), in-sync set (in order), leaving replica and state.
 func samePlacement(a, b *starlingpb.Partition) bool {
-	return a.Primary == b.Primary && a.State == b.State &&
+	return a.Primary == b.Primary && a.State == b.State && a.Leaving == b.Leaving &&
 		slices.Equal(a.Replicas, b.Replicas) && slices.Equal(a.InSync, b.InSync)
 }
 
@@ -387,6 +417,8 @@ func validRow(p *starlingpb.Partition) error {
 		return bad("primary " + p.Primary + " is not a replica")
 	case !slices.Contains(p.InSync, p.Primary):
 		return bad("primary " + p.Primary + " is not in sync")
+	case p.Leaving != "" && !slices.Contains(p.Replicas, p.Leaving):
+		return bad("leaving node " + p.Leaving + " is not a replica")
 	}
 	if err := distinctIDs(p.Replicas); err != "" {
 		return bad("replicas: " + err)

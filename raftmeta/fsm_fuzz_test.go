@@ -26,6 +26,8 @@ func FuzzFSMApply(f *testing.F) {
 		})),
 		updateCmd(upd(metrics, 0, 1, bump), upd(metrics, 1, 1, bump)),
 		updateCmd(upd(traces, 1, 0, bump)),
+		updateCmd(upd(traces, 1, 1, func(p *starlingpb.Partition) { bump(p); p.Leaving = p.Replicas[len(p.Replicas)-1] })),
+		sizesCmd(&starlingpb.PartitionStats{Signal: logsSig, Id: 1, SizeBytes: 1 << 30, Records: 4}),
 	}
 	for _, c := range seeds {
 		f.Add(mustEncode(f, c))

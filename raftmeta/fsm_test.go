@@ -61,6 +61,10 @@ func updateCmd(us ...*starlingpb.PartitionUpdate) *starlingpb.RaftCommand {
 	return &starlingpb.RaftCommand{Command: &starlingpb.RaftCommand_UpdatePartitions{UpdatePartitions: &starlingpb.UpdatePartitions{Updates: us}}}
 }
 
+func sizesCmd(stats ...*starlingpb.PartitionStats) *starlingpb.RaftCommand {
+	return &starlingpb.RaftCommand{Command: &starlingpb.RaftCommand_ReportSizes{ReportSizes: &starlingpb.ReportSizes{Stats: stats}}}
+}
+
 func mustEncode(t testing.TB, c *starlingpb.RaftCommand) []byte {
 	t.Helper()
 	b, err := EncodeCommand(c)
@@ -334,6 +338,24 @@ func TestApply(t *testing.T) {
 					t.Fatalf("row after stats update: %v", p)
 				}
 			}},
+		{name: "update leaving without epoch bump", cmd: updateCmd(upd(traces, 1, 1, func(p *starlingpb.Partition) { p.Leaving = p.Replicas[0] })),
+			want: ErrInvalidCommand, msg: "placement changed without an epoch bump"},
+		{name: "update leaving not a replica", cmd: updateCmd(upd(traces, 1, 1, func(p *starlingpb.Partition) { bump(p); p.Leaving = "zz" })),
+			want: ErrInvalidCommand, msg: "leaving node zz is not a replica"},
+		{name: "report sizes", cmd: sizesCmd(&starlingpb.PartitionStats{Signal: traces, Id: 1, SizeBytes: 7 << 20, Records: 9}, &starlingpb.PartitionStats{Signal: metrics, Id: 0, SizeBytes: 3}),
+			check: func(t *testing.T, s *State) {
+				if p := s.Partition(traces, 1); p.Epoch != 1 || p.SizeBytes != 7<<20 || p.Records != 9 {
+					t.Fatalf("traces 1 after report: %v", p)
+				}
+				if p := s.Partition(metrics, 0); p.SizeBytes != 3 {
+					t.Fatalf("metrics 0 after report: %v", p)
+				}
+			}},
+		{name: "report sizes before init", fresh: true, cmd: sizesCmd(&starlingpb.PartitionStats{Signal: traces, Id: 1}), want: ErrNotInitialised},
+		{name: "report sizes empty", cmd: sizesCmd(), want: ErrInvalidCommand},
+		{name: "report sizes unknown partition", cmd: sizesCmd(&starlingpb.PartitionStats{Signal: traces, Id: 1, SizeBytes: 1}, &starlingpb.PartitionStats{Signal: traces, Id: 99, SizeBytes: 1}),
+			want: ErrUnknownPartition},
+		{name: "report sizes twice", cmd: sizesCmd(&starlingpb.PartitionStats{Signal: traces, Id: 1}, &starlingpb.PartitionStats{Signal: traces, Id: 1}), want: ErrInvalidCommand, msg: "appears twice"},
 		{name: "update move primary", cmd: updateCmd(upd(metrics, 0, 1, func(p *starlingpb.Partition) {
 			p.Epoch, p.Primary, p.Replicas, p.InSync = 5, "c", []string{"c", "b"}, []string{"c"}
 		})), check: func(t *testing.T, s *State) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -73,6 +74,13 @@ type Config struct {
 	// MaxConcurrentMigrations bounds the partitions the rebalancer moves
 	// at once (0: no rebalancing).
 	MaxConcurrentMigrations int
+	// RebalanceThreshold is how far the node holding the most bytes may
+	// be above the mean (0.2: 20%) before the rebalancer moves copies for
+	// size (sizebalance.go); 0 turns size moves off.
+	RebalanceThreshold float64
+	// RebalanceMinBytes is the mean bytes per node below which nothing
+	// moves for size.
+	RebalanceMinBytes uint64
 	// LogOutput receives hashicorp/raft's log lines.
 	LogOutput io.Writer
 	// Logger receives the group's own log lines (nil: none).
@@ -96,6 +104,8 @@ func DefaultConfig(nodeID, dir, bind string) Config {
 		SnapshotInterval:        rc.SnapshotInterval,
 		SnapshotRetain:          2,
 		MaxConcurrentMigrations: 3,
+		RebalanceThreshold:      0.2,
+		RebalanceMinBytes:       256 << 20,
 		Placement:               cluster.DefaultPlaceConfig(),
 		Settings: &starlingpb.ClusterSettings{
 			Partitions: 256, ReplicationFactor: 1, MinInSync: 1, WindowSeconds: 86400,
@@ -109,6 +119,7 @@ func LocalConfig(nodeID, dir, bind string) Config {
 	c := DefaultConfig(nodeID, dir, bind)
 	c.DeadNodeTimeout = 3 * time.Second
 	c.ReconcileInterval = 100 * time.Millisecond
+	c.RebalanceMinBytes = 0
 	c.HeartbeatTimeout, c.ElectionTimeout = 200*time.Millisecond, 200*time.Millisecond
 	c.LeaderLeaseTimeout, c.CommitTimeout = 100*time.Millisecond, 5*time.Millisecond
 	return c
@@ -127,6 +138,8 @@ func (c Config) Validate() error {
 		return errors.New("dead-node-timeout and reconcile interval must be positive")
 	case c.Settings == nil:
 		return errors.New("raft: cluster settings must be set")
+	case math.IsNaN(c.RebalanceThreshold) || math.IsInf(c.RebalanceThreshold, 0) || c.RebalanceThreshold < 0:
+		return fmt.Errorf("rebalance-threshold: %v, want a finite number ≥ 0 (0: no size moves)", c.RebalanceThreshold)
 	}
 	if _, _, err := net.SplitHostPort(c.Bind); err != nil {
 		return fmt.Errorf("raft bind %q: %w", c.Bind, err)

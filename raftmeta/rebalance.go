@@ -28,6 +28,9 @@ import (
 //     longer wanted leave the replicas (a retiring primary hands the role
 //     to an in-sync new owner in the same change).
 //
+// When nothing is left to do, the size balancer (sizebalance.go) may start
+// moves of its own, which take the same two steps.
+//
 // No step leaves a partition with fewer in-sync copies than before, and at
 // most MaxConcurrentMigrations partitions have learners at a time. A
 // learner on a node that died is dropped by the next round's placement.
@@ -66,9 +69,7 @@ func (g *Group) rebalance(byID map[string]cluster.MemberInfo) error {
 			return fmt.Errorf("BUG: rebalance: %v partition %d missing from the table", s.Signal, s.ID)
 		}
 		rows[i] = p
-		// Owners are the in-sync copies, primary first: learners are
-		// not owners yet.
-		current[i] = append([]string{p.Primary}, slices.DeleteFunc(slices.Clone(p.InSync), func(id string) bool { return id == p.Primary })...)
+		current[i] = ownersOf(p, live)
 	}
 	pc := g.cfg.Placement
 	pc.ReplicationFactor = int(st.Settings.ReplicationFactor)
@@ -88,9 +89,6 @@ func (g *Group) rebalance(byID map[string]cluster.MemberInfo) error {
 		switch learners := learnersOf(p, live); {
 		case len(learners) > 0:
 			continue // a catch-up is under way
-		case p.State == starlingpb.PartitionState_PARTITION_STATE_MIGRATING && len(p.InSync) >= len(p.Replicas):
-			// Every copy is in sync (a join that did not say so): mark
-			// the row active again.
 		case !sameSet(p.Replicas, want) && hasAll(p.InSync, want):
 			// Retire: every wanted owner is in sync; drop the others.
 			row.Replicas = slices.Clone(want)
@@ -98,6 +96,9 @@ func (g *Group) rebalance(byID map[string]cluster.MemberInfo) error {
 			if !slices.Contains(want, p.Primary) || !live[p.Primary] {
 				row.Primary = want[0]
 			}
+		case p.State == starlingpb.PartitionState_PARTITION_STATE_MIGRATING && len(p.InSync) >= len(p.Replicas):
+			// Every copy is in sync (a join that did not say so): mark
+			// the row active again.
 		case !hasAll(p.Replicas, want):
 			// Add the missing owners as learners. Restoring copies lost
 			// with a dead node may take four times the moves at once:
@@ -127,6 +128,7 @@ func (g *Group) rebalance(byID map[string]cluster.MemberInfo) error {
 			continue
 		}
 		row.Epoch++
+		row.Leaving = "" // a size move ends with its retire step, or gives way
 		row.UpdatedAtUnixNano = now.UnixNano()
 		row.State = starlingpb.PartitionState_PARTITION_STATE_ACTIVE
 		if len(row.Replicas) > len(row.InSync) {
@@ -145,7 +147,27 @@ func (g *Group) rebalance(byID map[string]cluster.MemberInfo) error {
 	if changed > 0 {
 		g.log.Info("rebalancer moved partitions a step", "changes", changed, "migrating", migrating)
 	}
+	if changed == 0 && migrating == 0 && len(errs) == 0 {
+		errs = append(errs, g.balanceSizes(rows, desired, members, live))
+	}
 	return errors.Join(errs...)
+}
+
+// ownersOf are the copies of p the placement counts, primary first: the
+// in-sync ones (learners are not owners yet), except during a size move
+// (Leaving set) that still has its learners alive or has caught them up:
+// then the learners count and the leaving copy does not, so that the
+// placement leads where the move goes. A size move whose learners died is
+// over: its row is counted as it was and rewritten without them.
+func ownersOf(p *starlingpb.Partition, live map[string]bool) []string {
+	inSync := slices.DeleteFunc(slices.Clone(p.InSync), func(id string) bool { return id == p.Primary })
+	out := append([]string{p.Primary}, inSync...)
+	learners := learnersOf(p, live)
+	if p.Leaving == "" || (len(learners) == 0 && len(p.InSync) < len(p.Replicas)) {
+		return out
+	}
+	out = append(out, learners...)
+	return slices.DeleteFunc(out, func(id string) bool { return id == p.Leaving })
 }
 
 // learnersOf are the live replicas of p that are not in sync.

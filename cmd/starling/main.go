@@ -91,6 +91,8 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.Var(bytesValue{&c.HandoffMaxRate}, "handoff-max-rate", "bytes per second one partition handoff may stream (e.g. 64MiB; 0: no limit)")
 	fs.Var(durationValue{&c.DropDelay}, "drop-delay", "how long after a partition copy moved away from this node its data is deleted (0: never)")
 	fs.IntVar(&c.MaxConcurrentMigrations, "max-concurrent-migrations", c.MaxConcurrentMigrations, "partitions the rebalancer moves at once (0: no rebalancing)")
+	fs.Float64Var(&c.RebalanceThreshold, "rebalance-threshold", c.RebalanceThreshold, "how far above the mean the bytes of the fullest node may grow before partition copies move for size (0.2: 20%; 0: never for size)")
+	fs.Var(durationValue{&c.SizeReportInterval}, "size-report-interval", "how often a node measures the partitions it leads and reports their sizes")
 	fs.IntVar(&c.MinInSync, "min-in-sync", c.MinInSync, "in-sync copies a write needs; fixed when the cluster is created (default: 2 when the replication factor is 3 or more, else 1)")
 	fs.IntVar(&c.Partitions, "partitions", c.Partitions, "partitions per signal; fixed when the data dir is created")
 	fs.Var(durationValue{&c.Window}, "window", "length of a storage window (whole hours); fixed when the data dir is created")

@@ -373,8 +373,11 @@ type Partition struct {
 	SizeBytes         uint64                 `protobuf:"varint,8,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	Records           uint64                 `protobuf:"varint,9,opt,name=records,proto3" json:"records,omitempty"`
 	UpdatedAtUnixNano int64                  `protobuf:"varint,10,opt,name=updated_at_unix_nano,json=updatedAtUnixNano,proto3" json:"updated_at_unix_nano,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Set while the rebalancer moves a copy for size (not for count): the
+	// replica that retires once the learners are in sync. Empty otherwise.
+	Leaving       string `protobuf:"bytes,11,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Partition) Reset() {
@@ -475,6 +478,13 @@ func (x *Partition) GetUpdatedAtUnixNano() int64 {
 		return x.UpdatedAtUnixNano
 	}
 	return 0
+}
+
+func (x *Partition) GetLeaving() string {
+	if x != nil {
+		return x.Leaving
+	}
+	return ""
 }
 
 // WriteBatch carries every record of one ingest request that belongs to one
@@ -1784,6 +1794,7 @@ type RaftCommand struct {
 	//	*RaftCommand_PutNode
 	//	*RaftCommand_RemoveNode
 	//	*RaftCommand_UpdatePartitions
+	//	*RaftCommand_ReportSizes
 	Command       isRaftCommand_Command `protobuf_oneof:"command"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1869,6 +1880,15 @@ func (x *RaftCommand) GetUpdatePartitions() *UpdatePartitions {
 	return nil
 }
 
+func (x *RaftCommand) GetReportSizes() *ReportSizes {
+	if x != nil {
+		if x, ok := x.Command.(*RaftCommand_ReportSizes); ok {
+			return x.ReportSizes
+		}
+	}
+	return nil
+}
+
 type isRaftCommand_Command interface {
 	isRaftCommand_Command()
 }
@@ -1889,6 +1909,10 @@ type RaftCommand_UpdatePartitions struct {
 	UpdatePartitions *UpdatePartitions `protobuf:"bytes,13,opt,name=update_partitions,json=updatePartitions,proto3,oneof"`
 }
 
+type RaftCommand_ReportSizes struct {
+	ReportSizes *ReportSizes `protobuf:"bytes,14,opt,name=report_sizes,json=reportSizes,proto3,oneof"`
+}
+
 func (*RaftCommand_Init) isRaftCommand_Command() {}
 
 func (*RaftCommand_PutNode) isRaftCommand_Command() {}
@@ -1896,6 +1920,8 @@ func (*RaftCommand_PutNode) isRaftCommand_Command() {}
 func (*RaftCommand_RemoveNode) isRaftCommand_Command() {}
 
 func (*RaftCommand_UpdatePartitions) isRaftCommand_Command() {}
+
+func (*RaftCommand_ReportSizes) isRaftCommand_Command() {}
 
 // InitCluster fixes the settings and the first partition table. It applies
 // only to an FSM that has no settings yet.
@@ -2139,6 +2165,121 @@ func (x *UpdatePartitions) GetUpdates() []*PartitionUpdate {
 	return nil
 }
 
+// PartitionStats is what a partition's primary measured of it.
+type PartitionStats struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Signal        Signal                 `protobuf:"varint,1,opt,name=signal,proto3,enum=starling.v1.Signal" json:"signal,omitempty"`
+	Id            uint32                 `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	SizeBytes     uint64                 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	Records       uint64                 `protobuf:"varint,4,opt,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionStats) Reset() {
+	*x = PartitionStats{}
+	mi := &file_starling_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionStats) ProtoMessage() {}
+
+func (x *PartitionStats) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionStats.ProtoReflect.Descriptor instead.
+func (*PartitionStats) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PartitionStats) GetSignal() Signal {
+	if x != nil {
+		return x.Signal
+	}
+	return Signal_SIGNAL_UNSPECIFIED
+}
+
+func (x *PartitionStats) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PartitionStats) GetSizeBytes() uint64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *PartitionStats) GetRecords() uint64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+// ReportSizes sets the size of partitions as their primaries measured it,
+// whatever their epoch (no placement changes): every row or none.
+type ReportSizes struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stats         []*PartitionStats      `protobuf:"bytes,1,rep,name=stats,proto3" json:"stats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportSizes) Reset() {
+	*x = ReportSizes{}
+	mi := &file_starling_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportSizes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportSizes) ProtoMessage() {}
+
+func (x *ReportSizes) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportSizes.ProtoReflect.Descriptor instead.
+func (*ReportSizes) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ReportSizes) GetStats() []*PartitionStats {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
+}
+
 // MetaState is the whole FSM: its snapshot format.
 type MetaState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2152,7 +2293,7 @@ type MetaState struct {
 
 func (x *MetaState) Reset() {
 	*x = MetaState{}
-	mi := &file_starling_proto_msgTypes[24]
+	mi := &file_starling_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2164,7 +2305,7 @@ func (x *MetaState) String() string {
 func (*MetaState) ProtoMessage() {}
 
 func (x *MetaState) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[24]
+	mi := &file_starling_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2177,7 +2318,7 @@ func (x *MetaState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaState.ProtoReflect.Descriptor instead.
 func (*MetaState) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{24}
+	return file_starling_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MetaState) GetFormat() uint32 {
@@ -2222,7 +2363,7 @@ type SnapshotKV struct {
 
 func (x *SnapshotKV) Reset() {
 	*x = SnapshotKV{}
-	mi := &file_starling_proto_msgTypes[25]
+	mi := &file_starling_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2234,7 +2375,7 @@ func (x *SnapshotKV) String() string {
 func (*SnapshotKV) ProtoMessage() {}
 
 func (x *SnapshotKV) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[25]
+	mi := &file_starling_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2247,7 +2388,7 @@ func (x *SnapshotKV) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotKV.ProtoReflect.Descriptor instead.
 func (*SnapshotKV) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{25}
+	return file_starling_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SnapshotKV) GetKey() []byte {
@@ -2303,7 +2444,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_starling_proto_msgTypes[26]
+	mi := &file_starling_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2315,7 +2456,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[26]
+	mi := &file_starling_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2328,7 +2469,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{26}
+	return file_starling_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SnapshotChunk) GetFormat() uint32 {
@@ -2391,7 +2532,7 @@ type MetaProposal struct {
 
 func (x *MetaProposal) Reset() {
 	*x = MetaProposal{}
-	mi := &file_starling_proto_msgTypes[27]
+	mi := &file_starling_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2403,7 +2544,7 @@ func (x *MetaProposal) String() string {
 func (*MetaProposal) ProtoMessage() {}
 
 func (x *MetaProposal) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[27]
+	mi := &file_starling_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2416,7 +2557,7 @@ func (x *MetaProposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaProposal.ProtoReflect.Descriptor instead.
 func (*MetaProposal) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{27}
+	return file_starling_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *MetaProposal) GetRequestId() uint64 {
@@ -2449,7 +2590,7 @@ type MetaProposalReply struct {
 
 func (x *MetaProposalReply) Reset() {
 	*x = MetaProposalReply{}
-	mi := &file_starling_proto_msgTypes[28]
+	mi := &file_starling_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2461,7 +2602,7 @@ func (x *MetaProposalReply) String() string {
 func (*MetaProposalReply) ProtoMessage() {}
 
 func (x *MetaProposalReply) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[28]
+	mi := &file_starling_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2474,7 +2615,7 @@ func (x *MetaProposalReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaProposalReply.ProtoReflect.Descriptor instead.
 func (*MetaProposalReply) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{28}
+	return file_starling_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MetaProposalReply) GetRequestId() uint64 {
@@ -2527,7 +2668,7 @@ type HandoffOpen struct {
 
 func (x *HandoffOpen) Reset() {
 	*x = HandoffOpen{}
-	mi := &file_starling_proto_msgTypes[29]
+	mi := &file_starling_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2539,7 +2680,7 @@ func (x *HandoffOpen) String() string {
 func (*HandoffOpen) ProtoMessage() {}
 
 func (x *HandoffOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[29]
+	mi := &file_starling_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2552,7 +2693,7 @@ func (x *HandoffOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffOpen.ProtoReflect.Descriptor instead.
 func (*HandoffOpen) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{29}
+	return file_starling_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *HandoffOpen) GetFormat() uint32 {
@@ -2601,7 +2742,7 @@ type HandoffReady struct {
 
 func (x *HandoffReady) Reset() {
 	*x = HandoffReady{}
-	mi := &file_starling_proto_msgTypes[30]
+	mi := &file_starling_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +2754,7 @@ func (x *HandoffReady) String() string {
 func (*HandoffReady) ProtoMessage() {}
 
 func (x *HandoffReady) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[30]
+	mi := &file_starling_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +2767,7 @@ func (x *HandoffReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffReady.ProtoReflect.Descriptor instead.
 func (*HandoffReady) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{30}
+	return file_starling_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *HandoffReady) GetMigrationId() string {
@@ -2654,7 +2795,7 @@ type HandoffChunk struct {
 
 func (x *HandoffChunk) Reset() {
 	*x = HandoffChunk{}
-	mi := &file_starling_proto_msgTypes[31]
+	mi := &file_starling_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2666,7 +2807,7 @@ func (x *HandoffChunk) String() string {
 func (*HandoffChunk) ProtoMessage() {}
 
 func (x *HandoffChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[31]
+	mi := &file_starling_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2679,7 +2820,7 @@ func (x *HandoffChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffChunk.ProtoReflect.Descriptor instead.
 func (*HandoffChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{31}
+	return file_starling_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *HandoffChunk) GetMigrationId() string {
@@ -2708,7 +2849,7 @@ type HandoffAck struct {
 
 func (x *HandoffAck) Reset() {
 	*x = HandoffAck{}
-	mi := &file_starling_proto_msgTypes[32]
+	mi := &file_starling_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2720,7 +2861,7 @@ func (x *HandoffAck) String() string {
 func (*HandoffAck) ProtoMessage() {}
 
 func (x *HandoffAck) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[32]
+	mi := &file_starling_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2733,7 +2874,7 @@ func (x *HandoffAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffAck.ProtoReflect.Descriptor instead.
 func (*HandoffAck) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{32}
+	return file_starling_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HandoffAck) GetMigrationId() string {
@@ -2765,7 +2906,7 @@ const file_starling_proto_rawDesc = "" +
 	"\fPartitionRef\x12+\n" +
 	"\x06signal\x18\x01 \x01(\x0e2\x13.starling.v1.SignalR\x06signal\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\rR\x02id\x12\x14\n" +
-	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\"\xca\x02\n" +
+	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\"\xe4\x02\n" +
 	"\tPartition\x12+\n" +
 	"\x06signal\x18\x01 \x01(\x0e2\x13.starling.v1.SignalR\x06signal\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\rR\x02id\x12\x14\n" +
@@ -2778,7 +2919,8 @@ const file_starling_proto_rawDesc = "" +
 	"size_bytes\x18\b \x01(\x04R\tsizeBytes\x12\x18\n" +
 	"\arecords\x18\t \x01(\x04R\arecords\x12/\n" +
 	"\x14updated_at_unix_nano\x18\n" +
-	" \x01(\x03R\x11updatedAtUnixNano\"\xce\x01\n" +
+	" \x01(\x03R\x11updatedAtUnixNano\x12\x18\n" +
+	"\aleaving\x18\v \x01(\tR\aleaving\"\xce\x01\n" +
 	"\n" +
 	"WriteBatch\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x127\n" +
@@ -2900,7 +3042,7 @@ const file_starling_proto_rawDesc = "" +
 	"\x12replication_factor\x18\x03 \x01(\rR\x11replicationFactor\x12\x1e\n" +
 	"\vmin_in_sync\x18\x04 \x01(\rR\tminInSync\x12%\n" +
 	"\x0ewindow_seconds\x18\x05 \x01(\x03R\rwindowSeconds\x12/\n" +
-	"\x14created_at_unix_nano\x18\x06 \x01(\x03R\x11createdAtUnixNano\"\x9d\x02\n" +
+	"\x14created_at_unix_nano\x18\x06 \x01(\x03R\x11createdAtUnixNano\"\xdc\x02\n" +
 	"\vRaftCommand\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12.\n" +
 	"\x04init\x18\n" +
@@ -2908,7 +3050,8 @@ const file_starling_proto_rawDesc = "" +
 	"\bput_node\x18\v \x01(\v2\x14.starling.v1.PutNodeH\x00R\aputNode\x12:\n" +
 	"\vremove_node\x18\f \x01(\v2\x17.starling.v1.RemoveNodeH\x00R\n" +
 	"removeNode\x12L\n" +
-	"\x11update_partitions\x18\r \x01(\v2\x1d.starling.v1.UpdatePartitionsH\x00R\x10updatePartitionsB\t\n" +
+	"\x11update_partitions\x18\r \x01(\v2\x1d.starling.v1.UpdatePartitionsH\x00R\x10updatePartitions\x12=\n" +
+	"\freport_sizes\x18\x0e \x01(\v2\x18.starling.v1.ReportSizesH\x00R\vreportSizesB\t\n" +
 	"\acommand\"\x7f\n" +
 	"\vInitCluster\x128\n" +
 	"\bsettings\x18\x01 \x01(\v2\x1c.starling.v1.ClusterSettingsR\bsettings\x126\n" +
@@ -2924,7 +3067,15 @@ const file_starling_proto_rawDesc = "" +
 	"\tpartition\x18\x01 \x01(\v2\x16.starling.v1.PartitionR\tpartition\x12%\n" +
 	"\x0eexpected_epoch\x18\x02 \x01(\x04R\rexpectedEpoch\"J\n" +
 	"\x10UpdatePartitions\x126\n" +
-	"\aupdates\x18\x01 \x03(\v2\x1c.starling.v1.PartitionUpdateR\aupdates\"\xc4\x01\n" +
+	"\aupdates\x18\x01 \x03(\v2\x1c.starling.v1.PartitionUpdateR\aupdates\"\x86\x01\n" +
+	"\x0ePartitionStats\x12+\n" +
+	"\x06signal\x18\x01 \x01(\x0e2\x13.starling.v1.SignalR\x06signal\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\rR\x02id\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x03 \x01(\x04R\tsizeBytes\x12\x18\n" +
+	"\arecords\x18\x04 \x01(\x04R\arecords\"@\n" +
+	"\vReportSizes\x121\n" +
+	"\x05stats\x18\x01 \x03(\v2\x1b.starling.v1.PartitionStatsR\x05stats\"\xc4\x01\n" +
 	"\tMetaState\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x128\n" +
 	"\bsettings\x18\x02 \x01(\v2\x1c.starling.v1.ClusterSettingsR\bsettings\x12-\n" +
@@ -3013,7 +3164,7 @@ func file_starling_proto_rawDescGZIP() []byte {
 }
 
 var file_starling_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_starling_proto_goTypes = []any{
 	(Signal)(0),               // 0: starling.v1.Signal
 	(Role)(0),                 // 1: starling.v1.Role
@@ -3044,15 +3195,17 @@ var file_starling_proto_goTypes = []any{
 	(*RemoveNode)(nil),        // 26: starling.v1.RemoveNode
 	(*PartitionUpdate)(nil),   // 27: starling.v1.PartitionUpdate
 	(*UpdatePartitions)(nil),  // 28: starling.v1.UpdatePartitions
-	(*MetaState)(nil),         // 29: starling.v1.MetaState
-	(*SnapshotKV)(nil),        // 30: starling.v1.SnapshotKV
-	(*SnapshotChunk)(nil),     // 31: starling.v1.SnapshotChunk
-	(*MetaProposal)(nil),      // 32: starling.v1.MetaProposal
-	(*MetaProposalReply)(nil), // 33: starling.v1.MetaProposalReply
-	(*HandoffOpen)(nil),       // 34: starling.v1.HandoffOpen
-	(*HandoffReady)(nil),      // 35: starling.v1.HandoffReady
-	(*HandoffChunk)(nil),      // 36: starling.v1.HandoffChunk
-	(*HandoffAck)(nil),        // 37: starling.v1.HandoffAck
+	(*PartitionStats)(nil),    // 29: starling.v1.PartitionStats
+	(*ReportSizes)(nil),       // 30: starling.v1.ReportSizes
+	(*MetaState)(nil),         // 31: starling.v1.MetaState
+	(*SnapshotKV)(nil),        // 32: starling.v1.SnapshotKV
+	(*SnapshotChunk)(nil),     // 33: starling.v1.SnapshotChunk
+	(*MetaProposal)(nil),      // 34: starling.v1.MetaProposal
+	(*MetaProposalReply)(nil), // 35: starling.v1.MetaProposalReply
+	(*HandoffOpen)(nil),       // 36: starling.v1.HandoffOpen
+	(*HandoffReady)(nil),      // 37: starling.v1.HandoffReady
+	(*HandoffChunk)(nil),      // 38: starling.v1.HandoffChunk
+	(*HandoffAck)(nil),        // 39: starling.v1.HandoffAck
 }
 var file_starling_proto_depIdxs = []int32{
 	0,  // 0: starling.v1.PartitionRef.signal:type_name -> starling.v1.Signal
@@ -3081,24 +3234,27 @@ var file_starling_proto_depIdxs = []int32{
 	25, // 23: starling.v1.RaftCommand.put_node:type_name -> starling.v1.PutNode
 	26, // 24: starling.v1.RaftCommand.remove_node:type_name -> starling.v1.RemoveNode
 	28, // 25: starling.v1.RaftCommand.update_partitions:type_name -> starling.v1.UpdatePartitions
-	22, // 26: starling.v1.InitCluster.settings:type_name -> starling.v1.ClusterSettings
-	6,  // 27: starling.v1.InitCluster.partitions:type_name -> starling.v1.Partition
-	21, // 28: starling.v1.PutNode.node:type_name -> starling.v1.NodeRecord
-	6,  // 29: starling.v1.PartitionUpdate.partition:type_name -> starling.v1.Partition
-	27, // 30: starling.v1.UpdatePartitions.updates:type_name -> starling.v1.PartitionUpdate
-	22, // 31: starling.v1.MetaState.settings:type_name -> starling.v1.ClusterSettings
-	21, // 32: starling.v1.MetaState.nodes:type_name -> starling.v1.NodeRecord
-	6,  // 33: starling.v1.MetaState.partitions:type_name -> starling.v1.Partition
-	0,  // 34: starling.v1.SnapshotChunk.signal:type_name -> starling.v1.Signal
-	30, // 35: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
-	23, // 36: starling.v1.MetaProposal.command:type_name -> starling.v1.RaftCommand
-	0,  // 37: starling.v1.HandoffOpen.signal:type_name -> starling.v1.Signal
-	31, // 38: starling.v1.HandoffChunk.chunk:type_name -> starling.v1.SnapshotChunk
-	39, // [39:39] is the sub-list for method output_type
-	39, // [39:39] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	30, // 26: starling.v1.RaftCommand.report_sizes:type_name -> starling.v1.ReportSizes
+	22, // 27: starling.v1.InitCluster.settings:type_name -> starling.v1.ClusterSettings
+	6,  // 28: starling.v1.InitCluster.partitions:type_name -> starling.v1.Partition
+	21, // 29: starling.v1.PutNode.node:type_name -> starling.v1.NodeRecord
+	6,  // 30: starling.v1.PartitionUpdate.partition:type_name -> starling.v1.Partition
+	27, // 31: starling.v1.UpdatePartitions.updates:type_name -> starling.v1.PartitionUpdate
+	0,  // 32: starling.v1.PartitionStats.signal:type_name -> starling.v1.Signal
+	29, // 33: starling.v1.ReportSizes.stats:type_name -> starling.v1.PartitionStats
+	22, // 34: starling.v1.MetaState.settings:type_name -> starling.v1.ClusterSettings
+	21, // 35: starling.v1.MetaState.nodes:type_name -> starling.v1.NodeRecord
+	6,  // 36: starling.v1.MetaState.partitions:type_name -> starling.v1.Partition
+	0,  // 37: starling.v1.SnapshotChunk.signal:type_name -> starling.v1.Signal
+	32, // 38: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
+	23, // 39: starling.v1.MetaProposal.command:type_name -> starling.v1.RaftCommand
+	0,  // 40: starling.v1.HandoffOpen.signal:type_name -> starling.v1.Signal
+	33, // 41: starling.v1.HandoffChunk.chunk:type_name -> starling.v1.SnapshotChunk
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_starling_proto_init() }
@@ -3118,6 +3274,7 @@ func file_starling_proto_init() {
 		(*RaftCommand_PutNode)(nil),
 		(*RaftCommand_RemoveNode)(nil),
 		(*RaftCommand_UpdatePartitions)(nil),
+		(*RaftCommand_ReportSizes)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3125,7 +3282,7 @@ func file_starling_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_starling_proto_rawDesc), len(file_starling_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   33,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
