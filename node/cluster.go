@@ -123,7 +123,7 @@ func (n *Node) startCluster(host string) error {
 	}
 	rc.BootstrapExpect, rc.DeadNodeTimeout = n.cfg.BootstrapExpect, n.cfg.DeadNodeTimeout
 	rc.MaxConcurrentMigrations = n.cfg.MaxConcurrentMigrations
-	rc.RebalanceThreshold = n.cfg.RebalanceThreshold
+	rc.RebalanceThreshold, rc.RebalanceMinBytes = n.cfg.RebalanceThreshold, uint64(n.cfg.RebalanceMinBytes)
 	rf, minInSync := n.cfg.replication()
 	rc.Settings = &starlingpb.ClusterSettings{
 		Partitions: uint32(n.cfg.Partitions), ReplicationFactor: uint32(rf),

@@ -71,6 +71,9 @@ type Config struct {
 	// fullest node may grow before the rebalancer moves copies for size
 	// (0.2: 20%; 0: never for size).
 	RebalanceThreshold float64
+	// RebalanceMinBytes is the mean bytes per node below which nothing
+	// moves for size (memtables, which sizes leave out, weigh too much).
+	RebalanceMinBytes int64
 	// SizeReportInterval is how often a node measures the partitions it
 	// leads and reports their sizes to the table.
 	SizeReportInterval time.Duration
@@ -129,6 +132,7 @@ func DefaultConfig() Config {
 		DropDelay:               time.Minute,
 		MaxConcurrentMigrations: 3,
 		RebalanceThreshold:      0.2,
+		RebalanceMinBytes:       256 << 20,
 		SizeReportInterval:      30 * time.Second,
 		Partitions:              256,
 		Window:                  24 * time.Hour,
@@ -159,6 +163,7 @@ func LocalConfig(dataDir string) Config {
 	c.ReplicaTimeout = time.Second
 	c.DropDelay = time.Second
 	c.SizeReportInterval = 500 * time.Millisecond
+	c.RebalanceMinBytes = 0
 	c.Gossip = cluster.LocalMembershipConfig("")
 	c.Raft = raftmeta.LocalConfig("", "", "")
 	c.Partitions = 16
@@ -203,6 +208,9 @@ func (c Config) Validate() error {
 	}
 	if math.IsNaN(c.RebalanceThreshold) || math.IsInf(c.RebalanceThreshold, 0) || c.RebalanceThreshold < 0 {
 		errs = append(errs, fmt.Errorf("rebalance-threshold: %v, want a number ≥ 0 (0: no moves for size)", c.RebalanceThreshold))
+	}
+	if c.RebalanceMinBytes < 0 {
+		errs = append(errs, fmt.Errorf("rebalance-min-bytes: %d is negative", c.RebalanceMinBytes))
 	}
 	if c.MaxConcurrentMigrations < 0 {
 		errs = append(errs, fmt.Errorf("max-concurrent-migrations: %d is negative", c.MaxConcurrentMigrations))

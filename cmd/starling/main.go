@@ -92,6 +92,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.Var(durationValue{&c.DropDelay}, "drop-delay", "how long after a partition copy moved away from this node its data is deleted (0: never)")
 	fs.IntVar(&c.MaxConcurrentMigrations, "max-concurrent-migrations", c.MaxConcurrentMigrations, "partitions the rebalancer moves at once (0: no rebalancing)")
 	fs.Float64Var(&c.RebalanceThreshold, "rebalance-threshold", c.RebalanceThreshold, "how far above the mean the bytes of the fullest node may grow before partition copies move for size (0.2: 20%; 0: never for size)")
+	fs.Var(bytesValue{&c.RebalanceMinBytes}, "rebalance-min-bytes", "mean bytes per node below which nothing moves for size (e.g. 256MiB)")
 	fs.Var(durationValue{&c.SizeReportInterval}, "size-report-interval", "how often a node measures the partitions it leads and reports their sizes")
 	fs.IntVar(&c.MinInSync, "min-in-sync", c.MinInSync, "in-sync copies a write needs; fixed when the cluster is created (default: 2 when the replication factor is 3 or more, else 1)")
 	fs.IntVar(&c.Partitions, "partitions", c.Partitions, "partitions per signal; fixed when the data dir is created")
