@@ -36,20 +36,26 @@ type dropKey struct {
 // DropDelay/2 (at most every 10 s), until the node stops.
 func (n *Node) runDropper(partitions int) {
 	d := &dropper{since: map[dropKey]time.Time{}, dropped: map[dropKey]time.Time{}, count: n.droppedCount}
-	every := min(n.cfg.DropDelay/2, 10*time.Second)
-	t := time.NewTicker(every)
+	n.every(min(n.cfg.DropDelay/2, 10*time.Second), func() {
+		ended := time.Now().Truncate(n.cfg.Window) // windows up to here are over
+		for _, sig := range storage.Signals {
+			if due := d.due(n, sig, partitions, ended); len(due) > 0 {
+				n.drop(d, sig, due, ended)
+			}
+		}
+	})
+}
+
+// every calls f every period until the node stops.
+func (n *Node) every(period time.Duration, f func()) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.quit:
 			return
 		case <-t.C:
-		}
-		ended := time.Now().Truncate(n.cfg.Window) // windows up to here are over
-		for _, sig := range storage.Signals {
-			if due := d.due(n, sig, partitions, ended); len(due) > 0 {
-				n.drop(d, sig, due, ended)
-			}
+			f()
 		}
 	}
 }

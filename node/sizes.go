@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"time"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
 	"github.com/starling-otel/starling/storage"
@@ -20,25 +19,18 @@ import (
 // runSizeReporter reports the sizes of the partitions this node leads,
 // every SizeReportInterval, until the node stops.
 func (n *Node) runSizeReporter(p *proposer) {
-	t := time.NewTicker(n.cfg.SizeReportInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.quit:
-			return
-		case <-t.C:
-		}
+	n.every(n.cfg.SizeReportInterval, func() {
 		stats := n.measureSizes()
 		if len(stats) == 0 {
-			continue
+			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.SizeReportInterval)
+		defer cancel()
 		err := p.propose(ctx, &starlingpb.RaftCommand{Command: &starlingpb.RaftCommand_ReportSizes{ReportSizes: &starlingpb.ReportSizes{Stats: stats}}})
-		cancel()
 		if err != nil {
 			n.log.Warn("report partition sizes", "partitions", len(stats), "err", err)
 		}
-	}
+	})
 }
 
 // measureSizes measures the partitions this node leads and returns those
