@@ -83,6 +83,17 @@ type nodeCounts struct {
 	Bytes   uint64 `json:"bytes"` // the reported sizes of the copies it holds
 }
 
+// tableJSON answers GET /api/v1/cluster/partitions.
+type tableJSON struct {
+	Settings         *settingsJSON          `json:"settings"`
+	Partitions       []partitionJSON        `json:"partitions"`
+	PerNode          map[string]*nodeCounts `json:"perNode"`
+	UnderReplicated  int                    `json:"underReplicated"`
+	PrimarySkew      float64                `json:"primarySkew"`
+	SizeImbalance    float64                `json:"sizeImbalance"` // bytes of the fullest node over the mean, minus one
+	AppliedRaftIndex uint64                 `json:"appliedRaftIndex"`
+}
+
 type settingsJSON struct {
 	ClusterID         string `json:"clusterId"`
 	Partitions        uint32 `json:"partitions"`
@@ -114,15 +125,7 @@ func (n *Node) clusterPartitions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := n.group.FSM().State()
-	out := struct {
-		Settings         *settingsJSON          `json:"settings"`
-		Partitions       []partitionJSON        `json:"partitions"`
-		PerNode          map[string]*nodeCounts `json:"perNode"`
-		UnderReplicated  int                    `json:"underReplicated"`
-		PrimarySkew      float64                `json:"primarySkew"`
-		SizeImbalance    float64                `json:"sizeImbalance"` // bytes of the fullest node over the mean, minus one
-		AppliedRaftIndex uint64                 `json:"appliedRaftIndex"`
-	}{Partitions: []partitionJSON{}, PerNode: map[string]*nodeCounts{}, AppliedRaftIndex: st.Index}
+	out := tableJSON{Partitions: []partitionJSON{}, PerNode: map[string]*nodeCounts{}, AppliedRaftIndex: st.Index}
 	if s := st.Settings; s != nil {
 		out.Settings = &settingsJSON{
 			ClusterID: s.ClusterId, Partitions: s.Partitions, ReplicationFactor: s.ReplicationFactor, MinInSync: s.MinInSync,

@@ -91,21 +91,7 @@ func TestSizeImbalanceMovesCopies(t *testing.T) {
 			sent = append(sent, td)
 		}
 	}
-	type table struct {
-		Partitions []struct {
-			ID       uint32   `json:"id"`
-			Signal   string   `json:"signal"`
-			Primary  string   `json:"primary"`
-			Replicas []string `json:"replicas"`
-			InSync   []string `json:"inSync"`
-			Leaving  string   `json:"leaving"`
-		} `json:"partitions"`
-		PerNode map[string]struct {
-			Bytes uint64 `json:"bytes"`
-		} `json:"perNode"`
-		SizeImbalance float64 `json:"sizeImbalance"`
-	}
-	bytesPerNode := func(tb table) map[string]uint64 {
+	bytesPerNode := func(tb tableJSON) map[string]uint64 {
 		out := map[string]uint64{}
 		for id, c := range tb.PerNode {
 			out[id] = c.Bytes
@@ -113,9 +99,9 @@ func TestSizeImbalanceMovesCopies(t *testing.T) {
 		return out
 	}
 	began := time.Now()
-	var first, last table
+	var first, last tableJSON
 	eventually(t, 60*time.Second, func() string {
-		var tb table
+		var tb tableJSON
 		getJSON(t, nodes[0], "/api/v1/cluster/partitions", &tb)
 		last = tb
 		var sum uint64
@@ -139,7 +125,7 @@ func TestSizeImbalanceMovesCopies(t *testing.T) {
 		}
 		return ""
 	})
-	t.Logf("bytes per node %v (imbalance %.2f) once the sizes were reported; %v (imbalance %.2f) %s later",
+	t.Logf("bytes per node %v (imbalance %.2f) at the first poll that saw the data; %v (imbalance %.2f) %s later",
 		bytesPerNode(first), first.SizeImbalance, bytesPerNode(last), last.SizeImbalance, time.Since(began).Round(time.Millisecond))
 	var migs struct {
 		Recent []struct {
