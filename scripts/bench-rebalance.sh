@@ -9,7 +9,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-ensure_telemetrygen
-mkdir -p bin
-go build -o bin/starling ./cmd/starling
-go run ./scripts/benchrebalance -starling bin/starling -telemetrygen "$TELEMETRYGEN" "$@"
+run_bench benchrebalance "$@"

@@ -5,7 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-ensure_telemetrygen
-mkdir -p bin
-go build -o bin/starling ./cmd/starling
-go run ./scripts/bench -starling bin/starling -telemetrygen "$TELEMETRYGEN" "$@"
+run_bench bench "$@"

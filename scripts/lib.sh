@@ -18,3 +18,14 @@ ensure_telemetrygen() {
   fi
   TELEMETRYGEN="$gobin/telemetrygen"
 }
+
+# run_bench DRIVER [flags…] builds starling into bin/, makes sure
+# telemetrygen is there, and runs the Go driver scripts/DRIVER with both.
+run_bench() {
+  local driver=$1
+  shift
+  ensure_telemetrygen
+  mkdir -p bin
+  go build -o bin/starling ./cmd/starling
+  go run "./scripts/$driver" -starling bin/starling -telemetrygen "$TELEMETRYGEN" "$@"
+}

@@ -151,17 +151,7 @@ func (c *cluster) waitReady(limit time.Duration) (time.Duration, error) {
 // and removes their data.
 func (c *cluster) close(timeout time.Duration) error {
 	defer os.RemoveAll(c.data)
-	var wg sync.WaitGroup
-	errs := make([]error, len(c.nodes))
-	for i, n := range c.nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = n.Stop(timeout)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return benchkit.StopAll(c.nodes, timeout)
 }
 
 func (c *cluster) cpu() float64 {

@@ -26,7 +26,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/starling-otel/starling/scripts/internal/benchkit"
@@ -191,17 +190,7 @@ func (c *cluster) logs() string {
 
 // close stops every node at once (SIGTERM, killed after timeout).
 func (c *cluster) close(timeout time.Duration) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(c.nodes))
-	for i, n := range c.nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = n.Stop(timeout)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return benchkit.StopAll(c.nodes, timeout)
 }
 
 // exited is an error naming a node that has exited, with its log's tail.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"runtime"
@@ -11,46 +10,6 @@ import (
 
 	"github.com/starling-otel/starling/scripts/internal/benchkit"
 )
-
-// partitionsView is the part of GET /api/v1/cluster/partitions read here.
-type partitionsView struct {
-	Settings *struct {
-		Partitions        int `json:"partitions"`
-		ReplicationFactor int `json:"replicationFactor"`
-	} `json:"settings"`
-	Partitions []struct {
-		ID       uint32   `json:"id"`
-		Signal   string   `json:"signal"`
-		Primary  string   `json:"primary"`
-		Replicas []string `json:"replicas"`
-		InSync   []string `json:"inSync"`
-		State    string   `json:"state"`
-	} `json:"partitions"`
-	PerNode map[string]struct {
-		Primary int `json:"primary"`
-		Replica int `json:"replica"`
-	} `json:"perNode"`
-	UnderReplicated int `json:"underReplicated"`
-}
-
-func getPartitions(client *http.Client, base string) (*partitionsView, error) {
-	resp, err := client.Get(base + "/api/v1/cluster/partitions")
-	if err != nil {
-		return nil, fmt.Errorf("partitions: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("partitions: %s", resp.Status)
-	}
-	var v partitionsView
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		return nil, fmt.Errorf("partitions: %w", err)
-	}
-	if v.Settings == nil {
-		return nil, fmt.Errorf("partitions: the cluster has no settings yet")
-	}
-	return &v, nil
-}
 
 // placement is a partition table summed up for one node.
 type placement struct {
@@ -68,7 +27,7 @@ type placement struct {
 
 // summarize counts the table for node id over the given nodes (the
 // mean is over them all, holding partitions or not).
-func summarize(v *partitionsView, id string, nodes []string) placement {
+func summarize(v *benchkit.Table, id string, nodes []string) placement {
 	var p placement
 	p.perNode = map[string][2]int{}
 	total, totalPrim := 0, 0
@@ -179,7 +138,7 @@ func (c *cluster) watch(res *result, load *benchkit.Running) error {
 			res.joinToReady = now.Sub(joined)
 			logf("%s ready %.2f s after its start", joiner.Name(), res.joinToReady.Seconds())
 		}
-		v, err := getPartitions(client, c.nodes[0].HTTP)
+		v, err := benchkit.GetTable(client, c.nodes[0].HTTP)
 		if err != nil {
 			if lastErr == nil || err.Error() != lastErr.Error() {
 				logf("%v (retrying)", err)

@@ -336,6 +336,17 @@ func (n *Node) LogTail(lines int) string {
 	return "    " + strings.Join(ls, "\n    ")
 }
 
+// StopAll stops nodes at once, each as Stop does, and joins their errors.
+func StopAll(nodes []*Node, timeout time.Duration) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(nodes))
+	for i, n := range nodes {
+		wg.Go(func() { errs[i] = n.Stop(timeout) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 // Stop sends SIGTERM and waits for a clean close, killing the process after
 // timeout (0: kill at once). The error tells how it ended if not cleanly.
 func (n *Node) Stop(timeout time.Duration) error {

@@ -201,11 +201,7 @@ func (c *cluster) stopAll() {
 		}
 	}
 	c.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, n := range ns {
-		wg.Go(func() { _ = n.Stop(10 * time.Second) })
-	}
-	wg.Wait()
+	_ = benchkit.StopAll(ns, 10*time.Second)
 }
 
 // live lists the nodes running: neither killed by the tool nor crashed.
@@ -337,25 +333,11 @@ func (c *cluster) leader(ctx context.Context) (string, error) {
 }
 
 // partitionRow is a row of GET /api/v1/cluster/partitions.
-type partitionRow struct {
-	ID       uint32   `json:"id"`
-	Signal   string   `json:"signal"`
-	Epoch    uint64   `json:"epoch"`
-	Primary  string   `json:"primary"`
-	Replicas []string `json:"replicas"`
-	InSync   []string `json:"inSync"`
-	State    string   `json:"state"`
-}
+type partitionRow = benchkit.PartitionRow
 
 // table is GET /api/v1/cluster/partitions as one node sees it.
 type table struct {
-	Settings *struct {
-		Partitions        int `json:"partitions"`
-		ReplicationFactor int `json:"replicationFactor"`
-		MinInSync         int `json:"minInSync"`
-	} `json:"settings"`
-	Partitions       []partitionRow `json:"partitions"`
-	AppliedRaftIndex uint64         `json:"appliedRaftIndex"`
+	benchkit.Table
 	// From is the node that answered.
 	From string `json:"-"`
 }
