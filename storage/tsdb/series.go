@@ -1,0 +1,120 @@
+package tsdb
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Limits on what one series may carry. Badger refuses keys over 65000
+// bytes and label pairs become index keys, so a label is bounded well below.
+const (
+	MaxLabelNameLen  = 1024
+	MaxLabelValueLen = 4096
+	MaxLabels        = 256
+)
+
+// labelSep separates names and values in a series hash and in index keys;
+// 0xff never occurs in valid UTF-8.
+const labelSep = 0xff
+
+// SeriesHash is the identity and partition hash of a series with sorted
+// labels: xxhash64 over name 0xff value 0xff for every label. Stable across
+// processes and versions.
+func SeriesHash(ls []Label) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	sep := []byte{labelSep}
+	for _, l := range ls {
+		_, _ = d.WriteString(l.Name)
+		_, _ = d.Write(sep)
+		_, _ = d.WriteString(l.Value)
+		_, _ = d.Write(sep)
+	}
+	return d.Sum64()
+}
+
+// SortLabels sorts labels by name in place (a writer may send them in any
+// order); ValidateLabels then finds duplicates.
+func SortLabels(ls []Label) {
+	if !slices.IsSortedFunc(ls, compareLabels) {
+		slices.SortStableFunc(ls, compareLabels)
+	}
+}
+
+func compareLabels(a, b Label) int { return strings.Compare(a.Name, b.Name) }
+
+// ValidateLabels checks sorted labels: a non-empty metric name, names and
+// values valid UTF-8, names non-empty, no name twice, bounded sizes. An
+// empty value is allowed here (it means "no such label" in PromQL; writers
+// drop such labels before hashing, see DropEmpty).
+func ValidateLabels(ls []Label) error {
+	if len(ls) > MaxLabels {
+		return fmt.Errorf("%d labels, more than %d", len(ls), MaxLabels)
+	}
+	name := ""
+	for i, l := range ls {
+		switch {
+		case l.Name == "":
+			return errors.New("a label name is empty")
+		case len(l.Name) > MaxLabelNameLen:
+			return fmt.Errorf("label name %.40q… is longer than %d bytes", l.Name, MaxLabelNameLen)
+		case len(l.Value) > MaxLabelValueLen:
+			return fmt.Errorf("label %q: value is longer than %d bytes", l.Name, MaxLabelValueLen)
+		case !utf8.ValidString(l.Name):
+			return fmt.Errorf("label name %q is not valid UTF-8", l.Name)
+		case !utf8.ValidString(l.Value):
+			return fmt.Errorf("label %q: value %q is not valid UTF-8", l.Name, l.Value)
+		case i > 0 && ls[i-1].Name == l.Name:
+			return fmt.Errorf("label %q appears twice", l.Name)
+		case i > 0 && ls[i-1].Name > l.Name:
+			return fmt.Errorf("labels are not sorted (%q after %q)", l.Name, ls[i-1].Name)
+		}
+		if l.Name == MetricNameLabel {
+			name = l.Value
+		}
+	}
+	if name == "" {
+		return errors.New("the metric name (__name__) is missing or empty")
+	}
+	return nil
+}
+
+// DropEmpty removes labels with an empty value in place: Prometheus treats
+// them as absent, so {a=""} and {} are one series.
+func DropEmpty(ls []Label) []Label {
+	return slices.DeleteFunc(ls, func(l Label) bool { return l.Value == "" })
+}
+
+// LabelsString renders labels as PromQL does: name{a="b", …}.
+func LabelsString(ls []Label) string {
+	var b strings.Builder
+	b.WriteString(MetricName(ls))
+	b.WriteByte('{')
+	first := true
+	for _, l := range ls {
+		if l.Name == MetricNameLabel {
+			continue
+		}
+		if !first {
+			b.WriteString(", ")
+		}
+		first = false
+		b.WriteString(l.Name)
+		b.WriteString("=")
+		b.WriteString(fmt.Sprintf("%q", l.Value))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// StaleNaN is the bit pattern Prometheus writes as a staleness marker.
+const StaleNaN uint64 = 0x7ff0000000000002
+
+// IsStaleNaN reports whether v is a staleness marker.
+func IsStaleNaN(v float64) bool { return math.Float64bits(v) == StaleNaN }
