@@ -118,3 +118,41 @@ const StaleNaN uint64 = 0x7ff0000000000002
 
 // IsStaleNaN reports whether v is a staleness marker.
 func IsStaleNaN(v float64) bool { return math.Float64bits(v) == StaleNaN }
+
+// MaxExemplarLabelsLen bounds the runes of an exemplar's label names and
+// values together, as Prometheus and OpenMetrics do.
+const MaxExemplarLabelsLen = 128
+
+// ValidateExemplarLabels checks an exemplar's sorted labels: names non-empty
+// and valid UTF-8, values valid UTF-8, no name twice, at most
+// MaxExemplarLabelsLen runes in all.
+func ValidateExemplarLabels(ls []Label) error {
+	n := 0
+	for i, l := range ls {
+		switch {
+		case l.Name == "" || !utf8.ValidString(l.Name) || !utf8.ValidString(l.Value):
+			return fmt.Errorf("exemplar label %q is not a valid label", l.Name)
+		case i > 0 && ls[i-1].Name == l.Name:
+			return fmt.Errorf("exemplar label %q appears twice", l.Name)
+		}
+		n += utf8.RuneCountInString(l.Name) + utf8.RuneCountInString(l.Value)
+	}
+	if n > MaxExemplarLabelsLen {
+		return fmt.Errorf("exemplar labels have %d runes, more than %d", n, MaxExemplarLabelsLen)
+	}
+	return nil
+}
+
+// CompareLabels orders sorted label sets as Prometheus does: label by
+// label, name then value; a prefix first.
+func CompareLabels(a, b []Label) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if c := strings.Compare(a[i].Name, b[i].Name); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a[i].Value, b[i].Value); c != 0 {
+			return c
+		}
+	}
+	return len(a) - len(b)
+}
