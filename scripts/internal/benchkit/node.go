@@ -1,11 +1,10 @@
 // Package benchkit is what the load benchmarks under scripts/ share: starting
-// and stopping starling processes, reading their Prometheus counters and
-// /proc figures, paced telemetrygen load, and cleanup of processes and temp
-// dirs on exit, on error and on SIGINT/SIGTERM.
+// and stopping starling processes and peer servers (Proc), reading their
+// Prometheus counters and /proc figures, paced telemetrygen load, and
+// cleanup of processes and temp dirs on exit, on error and on SIGINT/SIGTERM.
 package benchkit
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -236,52 +235,31 @@ type Node struct {
 	HTTP    string // base URL of the HTTP API
 	GRPC    string // host:port of OTLP/gRPC
 	Started time.Time
-	cmd     *exec.Cmd
-	done    chan struct{}
+	proc    *Proc
 	client  *http.Client
 }
 
 // StartNode starts a node; it does not wait until it is ready.
 func StartNode(s NodeSpec) (*Node, error) {
-	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	if s.AppendLog {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	n := &Node{
+		Spec:   s,
+		HTTP:   "http://" + net.JoinHostPort(s.Host, strconv.Itoa(s.Ports.HTTP)),
+		GRPC:   net.JoinHostPort(s.Host, strconv.Itoa(s.Ports.OTLPGRPC)),
+		client: &http.Client{Timeout: 2 * time.Second},
 	}
-	logFile, err := os.OpenFile(s.Log, flags, 0o644)
+	p, err := StartProc(n.Name(), s.Log, s.AppendLog, append([]string{s.Binary}, s.args()...)...)
 	if err != nil {
 		return nil, err
 	}
-	defer logFile.Close() // the child has its own descriptor
-	cmd := exec.Command(s.Binary, s.args()...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	started := time.Now()
-	done, err := startProc(cmd)
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", s.Binary, err)
-	}
-	return &Node{
-		Spec:    s,
-		HTTP:    "http://" + net.JoinHostPort(s.Host, strconv.Itoa(s.Ports.HTTP)),
-		GRPC:    net.JoinHostPort(s.Host, strconv.Itoa(s.Ports.OTLPGRPC)),
-		Started: started,
-		cmd:     cmd,
-		done:    done,
-		client:  &http.Client{Timeout: 2 * time.Second},
-	}, nil
+	n.proc, n.Started = p, p.Started
+	return n, nil
 }
 
 // Pid is the node's process id.
-func (n *Node) Pid() int { return n.cmd.Process.Pid }
+func (n *Node) Pid() int { return n.proc.Pid() }
 
 // Exited tells whether the process has ended.
-func (n *Node) Exited() bool {
-	select {
-	case <-n.done:
-		return true
-	default:
-		return false
-	}
-}
+func (n *Node) Exited() bool { return n.proc.Exited() }
 
 // Ready asks /readyz once.
 func (n *Node) Ready() bool {
@@ -306,7 +284,7 @@ func (n *Node) WaitReady(timeout, interval time.Duration) (time.Duration, error)
 			return time.Since(n.Started), nil
 		}
 		if n.Exited() {
-			return 0, fmt.Errorf("%s exited (%s) before it was ready; log %s:\n%s", n.Name(), n.cmd.ProcessState, n.Spec.Log, n.LogTail(20))
+			return 0, fmt.Errorf("%s exited (%s) before it was ready; log %s:\n%s", n.Name(), n.proc.State(), n.Spec.Log, n.LogTail(20))
 		}
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("%s not ready within %s; log %s:\n%s", n.Name(), timeout, n.Spec.Log, n.LogTail(20))
@@ -324,17 +302,7 @@ func (n *Node) Name() string {
 }
 
 // LogTail returns the last lines of the node's log.
-func (n *Node) LogTail(lines int) string {
-	b, err := os.ReadFile(n.Spec.Log)
-	if err != nil {
-		return err.Error()
-	}
-	ls := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(ls) > lines {
-		ls = ls[len(ls)-lines:]
-	}
-	return "    " + strings.Join(ls, "\n    ")
-}
+func (n *Node) LogTail(lines int) string { return n.proc.LogTail(lines) }
 
 // StopAll stops nodes at once, each as Stop does, and joins their errors.
 func StopAll(nodes []*Node, timeout time.Duration) error {
@@ -349,51 +317,12 @@ func StopAll(nodes []*Node, timeout time.Duration) error {
 
 // Stop sends SIGTERM and waits for a clean close, killing the process after
 // timeout (0: kill at once). The error tells how it ended if not cleanly.
-func (n *Node) Stop(timeout time.Duration) error {
-	if n.Exited() {
-		return n.exitErr()
-	}
-	if timeout <= 0 {
-		_ = n.cmd.Process.Kill()
-		<-n.done
-		return nil
-	}
-	_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.done:
-		return n.exitErr()
-	case <-time.After(timeout):
-		_ = n.cmd.Process.Kill()
-		<-n.done
-		return fmt.Errorf("%s did not stop within %s of SIGTERM: killed (log %s)", n.Name(), timeout, n.Spec.Log)
-	}
-}
-
-func (n *Node) exitErr() error {
-	if st := n.cmd.ProcessState; st != nil && !st.Success() {
-		return fmt.Errorf("%s: %s (log %s)", n.Name(), st, n.Spec.Log)
-	}
-	return nil
-}
+func (n *Node) Stop(timeout time.Duration) error { return n.proc.Stop(timeout) }
 
 // Metric reads one sample of the node's /metrics (first series whose name
 // and labels start with prefix; 0 if there is none).
 func (n *Node) Metric(prefix string) (float64, error) {
-	resp, err := n.client.Get(n.HTTP + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, prefix) {
-			f := strings.Fields(line)
-			return strconv.ParseFloat(f[len(f)-1], 64)
-		}
-	}
-	return 0, sc.Err()
+	return ScrapeMetric(n.client, n.HTTP+"/metrics", prefix)
 }
 
 // Spans is the node's count of spans it received and saw stored.
