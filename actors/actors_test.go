@@ -145,7 +145,7 @@ func newEnv(t testing.TB) *env {
 	m := NewMetrics(nil)
 	if e.manager, err = StartManager(e.system, ManagerConfig{NodeID: "n1", ReadTimeout: 5 * time.Second,
 		Replication: ReplicationConfig{Timeout: 2 * time.Second, MinInSync: func() int { return int(e.minInSync.Load()) },
-			Addresses: addrs{e.system}, Outbox: e.outbox, Proposer: e.table}}, store, e.table, m); err != nil {
+			Addresses: addrs{e.system}, Outbox: e.outbox, Proposer: e.table}, Metrics: DefaultMetricsConfig()}, store, e.table, m); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "partition actors", e.manager.Ready)

@@ -205,7 +205,11 @@ func (f *frontend) ingest(ctx actor.Context, req *IngestRequest) {
 	case starlingpb.Signal_SIGNAL_LOGS:
 		res = f.builder.Logs(req.Logs)
 	case starlingpb.Signal_SIGNAL_METRICS:
-		res = f.builder.Metrics(req.Metrics)
+		if req.Prom != nil {
+			res = f.builder.Prom(req.Prom, true)
+		} else {
+			res = f.builder.Metrics(req.Metrics)
+		}
 	default:
 		ctx.Respond(&IngestResult{Err: fmt.Errorf("unknown signal %v", req.Signal)})
 		return

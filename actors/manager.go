@@ -27,6 +27,8 @@ type ManagerConfig struct {
 	// Guard holds back the actor of a partition whose old data is being
 	// dropped until the drop is over (nil: nothing is dropped).
 	Guard *PartitionGuard
+	// Metrics configures the heads of metrics partitions.
+	Metrics MetricsConfig
 }
 
 // Validate reports the first invalid field.
@@ -39,7 +41,7 @@ func (c ManagerConfig) Validate() error {
 	case c.Replication.Timeout <= 0 || c.Replication.MinInSync == nil || c.Replication.Addresses == nil || c.Replication.Outbox == nil:
 		return fmt.Errorf("manager replication: timeout, min in-sync, addresses and outbox must be set")
 	}
-	return nil
+	return c.Metrics.Validate()
 }
 
 // Manager is the handle of the node's partition manager actor.
@@ -257,6 +259,7 @@ func (a *manager) partitionProducer(k partKey, initial *starlingpb.Partition) ac
 			readTTL: a.cfg.ReadTimeout, m: a.m,
 			self: a.cfg.NodeID, row: row, repl: a.cfg.Replication, log: a.log,
 			pending: map[uint64]*replicatedWrite{}, shrinkTo: map[uint64]shrinkTarget{}, catchups: map[string]*catchUp{},
+			metricsCfg: a.cfg.Metrics,
 		}
 	}
 }

@@ -6,19 +6,23 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/storage/tsdb"
 )
 
 // Messages that never leave the node. Everything that may cross nodes is a
 // protobuf of proto/starlingpb.
 
-// IngestRequest asks a frontend to store one decoded OTLP request. Exactly
-// one of Traces, Logs, Metrics is set, matching Signal. The frontend answers
-// the sender with an *IngestResult.
+// IngestRequest asks a frontend to store one decoded OTLP request, or a
+// Prometheus-model write (remote write). Exactly one of Traces, Logs,
+// Metrics and Prom is set, matching Signal (Prom is a metrics write). The
+// frontend answers the sender with an *IngestResult. A Prom write is
+// refused whole when one series is invalid.
 type IngestRequest struct {
 	Signal  starlingpb.Signal
 	Traces  ptrace.Traces
 	Logs    plog.Logs
 	Metrics pmetric.Metrics
+	Prom    *tsdb.WriteRequest
 }
 
 // IngestResult answers an IngestRequest. When Err is nil every accepted

@@ -17,6 +17,12 @@ type Metrics struct {
 	buildSeconds    *prometheus.HistogramVec
 	partitions      *prometheus.GaugeVec
 	reads           *prometheus.CounterVec
+
+	flushSeconds   prometheus.Histogram
+	flushedSamples prometheus.Counter
+	flushedChunks  prometheus.Counter
+	flushedBytes   prometheus.Counter
+	mergedSeries   prometheus.Counter
 }
 
 // NewMetrics registers the actors' metrics on reg (nil: not registered).
@@ -48,11 +54,41 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "starling_partition_reads_total",
 			Help: "Partition reads served by this node's partition actors, by the copy's role (primary, replica) and signal.",
 		}, []string{"signal", "role"}),
+		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "starling_tsdb_flush_seconds",
+			Help:    "Time to flush one block of a metrics partition copy into chunks (encode, merge, commit).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+		flushedSamples: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "starling_tsdb_flushed_samples_total",
+			Help: "Samples written into chunks by block flushes (stored samples merged again included).",
+		}),
+		flushedChunks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "starling_tsdb_flushed_chunks_total",
+			Help: "Chunk keys written by block flushes.",
+		}),
+		flushedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "starling_tsdb_flushed_chunk_bytes_total",
+			Help: "Bytes of chunk values written by block flushes (before Badger's block compression).",
+		}),
+		mergedSeries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "starling_tsdb_merged_series_total",
+			Help: "Series whose stored chunks a flush merged with late samples and rewrote.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ingestedRecords, m.rejectedRecords, m.writeLatency, m.buildSeconds, m.partitions, m.reads)
+		reg.MustRegister(m.ingestedRecords, m.rejectedRecords, m.writeLatency, m.buildSeconds, m.partitions, m.reads,
+			m.flushSeconds, m.flushedSamples, m.flushedChunks, m.flushedBytes, m.mergedSeries)
 	}
 	return m
+}
+
+func (m *Metrics) observeFlush(st storage.FlushStats, took time.Duration) {
+	m.flushSeconds.Observe(took.Seconds())
+	m.flushedSamples.Add(float64(st.Samples))
+	m.flushedChunks.Add(float64(st.Chunks))
+	m.flushedBytes.Add(float64(st.Bytes))
+	m.mergedSeries.Add(float64(st.Merged))
 }
 
 func (m *Metrics) ingested(sig starlingpb.Signal, records int, took time.Duration) {

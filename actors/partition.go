@@ -48,6 +48,10 @@ type partition struct {
 	catchups  map[string]*catchUp // learner node → its catch-up (catchup.go)
 	direct    atomic.Int64        // writes on the direct path not yet committed
 	ticking   bool                // a catchUpTick is scheduled
+
+	// Metrics partitions (metricshead.go).
+	metricsCfg MetricsConfig
+	mh         *metricsHead // nil for other signals
 }
 
 func (a *partition) Receive(ctx actor.Context) {
@@ -68,8 +72,16 @@ func (a *partition) Receive(ctx actor.Context) {
 		a.ticking = false
 		a.reviewCatchUps(ctx)
 	case *actor.Started:
+		if a.signal == starlingpb.Signal_SIGNAL_METRICS {
+			a.startHead(ctx)
+		}
 		a.reviewCatchUps(ctx)
+	case *metricsTick:
+		a.flushTick(ctx)
+	case *flushOver:
+		a.mh.flushing = false
 	case *actor.Stopping:
+		a.flushOnStop()
 		a.stopCatchUps()
 		// The copy moved away: the frontends send these writes again to
 		// the partition's new primary (writes are idempotent).
@@ -98,6 +110,7 @@ func (a *partition) Receive(ctx actor.Context) {
 	case *assignment:
 		a.epoch, a.role, a.row = msg.epoch, msg.role, msg.row
 		a.primary = msg.row.GetPrimary()
+		a.headAssigned()
 		a.reviewCatchUps(ctx)
 		a.recheckAll(ctx)
 	}
@@ -145,9 +158,14 @@ func (a *partition) write(ctx actor.Context, b *starlingpb.WriteBatch) {
 	// With no replica to wait for, the commit is the acknowledgement: the
 	// committer's callback answers the sender directly, sparing a hop
 	// through this mailbox per batch.
+	local, err := a.localEntries(b.Entries)
+	if err != nil {
+		reply(fmt.Errorf("records: %w", err), false)
+		return
+	}
 	system, ref := ctx.ActorSystem(), a.ref()
 	a.direct.Add(1)
-	a.store.Apply(a.signal, b.Entries, int(b.Records), func(err error) {
+	a.store.Apply(a.signal, local, int(b.Records), func(err error) {
 		a.direct.Add(-1)
 		ack := &starlingpb.WriteAck{RequestId: b.RequestId, Partition: ref, Records: b.Records}
 		if err != nil {
@@ -211,8 +229,16 @@ func (a *partition) runRead(ctx context.Context, r *starlingpb.ReadRequest, out 
 		return a.store.SearchTraces(ctx, a.id, q.TraceSearch, r.StartUnixNano, r.EndUnixNano, limit, out)
 	case *starlingpb.ReadRequest_LogSearch:
 		return a.store.SearchLogs(ctx, a.id, q.LogSearch, r.StartUnixNano, r.EndUnixNano, limit, out)
-	case *starlingpb.ReadRequest_SeriesSearch:
-		return a.store.SearchSeries(ctx, a.id, q.SeriesSearch, r.StartUnixNano, r.EndUnixNano, limit, out)
+	case *starlingpb.ReadRequest_SeriesSelect:
+		return a.store.SelectSeries(ctx, a.id, q.SeriesSelect, limit, a.headForRead(), out)
+	case *starlingpb.ReadRequest_LabelQuery:
+		return a.store.LabelQuery(ctx, a.id, q.LabelQuery, out)
+	case *starlingpb.ReadRequest_MetadataQuery:
+		return a.store.ReadMetadata(ctx, a.id, q.MetadataQuery, out)
+	case *starlingpb.ReadRequest_ExemplarQuery:
+		return a.store.ReadExemplars(ctx, a.id, q.ExemplarQuery, out)
+	case *starlingpb.ReadRequest_CardinalityQuery:
+		return a.store.ReadCardinality(ctx, a.id, q.CardinalityQuery, a.headForRead(), out)
 	case *starlingpb.ReadRequest_Catalog:
 		return a.store.ReadCatalog(ctx, a.id, q.Catalog, r.StartUnixNano, r.EndUnixNano, out)
 	}

@@ -98,12 +98,17 @@ func (a *partition) replicas() []string {
 
 // writeReplicated starts a primary's write with replicas to wait for.
 func (a *partition) writeReplicated(ctx actor.Context, b *starlingpb.WriteBatch, replicas []string) {
+	local, err := a.localEntries(b.Entries)
+	if err != nil {
+		ctx.Send(ctx.Sender(), &starlingpb.WriteAck{RequestId: b.RequestId, Partition: a.ref(), Error: "records: " + err.Error()})
+		return
+	}
 	a.nextWrite++
 	id := a.nextWrite
 	w := &replicatedWrite{sender: ctx.Sender(), requestID: b.RequestId, records: b.Records, waiting: map[string]bool{}, epoch: a.epoch}
 	a.pending[id] = w
 	self, system := ctx.Self(), ctx.ActorSystem()
-	a.store.Apply(a.signal, b.Entries, int(b.Records), func(err error) {
+	a.store.Apply(a.signal, local, int(b.Records), func(err error) {
 		system.Root.Send(self, &localCommitted{id: id, err: err})
 	})
 	fwd := &starlingpb.WriteBatch{Format: b.Format, Partition: a.ref(), RequestId: id, Records: b.Records, Entries: b.Entries, Replicate: true}
@@ -337,7 +342,12 @@ func (a *partition) writeAsReplica(ctx actor.Context, b *starlingpb.WriteBatch) 
 		return
 	}
 	system, ref, self := ctx.ActorSystem(), a.ref(), a.self
-	a.store.Apply(a.signal, b.Entries, int(b.Records), func(err error) {
+	local, err := a.localEntries(b.Entries)
+	if err != nil {
+		ctx.Send(sender, &starlingpb.WriteAck{RequestId: b.RequestId, Partition: ref, Error: "records: " + err.Error(), Node: self})
+		return
+	}
+	a.store.Apply(a.signal, local, int(b.Records), func(err error) {
 		ack := &starlingpb.WriteAck{RequestId: b.RequestId, Partition: ref, Records: b.Records, Node: self}
 		if err != nil {
 			ack.Error, ack.Retryable = err.Error(), true

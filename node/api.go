@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/starling-otel/starling/actors"
+	"github.com/starling-otel/starling/proto/starlingpb"
 	"github.com/starling-otel/starling/query"
 	"github.com/starling-otel/starling/storage"
 )
@@ -22,8 +23,11 @@ import (
 // Prometheus metrics, health and readiness. Bad parameters answer 400 with
 // {"error": "<param>: <reason>"}.
 
-func (n *Node) apiHandler() http.Handler {
+func (n *Node) apiHandler() (http.Handler, error) {
 	mux := http.NewServeMux()
+	if err := n.registerPrometheus(mux); err != nil {
+		return nil, err
+	}
 	mux.HandleFunc("GET /api/v1/traces/{traceID}", n.whenServing(n.getTrace))
 	mux.HandleFunc("GET /api/v1/traces", n.whenServing(n.searchTraces))
 	mux.HandleFunc("GET /api/v1/services", n.whenServing(n.listServices))
@@ -31,6 +35,7 @@ func (n *Node) apiHandler() http.Handler {
 	mux.HandleFunc("GET /api/v1/logs", n.whenServing(n.searchLogs))
 	mux.HandleFunc("GET /api/v1/metrics/names", n.whenServing(n.listMetricNames))
 	mux.HandleFunc("GET /api/v1/metrics/series", n.whenServing(n.searchSeries))
+	mux.HandleFunc("GET /api/v1/metrics/cardinality", n.whenServing(n.getCardinality))
 	mux.HandleFunc("GET /api/v1/cluster/members", n.clusterMembers)
 	mux.HandleFunc("GET /api/v1/cluster/raft", n.clusterRaft)
 	mux.HandleFunc("GET /api/v1/cluster/partitions", n.clusterPartitions)
@@ -52,7 +57,7 @@ func (n *Node) apiHandler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	return mux
+	return mux, nil
 }
 
 // whenServing answers 503 until the node serves queries.
@@ -230,14 +235,20 @@ func (n *Node) searchSeries(w http.ResponseWriter, r *http.Request) {
 		writeQueryError(w, err)
 		return
 	}
-	series, err := n.querier().SearchSeries(r.Context(), q.Search, q.Range.Start, q.Range.End, q.Limit)
+	sel := &starlingpb.SeriesSelect{Matchers: q.Matchers, StartMs: q.Range.Start / 1e6, EndMs: q.Range.End / 1e6}
+	series, err := n.querier().SelectSeries(r.Context(), sel, q.Limit)
 	if err != nil {
 		writeQueryError(w, err)
 		return
 	}
 	out := make([]seriesJSON, 0, len(series))
 	for _, s := range series {
-		out = append(out, renderSeries(s))
+		j, err := renderSeries(s)
+		if err != nil {
+			writeQueryError(w, fmt.Errorf("decode series: %w", err))
+			return
+		}
+		out = append(out, j)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"series": out})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/starling-otel/starling/cluster"
 	"github.com/starling-otel/starling/raftmeta"
 	"github.com/starling-otel/starling/storage"
+	"github.com/starling-otel/starling/storage/tsdb"
 )
 
 // Config of one node. The flags of `starling` map onto it one to one.
@@ -87,6 +88,20 @@ type Config struct {
 	RetentionTraces  time.Duration
 	RetentionLogs    time.Duration
 	RetentionMetrics time.Duration
+	// RetentionMetrics5m and RetentionMetrics1h keep the 5 m and 1 h
+	// rollups of metrics.
+	RetentionMetrics5m time.Duration
+	RetentionMetrics1h time.Duration
+	// MetricsOutOfOrder is how long after a 2 h block ended (in sample
+	// time) it still takes samples in memory before it is flushed into
+	// chunks; later samples are merged into the stored chunks.
+	MetricsOutOfOrder time.Duration
+	// MetricsFlushInterval is how often metrics partitions look for
+	// blocks to flush.
+	MetricsFlushInterval time.Duration
+	// MetricsLateFlush is how long samples for a block already flushed
+	// are gathered before they are merged into its stored chunks.
+	MetricsLateFlush time.Duration
 	// MaxFuture is how far ahead of the node's clock a record may be.
 	MaxFuture time.Duration
 	// SyncWrites fsyncs each group commit (power-loss safety on one node).
@@ -139,6 +154,11 @@ func DefaultConfig() Config {
 		RetentionTraces:         7 * 24 * time.Hour,
 		RetentionLogs:           7 * 24 * time.Hour,
 		RetentionMetrics:        7 * 24 * time.Hour,
+		RetentionMetrics5m:      90 * 24 * time.Hour,
+		RetentionMetrics1h:      365 * 24 * time.Hour,
+		MetricsOutOfOrder:       10 * time.Minute,
+		MetricsFlushInterval:    10 * time.Second,
+		MetricsLateFlush:        30 * time.Second,
 		MaxFuture:               time.Hour,
 		MaxRequestBytes:         16 << 20,
 		IngestTimeout:           15 * time.Second,
@@ -169,6 +189,8 @@ func LocalConfig(dataDir string) Config {
 	c.Partitions = 16
 	c.Frontends = 2
 	c.Storage = storage.LocalConfig("")
+	c.MetricsFlushInterval = 500 * time.Millisecond
+	c.MetricsLateFlush = 200 * time.Millisecond
 	return c
 }
 
@@ -189,6 +211,15 @@ func (c Config) Validate() error {
 	}
 	if c.Partitions < 1 || c.Partitions > 4096 {
 		errs = append(errs, fmt.Errorf("partitions: %d is outside 1..4096", c.Partitions))
+	}
+	if c.MetricsOutOfOrder < 0 {
+		errs = append(errs, fmt.Errorf("metrics-out-of-order: %s is negative", c.MetricsOutOfOrder))
+	}
+	if c.MetricsLateFlush < 0 {
+		errs = append(errs, fmt.Errorf("metrics late flush: %s is negative", c.MetricsLateFlush))
+	}
+	if c.MetricsFlushInterval <= 0 {
+		errs = append(errs, fmt.Errorf("metrics-flush-interval: %s must be positive", c.MetricsFlushInterval))
 	}
 	if c.MaxFuture < 0 {
 		errs = append(errs, fmt.Errorf("max-future: %s is negative", c.MaxFuture))
@@ -274,9 +305,23 @@ func (c Config) storageConfig() storage.Config {
 	s.Dir = storageDir(c.DataDir)
 	s.Window = c.Window
 	s.RetentionTraces, s.RetentionLogs, s.RetentionMetrics = c.RetentionTraces, c.RetentionLogs, c.RetentionMetrics
+	s.RetentionMetrics5m, s.RetentionMetrics1h = c.RetentionMetrics5m, c.RetentionMetrics1h
 	s.SyncWrites = c.SyncWrites
 	s.Logger = c.Logger
 	return s
+}
+
+// metricsConfig is the configuration of metrics partitions' heads for a
+// store window.
+func (c Config) metricsConfig(window time.Duration, now func() time.Time) actors.MetricsConfig {
+	h := tsdb.DefaultHeadConfig()
+	h.BlockDuration = storage.BlockDuration(window).Milliseconds()
+	h.OutOfOrder = c.MetricsOutOfOrder.Milliseconds()
+	h.LateFlushDelay = c.MetricsLateFlush
+	if now != nil {
+		h.Now = now
+	}
+	return actors.MetricsConfig{Head: h, FlushInterval: c.MetricsFlushInterval}
 }
 
 // handoffConfig is the handoff sender's configuration.

@@ -5,11 +5,15 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"testing"
 	"time"
+
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -232,36 +236,16 @@ type apiBuckets struct {
 	BucketCounts []uint64 `json:"bucketCounts"`
 }
 
-type apiPoint struct {
-	Time           string        `json:"time"`
-	StartTime      string        `json:"startTime"`
-	Value          any           `json:"value"`
-	Count          *uint64       `json:"count"`
-	Sum            any           `json:"sum"`
-	Min            any           `json:"min"`
-	Max            any           `json:"max"`
-	ExplicitBounds []json.Number `json:"explicitBounds"`
-	BucketCounts   []uint64      `json:"bucketCounts"`
-	Scale          *int32        `json:"scale"`
-	ZeroCount      *uint64       `json:"zeroCount"`
-	Positive       *apiBuckets   `json:"positive"`
-	Negative       *apiBuckets   `json:"negative"`
-	ZeroThreshold  any           `json:"zeroThreshold"`
-	Quantiles      []struct {
-		Quantile any `json:"quantile"`
-		Value    any `json:"value"`
-	} `json:"quantiles"`
+type apiSeries struct {
+	Name       string            `json:"name"`
+	Labels     map[string]string `json:"labels"`
+	Samples    []apiSample       `json:"samples"`
+	Histograms []json.RawMessage `json:"histograms"`
 }
 
-type apiSeries struct {
-	Name        string            `json:"name"`
-	Type        string            `json:"type"`
-	Unit        string            `json:"unit"`
-	Temporality string            `json:"temporality"`
-	Monotonic   *bool             `json:"monotonic"`
-	Labels      map[string]string `json:"labels"`
-	Scope       string            `json:"scope"`
-	Points      []apiPoint        `json:"points"`
+type apiSample struct {
+	Time  string `json:"time"`
+	Value any    `json:"value"`
 }
 
 type apiSeriesList struct {
@@ -276,4 +260,40 @@ func nanos(t testing.TB, s string) int64 {
 		t.Fatalf("API time %q: %v", s, err)
 	}
 	return tm.UnixNano()
+}
+
+// promAPI is the Prometheus API client on a node's /prometheus.
+func promAPI(t testing.TB, n endpoints) promv1.API {
+	t.Helper()
+	c, err := promapi.NewClient(promapi.Config{Address: "http://" + n.HTTPAddr() + "/prometheus"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return promv1.NewAPI(c)
+}
+
+// checkInstant runs an instant query now and compares its vector with
+// want: each series' labels (as model.Metric prints them) and value.
+func checkInstant(t *testing.T, api promv1.API, q string, want map[string]float64) {
+	t.Helper()
+	v, warnings, _, err := api.Query(context.Background(), q, time.Now())
+	if err != nil {
+		t.Errorf("%s: %v", q, err)
+		return
+	}
+	if len(warnings) > 0 {
+		t.Errorf("%s: warnings %v", q, warnings)
+	}
+	vec, ok := v.(model.Vector)
+	if !ok {
+		t.Errorf("%s: %s result, want a vector", q, v.Type())
+		return
+	}
+	got := map[string]float64{}
+	for _, s := range vec {
+		got[s.Metric.String()] = float64(s.Value)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%s:\n got  %v\n want %v", q, got, want)
+	}
 }

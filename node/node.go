@@ -69,6 +69,7 @@ type Node struct {
 	api      *http.Server
 	apiLn    net.Listener
 
+	started  time.Time
 	errs     chan error
 	stopOnce sync.Once
 	stopErr  error
@@ -99,6 +100,7 @@ type serving struct {
 // (bootstrap-expect 1, nothing to join) waits for that before returning.
 func (n *Node) Start(ctx context.Context) (err error) {
 	began := time.Now()
+	n.started = began
 	defer func() {
 		if err != nil {
 			n.shutdown(context.Background())
@@ -154,6 +156,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			Transfers: n.transfers,
 		},
 	}
+	mcfg.Metrics = n.cfg.metricsConfig(n.store.Config().Window, n.cfg.Storage.Now)
 	n.guard = actors.NewPartitionGuard()
 	n.droppedCount = newDroppedCounter(n.reg)
 	mcfg.Guard = n.guard
@@ -164,7 +167,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	n.metrics = newReceiverMetrics(n.reg)
-	n.serve()
+	if err := n.serve(); err != nil {
+		return err
+	}
 	go n.awaitCluster()
 	n.log.Info("node started",
 		"otlp_grpc", n.grpcLn.Addr().String(), "otlp_http", n.otlpLn.Addr().String(), "http", n.apiLn.Addr().String(),
@@ -248,10 +253,14 @@ func (n *Node) bind() error {
 }
 
 // serve serves the bound listeners.
-func (n *Node) serve() {
+func (n *Node) serve() error {
 	n.grpcSrv = n.newGRPCServer()
 	n.otlpHTTP = &http.Server{Handler: n.otlpHTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
-	n.api = &http.Server{Handler: n.apiHandler(), ReadHeaderTimeout: 10 * time.Second}
+	api, err := n.apiHandler()
+	if err != nil {
+		return err
+	}
+	n.api = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	serve := func(name string, f func() error) {
 		go func() {
 			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
@@ -262,6 +271,7 @@ func (n *Node) serve() {
 	serve("OTLP/gRPC", func() error { return n.grpcSrv.Serve(n.grpcLn) })
 	serve("OTLP/HTTP", func() error { return n.otlpHTTP.Serve(n.otlpLn) })
 	serve("HTTP API", func() error { return n.api.Serve(n.apiLn) })
+	return nil
 }
 
 // Err delivers errors that stop a listener; the caller should Stop the

@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
+	"github.com/starling-otel/starling/storage"
+	"github.com/starling-otel/starling/storage/tsdb"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -143,171 +144,50 @@ func checkLogs(t *testing.T, n *Node, ld plog.Logs, service string) {
 	}
 }
 
-// labelsOf is the label set the API gives a point: resource attributes
-// overridden by point attributes, values as strings.
-func labelsOf(res, point pcommon.Map) map[string]string {
-	out := map[string]string{}
-	for _, m := range []pcommon.Map{res, point} {
-		m.Range(func(k string, v pcommon.Value) bool {
-			out[k] = v.AsString()
-			return true
-		})
-	}
-	return out
-}
-
-// checkMetrics finds every data point of md through the series API and
-// compares it with the pdata point field by field.
+// checkMetrics reads every series Prometheus' translator makes of md
+// through the series API and compares its samples.
 func checkMetrics(t *testing.T, n *Node, md pmetric.Metrics) {
 	t.Helper()
-	for i := 0; i < md.ResourceMetrics().Len(); i++ {
-		rm := md.ResourceMetrics().At(i)
-		svc, _ := rm.Resource().Attributes().Get("service.name")
-		for j := 0; j < rm.ScopeMetrics().Len(); j++ {
-			sm := rm.ScopeMetrics().At(j)
-			for k := 0; k < sm.Metrics().Len(); k++ {
-				m := sm.Metrics().At(k)
-				var got apiSeriesList
-				getJSON(t, n, withQuery("/api/v1/metrics/series", "name", m.Name(), "label.service.name", svc.Str()), &got)
-				checkMetric(t, m, rm.Resource(), sm.Scope(), got.Series)
-			}
-		}
+	req, err := storage.TranslateOTLP(md)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-func checkMetric(t *testing.T, m pmetric.Metric, res pcommon.Resource, scope pcommon.InstrumentationScope, got []apiSeries) {
-	t.Helper()
-	find := func(attrs pcommon.Map, tm pcommon.Timestamp, start pcommon.Timestamp) (*apiSeries, *apiPoint) {
-		want := labelsOf(res.Attributes(), attrs)
-		for i := range got {
-			s := &got[i]
-			if fmt.Sprint(s.Labels) != fmt.Sprint(want) {
-				continue
-			}
-			for j := range s.Points {
-				p := &s.Points[j]
-				if nanos(t, p.Time) == int64(tm) {
-					if start != 0 && (p.StartTime == "" || nanos(t, p.StartTime) != int64(start)) {
-						t.Errorf("%s %v: start time %q, want %d", m.Name(), want, p.StartTime, start)
-					}
-					return s, p
-				}
-			}
-			t.Errorf("%s %v: no point at %d among %d points", m.Name(), want, tm, len(s.Points))
-			return s, nil
-		}
-		t.Errorf("%s: no series with labels %v in %d series", m.Name(), want, len(got))
-		return nil, nil
+	if len(req.Series) == 0 {
+		t.Fatal("the metrics translate to no series")
 	}
-	head := func(s *apiSeries, typ, temporality string, monotonic *bool) {
-		if s.Name != m.Name() || s.Type != typ || s.Unit != m.Unit() || s.Temporality != temporality ||
-			fmt.Sprint(deref(s.Monotonic)) != fmt.Sprint(deref(monotonic)) || s.Scope != scope.Name() {
-			t.Errorf("%s: got series %q type %q unit %q temporality %q monotonic %v scope %q, want %q %q %q %v %q",
-				m.Name(), s.Name, s.Type, s.Unit, s.Temporality, deref(s.Monotonic), s.Scope, typ, m.Unit(), temporality, deref(monotonic), scope.Name())
-		}
-	}
-	errIf := func(ds ...string) {
-		for _, d := range ds {
-			if d != "" {
-				t.Errorf("%s: %s", m.Name(), d)
-			}
-		}
-	}
-	temporality := func(a pmetric.AggregationTemporality) string {
-		return map[pmetric.AggregationTemporality]string{pmetric.AggregationTemporalityDelta: "delta", pmetric.AggregationTemporalityCumulative: "cumulative"}[a]
-	}
-	counts := map[*apiSeries]int{}
-	switch m.Type() {
-	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
-		var dps pmetric.NumberDataPointSlice
-		typ, temp := "gauge", ""
-		var mono *bool
-		if m.Type() == pmetric.MetricTypeGauge {
-			dps = m.Gauge().DataPoints()
-		} else {
-			dps, typ, temp = m.Sum().DataPoints(), "sum", temporality(m.Sum().AggregationTemporality())
-			b := m.Sum().IsMonotonic()
-			mono = &b
-		}
-		for i := 0; i < dps.Len(); i++ {
-			dp := dps.At(i)
-			s, p := find(dp.Attributes(), dp.Timestamp(), dp.StartTimestamp())
-			if p == nil {
-				continue
-			}
-			counts[s]++
-			head(s, typ, temp, mono)
-			if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
-				errIf(jsonEqual("value", dp.IntValue(), p.Value))
+	for _, want := range req.Series {
+		var q []string
+		for _, l := range want.Labels {
+			if l.Name == tsdb.MetricNameLabel {
+				q = append(q, "name", l.Value)
 			} else {
-				errIf(jsonEqual("value", dp.DoubleValue(), p.Value))
+				q = append(q, "label."+l.Name, l.Value)
 			}
 		}
-	case pmetric.MetricTypeHistogram:
-		dps := m.Histogram().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			dp := dps.At(i)
-			s, p := find(dp.Attributes(), dp.Timestamp(), dp.StartTimestamp())
-			if p == nil {
-				continue
-			}
-			counts[s]++
-			head(s, "histogram", temporality(m.Histogram().AggregationTemporality()), nil)
-			errIf(jsonEqual("count", dp.Count(), deref64(p.Count)), jsonEqual("sum", dp.Sum(), p.Sum),
-				jsonEqual("min", dp.Min(), p.Min), jsonEqual("max", dp.Max(), p.Max),
-				jsonEqual("explicitBounds", sliceAny(dp.ExplicitBounds().AsRaw()), numbers(p.ExplicitBounds)),
-				jsonEqual("bucketCounts", fmt.Sprint(dp.BucketCounts().AsRaw()), fmt.Sprint(p.BucketCounts)))
+		var got apiSeriesList
+		getJSON(t, n, withQuery("/api/v1/metrics/series", q...), &got)
+		name := tsdb.LabelsString(want.Labels)
+		if len(got.Series) != 1 {
+			t.Errorf("%s: %d series, want 1", name, len(got.Series))
+			continue
 		}
-	case pmetric.MetricTypeExponentialHistogram:
-		dps := m.ExponentialHistogram().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			dp := dps.At(i)
-			s, p := find(dp.Attributes(), dp.Timestamp(), dp.StartTimestamp())
-			if p == nil {
-				continue
-			}
-			counts[s]++
-			head(s, "exponentialHistogram", temporality(m.ExponentialHistogram().AggregationTemporality()), nil)
-			if p.Positive == nil || p.Negative == nil || p.Scale == nil {
-				t.Errorf("%s: positive, negative or scale missing: %+v", m.Name(), p)
-				continue
-			}
-			errIf(jsonEqual("count", dp.Count(), deref64(p.Count)), jsonEqual("sum", dp.Sum(), p.Sum),
-				jsonEqual("zeroCount", dp.ZeroCount(), deref64(p.ZeroCount)), jsonEqual("zeroThreshold", dp.ZeroThreshold(), p.ZeroThreshold),
-				jsonEqual("scale", int64(dp.Scale()), jsonInt(int64(*p.Scale))),
-				jsonEqual("positive", fmt.Sprint(dp.Positive().Offset(), dp.Positive().BucketCounts().AsRaw()), fmt.Sprint(p.Positive.Offset, p.Positive.BucketCounts)),
-				jsonEqual("negative", fmt.Sprint(dp.Negative().Offset(), dp.Negative().BucketCounts().AsRaw()), fmt.Sprint(p.Negative.Offset, p.Negative.BucketCounts)))
+		g := got.Series[0]
+		if len(g.Labels)+1 != len(want.Labels) {
+			t.Errorf("%s: labels %v", name, g.Labels)
 		}
-	case pmetric.MetricTypeSummary:
-		dps := m.Summary().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			dp := dps.At(i)
-			s, p := find(dp.Attributes(), dp.Timestamp(), dp.StartTimestamp())
-			if p == nil {
-				continue
+		samples := tsdb.MergeSamples(want.Samples, nil)
+		if len(g.Samples) != len(samples) || len(g.Histograms) != len(want.Histograms) {
+			t.Errorf("%s: %d samples and %d histograms, want %d and %d", name, len(g.Samples), len(g.Histograms), len(samples), len(want.Histograms))
+			continue
+		}
+		for i, smp := range samples {
+			if tm := nanos(t, g.Samples[i].Time) / 1e6; tm != smp.T {
+				t.Errorf("%s: sample %d at %d, want %d", name, i, tm, smp.T)
 			}
-			counts[s]++
-			head(s, "summary", "", nil)
-			errIf(jsonEqual("count", dp.Count(), deref64(p.Count)), jsonEqual("sum", dp.Sum(), p.Sum))
-			if len(p.Quantiles) != dp.QuantileValues().Len() {
-				t.Errorf("%s: got %d quantiles, want %d", m.Name(), len(p.Quantiles), dp.QuantileValues().Len())
-				continue
-			}
-			for q := range p.Quantiles {
-				w := dp.QuantileValues().At(q)
-				errIf(jsonEqual(fmt.Sprintf("quantiles[%d].quantile", q), w.Quantile(), p.Quantiles[q].Quantile),
-					jsonEqual(fmt.Sprintf("quantiles[%d].value", q), w.Value(), p.Quantiles[q].Value))
+			if d := jsonEqual("value", smp.V, g.Samples[i].Value); d != "" {
+				t.Errorf("%s: sample %d: %s", name, i, d)
 			}
 		}
-	}
-	// No point came back that was not sent.
-	for s, c := range counts {
-		if len(s.Points) != c {
-			t.Errorf("%s %v: %d points, %d sent", m.Name(), s.Labels, len(s.Points), c)
-		}
-	}
-	if len(counts) != len(got) {
-		t.Errorf("%s: %d series returned, %d expected", m.Name(), len(got), len(counts))
 	}
 }
 

@@ -54,7 +54,7 @@ func stateOf(t *testing.T, n *Node) nodeState {
 		var sl apiSeriesList
 		getJSON(t, n, withQuery("/api/v1/metrics/series", "name", name, "limit", "1000"), &sl)
 		for _, se := range sl.Series {
-			s.series += len(se.Points)
+			s.series += len(se.Samples)
 		}
 	}
 	var svcs struct{ Services []string }
@@ -545,10 +545,13 @@ func testInvalidRecords(t *testing.T, n *Node, base time.Time) {
 			if len(logs.Logs) != 1 || logs.Logs[0].SeverityNumber != 13 {
 				t.Errorf("logs of %s: %+v, want only the WARN record", tag, logs.Logs)
 			}
+			// Metric names as Prometheus translates them (invalid-grpc.ok:
+			// invalid_grpc_ok).
+			prom := strings.NewReplacer("-", "_", ".", "_").Replace(tag)
 			var names struct{ Names []string }
-			getJSON(t, n, withQuery("/api/v1/metrics/names", "prefix", tag), &names)
-			if fmt.Sprint(names.Names) != fmt.Sprint([]string{tag + ".ok"}) {
-				t.Errorf("metric names of %s: %q, want only %s.ok", tag, names.Names, tag)
+			getJSON(t, n, withQuery("/api/v1/metrics/names", "prefix", prom), &names)
+			if fmt.Sprint(names.Names) != fmt.Sprint([]string{prom + "_ok"}) {
+				t.Errorf("metric names of %s: %q, want only %s_ok", tag, names.Names, prom)
 			}
 		})
 	}

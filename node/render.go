@@ -7,11 +7,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/prometheus/promql"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/starling-otel/starling/storage"
+	"github.com/starling-otel/starling/storage/tsdb"
 )
 
 // JSON shapes of the API's logs and metric series.
@@ -129,207 +130,46 @@ func renderLog(e storage.LogEntry) logJSON {
 	return out
 }
 
+// seriesJSON is a stored series as /api/v1/metrics/series returns it: its
+// metric name, labels (Prometheus names) and samples in time order.
 type seriesJSON struct {
-	Name        string            `json:"name"`
-	Type        string            `json:"type"`
-	Unit        string            `json:"unit"`
-	Description string            `json:"description,omitempty"`
-	Temporality string            `json:"temporality,omitempty"`
-	Monotonic   *bool             `json:"monotonic,omitempty"`
-	Labels      map[string]string `json:"labels"`
-	Scope       string            `json:"scope,omitempty"`
-	Points      []pointJSON       `json:"points"`
+	Name    string            `json:"name"`
+	Labels  map[string]string `json:"labels"`
+	Samples []sampleJSON      `json:"samples"`
+	// Histograms are native histogram samples as Prometheus' API renders
+	// them: [unix seconds, {count, sum, buckets}].
+	Histograms []promql.HPoint `json:"histograms,omitempty"`
 }
 
-// pointJSON holds the fields of every point type; each type fills its own.
-type pointJSON struct {
-	Time      string `json:"time"`
-	StartTime string `json:"startTime,omitempty"`
-	// Gauge and sum.
-	Value any `json:"value,omitempty"`
-	// Histogram, exponential histogram and summary.
-	Count          *uint64        `json:"count,omitempty"`
-	Sum            *jsonFloat     `json:"sum,omitempty"`
-	Min            *jsonFloat     `json:"min,omitempty"`
-	Max            *jsonFloat     `json:"max,omitempty"`
-	ExplicitBounds []jsonFloat    `json:"explicitBounds,omitempty"`
-	BucketCounts   []uint64       `json:"bucketCounts,omitempty"`
-	Scale          *int32         `json:"scale,omitempty"`
-	ZeroCount      *uint64        `json:"zeroCount,omitempty"`
-	ZeroThreshold  *jsonFloat     `json:"zeroThreshold,omitempty"`
-	Positive       *bucketsJSON   `json:"positive,omitempty"`
-	Negative       *bucketsJSON   `json:"negative,omitempty"`
-	Quantiles      []quantileJSON `json:"quantiles,omitempty"`
-	Exemplars      []exemplarJSON `json:"exemplars,omitempty"`
-	Flags          uint32         `json:"flags,omitempty"`
+type sampleJSON struct {
+	Time  string    `json:"time"`
+	Value jsonFloat `json:"value"`
 }
 
-type bucketsJSON struct {
-	Offset       int32    `json:"offset"`
-	BucketCounts []uint64 `json:"bucketCounts"`
-}
+func formatMs(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
 
-type quantileJSON struct {
-	Quantile jsonFloat `json:"quantile"`
-	Value    jsonFloat `json:"value"`
-}
-
-type exemplarJSON struct {
-	Time       string         `json:"time"`
-	Value      any            `json:"value"`
-	TraceID    string         `json:"traceID,omitempty"`
-	SpanID     string         `json:"spanID,omitempty"`
-	Attributes map[string]any `json:"attributes,omitempty"`
-}
-
-func ptrFloat(f float64) *jsonFloat { v := jsonFloat(f); return &v }
-
-// stats fills count, sum, min and max of a (exponential) histogram point.
-func (j *pointJSON) stats(p storage.HistStats) {
-	count := p.Count()
-	j.Count = &count
-	if p.HasSum() {
-		j.Sum = ptrFloat(p.Sum())
-	}
-	if p.HasMin() {
-		j.Min = ptrFloat(p.Min())
-	}
-	if p.HasMax() {
-		j.Max = ptrFloat(p.Max())
-	}
-}
-
-func numberValue(p pmetric.NumberDataPoint) any {
-	if p.ValueType() == pmetric.NumberDataPointValueTypeInt {
-		return p.IntValue()
-	}
-	return jsonFloat(p.DoubleValue())
-}
-
-func exemplars(es pmetric.ExemplarSlice) []exemplarJSON {
-	var out []exemplarJSON
-	for i := 0; i < es.Len(); i++ {
-		e := es.At(i)
-		x := exemplarJSON{Time: formatTime(uint64(e.Timestamp()))}
-		if e.ValueType() == pmetric.ExemplarValueTypeInt {
-			x.Value = e.IntValue()
-		} else {
-			x.Value = jsonFloat(e.DoubleValue())
-		}
-		if tid := e.TraceID(); !tid.IsEmpty() {
-			x.TraceID = hex.EncodeToString(tid[:])
-		}
-		if sid := e.SpanID(); !sid.IsEmpty() {
-			x.SpanID = hex.EncodeToString(sid[:])
-		}
-		if e.FilteredAttributes().Len() > 0 {
-			x.Attributes = jsonMap(e.FilteredAttributes())
-		}
-		out = append(out, x)
-	}
-	return out
-}
-
-func pointHead(ts, start pcommon.Timestamp, flags pmetric.DataPointFlags) pointJSON {
-	p := pointJSON{Time: formatTime(uint64(ts)), Flags: uint32(flags)}
-	if start != 0 {
-		p.StartTime = formatTime(uint64(start))
-	}
-	return p
-}
-
-func temporalityName(t pmetric.AggregationTemporality) string {
-	switch t {
-	case pmetric.AggregationTemporalityCumulative:
-		return "cumulative"
-	case pmetric.AggregationTemporalityDelta:
-		return "delta"
-	}
-	return ""
-}
-
-func renderSeries(s storage.Series) seriesJSON {
-	m := s.Metric
-	out := seriesJSON{
-		Name: m.Name(), Unit: m.Unit(), Description: m.Description(),
-		Labels: make(map[string]string, len(s.Labels)), Scope: s.ScopeName, Points: []pointJSON{},
-	}
+func renderSeries(s storage.SelectedSeries) (seriesJSON, error) {
+	out := seriesJSON{Labels: make(map[string]string, len(s.Labels)), Samples: []sampleJSON{}}
 	for _, l := range s.Labels {
-		out.Labels[l.Key] = l.Value
+		if l.Name == tsdb.MetricNameLabel {
+			out.Name = l.Value
+			continue
+		}
+		out.Labels[l.Name] = l.Value
 	}
-	switch m.Type() {
-	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
-		var dps pmetric.NumberDataPointSlice
-		out.Type = "gauge"
-		if m.Type() == pmetric.MetricTypeGauge {
-			dps = m.Gauge().DataPoints()
-		} else {
-			dps = m.Sum().DataPoints()
-			out.Type = "sum"
-			out.Temporality = temporalityName(m.Sum().AggregationTemporality())
-			mono := m.Sum().IsMonotonic()
-			out.Monotonic = &mono
-		}
-		for i := 0; i < dps.Len(); i++ {
-			p := dps.At(i)
-			j := pointHead(p.Timestamp(), p.StartTimestamp(), p.Flags())
-			j.Value = numberValue(p)
-			j.Exemplars = exemplars(p.Exemplars())
-			out.Points = append(out.Points, j)
-		}
-	case pmetric.MetricTypeHistogram:
-		out.Type = "histogram"
-		out.Temporality = temporalityName(m.Histogram().AggregationTemporality())
-		dps := m.Histogram().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			p := dps.At(i)
-			j := pointHead(p.Timestamp(), p.StartTimestamp(), p.Flags())
-			j.stats(p)
-			for _, b := range p.ExplicitBounds().AsRaw() {
-				j.ExplicitBounds = append(j.ExplicitBounds, jsonFloat(b))
-			}
-			j.BucketCounts = p.BucketCounts().AsRaw()
-			j.Exemplars = exemplars(p.Exemplars())
-			out.Points = append(out.Points, j)
-		}
-	case pmetric.MetricTypeExponentialHistogram:
-		out.Type = "exponentialHistogram"
-		out.Temporality = temporalityName(m.ExponentialHistogram().AggregationTemporality())
-		dps := m.ExponentialHistogram().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			p := dps.At(i)
-			j := pointHead(p.Timestamp(), p.StartTimestamp(), p.Flags())
-			j.stats(p)
-			zero, scale := p.ZeroCount(), p.Scale()
-			j.ZeroCount, j.Scale = &zero, &scale
-			j.ZeroThreshold = ptrFloat(p.ZeroThreshold())
-			j.Positive = &bucketsJSON{Offset: p.Positive().Offset(), BucketCounts: nonNilU64(p.Positive().BucketCounts().AsRaw())}
-			j.Negative = &bucketsJSON{Offset: p.Negative().Offset(), BucketCounts: nonNilU64(p.Negative().BucketCounts().AsRaw())}
-			j.Exemplars = exemplars(p.Exemplars())
-			out.Points = append(out.Points, j)
-		}
-	case pmetric.MetricTypeSummary:
-		out.Type = "summary"
-		dps := m.Summary().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			p := dps.At(i)
-			j := pointHead(p.Timestamp(), p.StartTimestamp(), p.Flags())
-			count := p.Count()
-			j.Count = &count
-			j.Sum = ptrFloat(p.Sum())
-			qs := p.QuantileValues()
-			for k := 0; k < qs.Len(); k++ {
-				j.Quantiles = append(j.Quantiles, quantileJSON{Quantile: jsonFloat(qs.At(k).Quantile()), Value: jsonFloat(qs.At(k).Value())})
-			}
-			out.Points = append(out.Points, j)
-		}
+	floats, hists, err := storage.DecodeChunks(s.Chunks)
+	if err != nil {
+		return out, err
 	}
-	return out
-}
-
-func nonNilU64(s []uint64) []uint64 {
-	if s == nil {
-		return []uint64{}
+	for _, smp := range floats {
+		out.Samples = append(out.Samples, sampleJSON{Time: formatMs(smp.T), Value: jsonFloat(smp.V)})
 	}
-	return s
+	for _, h := range hists {
+		fh := h.FH
+		if h.H != nil {
+			fh = h.H.ToFloat(nil)
+		}
+		out.Histograms = append(out.Histograms, promql.HPoint{T: h.T, H: fh})
+	}
+	return out, nil
 }

@@ -500,15 +500,6 @@ func sdkLogs(t *testing.T, writer endpoints, readers []endpoints, tr sdkTranspor
 	}
 }
 
-// wantSeries is a series the test expects, with the one point the SDK
-// exports at shutdown.
-type wantSeries struct {
-	name, typ, unit, temporality string
-	monotonic                    *bool
-	labels                       map[string]string
-	check                        func(t *testing.T, p apiPoint)
-}
-
 func sdkMetrics(t *testing.T, writer endpoints, readers []endpoints, tr sdkTransport, res *resource.Resource, service string) {
 	ctx := context.Background()
 	exp, err := tr.metrics(ctx, writer)
@@ -547,150 +538,46 @@ func sdkMetrics(t *testing.T, writer endpoints, readers []endpoints, tr sdkTrans
 	}
 	fcounter.Add(ctx, 0.5)
 	fcounter.Add(ctx, 0.25)
-	sent := time.Now()
-
 	if err := mp.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	errs.check(t, "metric exporter")
 
-	labels := func(kv ...string) map[string]string {
-		m := map[string]string{"service.name": service, "service.version": "1.4.2", "deployment.environment": "test", "host.cpus": "8", "e2e": "true"}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
-	yes, no := true, false
-	intValue := func(v int64) func(*testing.T, apiPoint) {
-		return func(t *testing.T, p apiPoint) {
-			if d := jsonEqual("value", v, p.Value); d != "" {
-				t.Error(d)
-			}
-		}
-	}
-	floatValue := func(v float64) func(*testing.T, apiPoint) {
-		return func(t *testing.T, p apiPoint) {
-			if d := jsonEqual("value", v, p.Value); d != "" {
-				t.Error(d)
-			}
-		}
-	}
-	want := []wantSeries{
-		{"e2e.requests", "sum", "{request}", "cumulative", &yes, labels("route", "/a", "code", "200"), intValue(8)},
-		{"e2e.requests", "sum", "{request}", "cumulative", &yes, labels("route", "/b", "code", "500"), intValue(2)},
-		{"e2e.queue.depth", "sum", "{item}", "cumulative", &no, labels(), intValue(7)},
-		{"e2e.temperature", "gauge", "Cel", "", nil, labels("room", "lab"), floatValue(22.25)},
-		{"e2e.bytes", "sum", "By", "cumulative", &yes, labels(), floatValue(0.75)},
-		{"e2e.latency", "histogram", "ms", "cumulative", nil, labels("route", "/a", "code", "200"), func(t *testing.T, p apiPoint) {
-			if p.Count == nil || *p.Count != 5 {
-				t.Errorf("count: got %v, want 5", p.Count)
-			}
-			for _, d := range []string{jsonEqual("sum", 268.0, p.Sum), jsonEqual("min", 1.0, p.Min), jsonEqual("max", 200.0, p.Max)} {
-				if d != "" {
-					t.Error(d)
-				}
-			}
-			if fmt.Sprint(p.ExplicitBounds) != "[0 10 100]" || fmt.Sprint(p.BucketCounts) != "[0 2 2 1]" {
-				t.Errorf("buckets: got bounds %v counts %v, want [0 10 100] [0 2 2 1]", p.ExplicitBounds, p.BucketCounts)
-			}
-		}},
-		{"e2e.size", "exponentialHistogram", "By", "cumulative", nil, labels(), func(t *testing.T, p apiPoint) {
-			if p.Count == nil || *p.Count != 5 || p.ZeroCount == nil || *p.ZeroCount != 1 {
-				t.Errorf("count %v zeroCount %v, want 5 and 1", p.Count, p.ZeroCount)
-			}
-			for _, d := range []string{jsonEqual("sum", 15.0, p.Sum), jsonEqual("min", 0.0, p.Min), jsonEqual("max", 8.0, p.Max)} {
-				if d != "" {
-					t.Error(d)
-				}
-			}
-			if p.Scale == nil || p.Positive == nil || p.Negative == nil {
-				t.Fatalf("scale, positive or negative buckets missing: %+v", p)
-			}
-			var pos uint64
-			for _, c := range p.Positive.BucketCounts {
-				pos += c
-			}
-			if pos != 4 || len(p.Negative.BucketCounts) != 0 {
-				t.Errorf("positive buckets hold %d values, want 4; negative buckets %v, want none", pos, p.Negative.BucketCounts)
-			}
-			// Values 1, 2, 4, 8 fall in buckets 2^scale apart: at scale s,
-			// value 2^k is in bucket (k<<s)-1.
-			if s := *p.Scale; s >= 0 && s <= 20 {
-				for k := 0; k < 4; k++ {
-					idx := int((int64(k)<<s)-1) - int(p.Positive.Offset)
-					if idx < 0 || idx >= len(p.Positive.BucketCounts) || p.Positive.BucketCounts[idx] != 1 {
-						t.Errorf("scale %d offset %d: value %d not alone in bucket %d: %v", s, p.Positive.Offset, 1<<k, idx, p.Positive.BucketCounts)
-					}
-				}
-			}
-		}},
-	}
-
-	byName := map[string][]wantSeries{}
-	for _, w := range want {
-		byName[w.name] = append(byName[w.name], w)
-	}
+	// Read through PromQL, under the names Prometheus' OTLP receiver gives
+	// them; decoded with the Prometheus API client's own types.
 	eachReader(t, readers, func(t *testing.T, r endpoints) {
-		for name, ws := range byName {
-			var got apiSeriesList
-			getJSON(t, r, withQuery("/api/v1/metrics/series", "name", name, "label.service.name", service), &got)
-			if len(got.Series) != len(ws) {
-				t.Errorf("%s: got %d series, want %d: %+v", name, len(got.Series), len(ws), got.Series)
-				continue
-			}
-			for _, w := range ws {
-				var g *apiSeries
-				for i := range got.Series {
-					if fmt.Sprint(got.Series[i].Labels) == fmt.Sprint(w.labels) {
-						g = &got.Series[i]
-					}
-				}
-				if g == nil {
-					t.Errorf("%s: no series with labels %v; got %+v", name, w.labels, got.Series)
-					continue
-				}
-				if g.Type != w.typ || g.Unit != w.unit || g.Temporality != w.temporality || fmt.Sprint(deref(g.Monotonic)) != fmt.Sprint(deref(w.monotonic)) || g.Scope != "e2e-meter" {
-					t.Errorf("%s %v: got type %q unit %q temporality %q monotonic %v scope %q, want %q %q %q %v e2e-meter",
-						name, w.labels, g.Type, g.Unit, g.Temporality, deref(g.Monotonic), g.Scope, w.typ, w.unit, w.temporality, deref(w.monotonic))
-				}
-				if len(g.Points) != 1 {
-					t.Errorf("%s %v: got %d points, want 1: %+v", name, w.labels, len(g.Points), g.Points)
-					continue
-				}
-				p := g.Points[0]
-				if ts := nanos(t, p.Time); ts < sent.Add(-time.Minute).UnixNano() || ts > time.Now().UnixNano() {
-					t.Errorf("%s %v: point time %s is not the export time", name, w.labels, p.Time)
-				}
-				if w.typ != "gauge" && p.StartTime == "" {
-					t.Errorf("%s %v: start time missing", name, w.labels)
-				}
-				t.Run(name, func(t *testing.T) { w.check(t, p) })
-			}
+		api := promAPI(t, r)
+		job := fmt.Sprintf("job=%q", service)
+		for _, c := range []struct {
+			query string
+			want  map[string]float64 // labels (as the client prints them) → value
+		}{
+			{`e2e_requests_total{` + job + `}`, map[string]float64{
+				`e2e_requests_total{code="200", job="` + service + `", route="/a"}`: 8,
+				`e2e_requests_total{code="500", job="` + service + `", route="/b"}`: 2,
+			}},
+			{`sum(e2e_queue_depth{` + job + `})`, map[string]float64{`{}`: 7}},
+			{`sum(e2e_temperature_celsius{` + job + `, room="lab"})`, map[string]float64{`{}`: 22.25}},
+			{`sum(e2e_bytes_total{` + job + `})`, map[string]float64{`{}`: 0.75}},
+			{`sum(e2e_latency_milliseconds_count{` + job + `})`, map[string]float64{`{}`: 5}},
+			{`sum(e2e_latency_milliseconds_sum{` + job + `})`, map[string]float64{`{}`: 268}},
+			{`sum by (le) (e2e_latency_milliseconds_bucket{` + job + `})`, map[string]float64{`{le="0"}`: 0, `{le="10"}`: 2, `{le="100"}`: 4, `{le="+Inf"}`: 5}},
+			{`histogram_count(sum(e2e_size_bytes{` + job + `}))`, map[string]float64{`{}`: 5}},
+			{`histogram_sum(sum(e2e_size_bytes{` + job + `}))`, map[string]float64{`{}`: 15}},
+			{`count(target_info{` + job + `, service_version="1.4.2", deployment_environment="test", host_cpus="8", e2e="true"})`, map[string]float64{`{}`: 1}},
+		} {
+			checkInstant(t, api, c.query, c.want)
 		}
-
-		// Label search without a name, and the name listing.
-		var byLabel apiSeriesList
-		getJSON(t, r, withQuery("/api/v1/metrics/series", "label.route", "/b", "label.service.name", service), &byLabel)
-		if len(byLabel.Series) != 1 || byLabel.Series[0].Name != "e2e.requests" {
-			t.Errorf("series by label route=/b: got %+v, want only e2e.requests", byLabel.Series)
+		// The family is named as Prometheus' OTLP receiver names it.
+		md, err := api.Metadata(context.Background(), "e2e_requests_total", "")
+		if err != nil {
+			t.Fatal(err)
 		}
-		var names struct{ Names []string }
-		getJSON(t, r, withQuery("/api/v1/metrics/names", "prefix", "e2e."), &names)
-		wantNames := []string{"e2e.bytes", "e2e.latency", "e2e.queue.depth", "e2e.requests", "e2e.size", "e2e.temperature"}
-		sort.Strings(names.Names)
-		if fmt.Sprint(names.Names) != fmt.Sprint(wantNames) {
-			t.Errorf("metric names: got %q, want %q", names.Names, wantNames)
+		if m := md["e2e_requests_total"]; len(m) != 1 || m[0].Type != "counter" || m[0].Help != "requests served" {
+			t.Errorf("metadata of e2e_requests_total: %+v", md)
 		}
 	})
-	if got := ingested(t, writer, "metrics"); got != float64(len(want)) {
-		t.Errorf("starling_ingested_records_total{signal=metrics} = %v, want %d", got, len(want))
+	if got := ingested(t, writer, "metrics"); got != 7 {
+		t.Errorf("starling_ingested_records_total{signal=metrics} = %v, want 7 data points", got)
 	}
-}
-
-func deref(b *bool) any {
-	if b == nil {
-		return nil
-	}
-	return *b
 }

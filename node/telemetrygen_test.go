@@ -128,29 +128,34 @@ func TestTelemetrygen(t *testing.T) {
 
 	t.Run("metrics", func(t *testing.T) {
 		runTelemetrygen(t, bin, append([]string{"metrics", "--metrics", "100", "--metric-type", "Sum"}, common...)...)
+		// telemetrygen's "gen" sum is a monotonic counter: gen_total, as
+		// Prometheus' OTLP receiver names it; job is its service.name.
 		var got apiSeriesList
-		getJSON(t, n, withQuery("/api/v1/metrics/series", "name", "gen", "limit", "1000"), &got)
-		points := 0
+		getJSON(t, n, withQuery("/api/v1/metrics/series", "name", "gen_total", "limit", "1000"), &got)
+		samples := 0
 		for _, s := range got.Series {
-			if s.Type != "sum" || s.Labels["service.name"] != "telemetrygen" {
-				t.Errorf("series %s %v: type %q", s.Name, s.Labels, s.Type)
+			if s.Labels["job"] != "telemetrygen" {
+				t.Errorf("series %s %v: job %q", s.Name, s.Labels, s.Labels["job"])
 			}
-			points += len(s.Points)
+			samples += len(s.Samples)
 			prev := int64(0)
-			for _, p := range s.Points {
+			for _, p := range s.Samples {
 				tm := nanos(t, p.Time)
 				if tm <= prev {
-					t.Errorf("series %v: points not in time order", s.Labels)
+					t.Errorf("series %v: samples not in time order", s.Labels)
 				}
 				prev = tm
 				if _, ok := p.Value.(json.Number); !ok {
-					t.Errorf("series %v: point value %#v is not a number", s.Labels, p.Value)
+					t.Errorf("series %v: sample value %#v is not a number", s.Labels, p.Value)
 				}
 			}
 		}
-		if points != 100 {
-			t.Errorf("gen: %d points in %d series, want 100", points, len(got.Series))
+		if samples != 100 {
+			t.Errorf("gen_total: %d samples in %d series, want 100", samples, len(got.Series))
 		}
+		// And through PromQL.
+		checkInstant(t, promAPI(t, n), `count(count_over_time(gen_total{job="telemetrygen"}[1h]))`, map[string]float64{"{}": float64(len(got.Series))})
+		checkInstant(t, promAPI(t, n), `sum(count_over_time(gen_total{job="telemetrygen"}[1h]))`, map[string]float64{"{}": 100})
 	})
 }
 

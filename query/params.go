@@ -290,11 +290,12 @@ func ParseLogSearch(v url.Values, now time.Time, words func(string) []string) (L
 	return q, p.finish()
 }
 
-// SeriesSearch is a parsed metric series search.
+// SeriesSearch is a parsed metric series search: equality matchers on the
+// metric name and on labels (Prometheus label names, as stored).
 type SeriesSearch struct {
-	Search *starlingpb.SeriesSearch
-	Range  Range
-	Limit  int
+	Matchers []*starlingpb.LabelMatcher
+	Range    Range
+	Limit    int
 }
 
 // ParseSeriesSearch parses name, label.KEY, start, end and limit; a name or
@@ -302,16 +303,22 @@ type SeriesSearch struct {
 func ParseSeriesSearch(v url.Values, now time.Time) (SeriesSearch, error) {
 	p := newParams(v)
 	var q SeriesSearch
-	q.Search = &starlingpb.SeriesSearch{}
-	var err error
-	if q.Search.Name, _, err = p.get("name"); err != nil {
+	name, _, err := p.get("name")
+	if err != nil {
 		return q, err
 	}
-	if q.Search.Labels, err = p.prefixed("label."); err != nil {
+	labels, err := p.prefixed("label.")
+	if err != nil {
 		return q, err
 	}
-	if q.Search.Name == "" && len(q.Search.Labels) == 0 {
+	if name == "" && len(labels) == 0 {
 		return q, paramErr("name", "required unless a label.KEY is given")
+	}
+	if name != "" {
+		q.Matchers = append(q.Matchers, &starlingpb.LabelMatcher{Name: "__name__", Value: name})
+	}
+	for _, l := range labels {
+		q.Matchers = append(q.Matchers, &starlingpb.LabelMatcher{Name: l.GetKey(), Value: l.GetValue()})
 	}
 	if q.Range, err = p.timeRange(now); err != nil {
 		return q, err

@@ -83,7 +83,7 @@ func FuzzAPIParams(f *testing.F) {
 		checkParamErr(t, "ParseSeriesSearch", err)
 		if err == nil {
 			checkRange(t, "ParseSeriesSearch", ss.Range, ss.Limit)
-			if ss.Search.Name == "" && len(ss.Search.Labels) == 0 {
+			if len(ss.Matchers) == 0 {
 				t.Fatalf("ParseSeriesSearch: neither name nor labels")
 			}
 		}

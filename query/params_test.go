@@ -275,14 +275,18 @@ func TestParseSeriesSearch(t *testing.T) {
 		check func(t *testing.T, q SeriesSearch)
 		param string
 	}{
-		{"name", "name=http.requests", func(t *testing.T, q SeriesSearch) {
-			if q.Search.Name != "http.requests" || len(q.Search.Labels) != 0 || q.Limit != DefaultLimit {
+		{"name", "name=http_requests_total", func(t *testing.T, q SeriesSearch) {
+			if len(q.Matchers) != 1 || q.Matchers[0].GetName() != "__name__" || q.Matchers[0].GetValue() != "http_requests_total" || q.Limit != DefaultLimit {
 				t.Errorf("got %+v", q)
 			}
 		}, ""},
-		{"labels only", "label.service.name=api&label.code=200", func(t *testing.T, q SeriesSearch) {
-			if q.Search.Name != "" || fmt.Sprint(attrs(q.Search.Labels)) != "[code=200 service.name=api]" {
-				t.Errorf("got %+v", q.Search)
+		{"labels only", "label.job=api&label.code=200", func(t *testing.T, q SeriesSearch) {
+			var got []string
+			for _, m := range q.Matchers {
+				got = append(got, m.GetName()+"="+m.GetValue())
+			}
+			if fmt.Sprint(got) != "[code=200 job=api]" {
+				t.Errorf("got %+v", got)
 			}
 		}, ""},
 		{"neither", "", nil, "name"},

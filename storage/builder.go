@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/prometheus/storage/remote/otlptranslator/prometheusremotewrite"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
@@ -98,6 +99,8 @@ type Builder struct {
 	sizeHint [4]int
 
 	key, val, words []byte // scratch
+
+	conv *prometheusremotewrite.PrometheusConverter // OTLP metrics translator, reused
 }
 
 // NewBuilder returns a Builder; seen may be nil.

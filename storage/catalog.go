@@ -6,6 +6,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/storage/tsdb"
 )
 
 // maxCatalogNames bounds the names one catalog read returns per partition.
@@ -33,7 +34,7 @@ func (s *Store) ReadCatalog(ctx context.Context, p uint32, q *starlingpb.Catalog
 		prefix = append(append(prefix, q.GetService()...), 0)
 	case starlingpb.Catalog_KIND_METRIC_NAMES:
 		sig = starlingpb.Signal_SIGNAL_METRICS
-		prefix = append(appendHeader(nil, p, kindMetricName), q.GetPrefix()...)
+		prefix = append(postingPrefix(nil, p, tsdb.MetricNameLabel), q.GetPrefix()...)
 	default:
 		return ErrCorrupt
 	}
@@ -53,12 +54,13 @@ func (s *Store) ReadCatalog(ctx context.Context, p uint32, q *starlingpb.Catalog
 				k := it.Item().Key()
 				var name []byte
 				if metricNames {
-					// [header][name 0x00][series 8]: skip the rest of this name's series.
-					if len(k) < headerLen+9 {
+					// A posting of __name__=name: skip the rest of this name's series.
+					_, value, _, ok := parsePosting(k)
+					if !ok {
 						it.Next()
 						continue
 					}
-					name = k[headerLen : len(k)-9]
+					name = value
 				} else {
 					name = k[len(prefix):]
 				}
@@ -67,8 +69,7 @@ func (s *Store) ReadCatalog(ctx context.Context, p uint32, q *starlingpb.Catalog
 					out.Names = append(out.Names, string(name))
 				}
 				if metricNames {
-					next := append(appendHeader(nil, p, kindMetricName), name...)
-					it.Seek(append(next, 1))
+					it.Seek(prefixEnd(postingValuePrefix(nil, p, tsdb.MetricNameLabel, string(name))))
 				} else {
 					it.Next()
 				}

@@ -8,11 +8,14 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 	bpb "github.com/dgraph-io/badger/v4/pb"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
 )
 
 // entryVersion is the Badger version of every entry but span groups (see
@@ -34,7 +37,23 @@ type shard struct {
 	db      *badger.DB
 	commits chan *commitReq
 	loopEnd chan struct{}
+
+	// clock is set for databases whose versions are a clock (metrics, see
+	// versionClock): version is the last one handed out.
+	clock   bool
+	version atomic.Uint64
 }
+
+// Metrics databases use Badger versions as a clock: every submission to a
+// shard's committer (and every loaded snapshot chunk) is written at a
+// version above all before it, and the discard timestamp follows, so a
+// rewritten chunk or a deleted write-through record shadows what it
+// replaces and compaction reclaims the old version. Trace and log
+// databases keep fixed versions (span groups are versions of one key).
+func versionClock(sig starlingpb.Signal) bool { return sig == starlingpb.Signal_SIGNAL_METRICS }
+
+// nextVersion returns a version above every version written before.
+func (sh *shard) nextVersion() uint64 { return sh.version.Add(1) }
 
 func openShard(cfg *Config, w *window, index int, m *metrics) (*shard, error) {
 	opts := badger.DefaultOptions(filepath.Join(w.dir, strconv.Itoa(index))).
@@ -68,6 +87,11 @@ func openShard(cfg *Config, w *window, index int, m *metrics) (*shard, error) {
 		index: index, w: w, db: db,
 		commits: make(chan *commitReq, cfg.CommitQueue),
 		loopEnd: make(chan struct{}),
+		clock:   versionClock(w.signal),
+	}
+	if sh.clock {
+		sh.version.Store(max(db.MaxVersion(), entryVersion))
+		db.SetDiscardTs(sh.version.Load())
 	}
 	go sh.commitLoop(cfg.MaxCommitEntries, m)
 	return sh, nil
@@ -76,7 +100,7 @@ func openShard(cfg *Config, w *window, index int, m *metrics) (*shard, error) {
 // owns reports whether an entry belongs to this shard.
 func (sh *shard) owns(e Entry) bool {
 	p, _ := keyPartition(e.Key)
-	return e.Window == sh.w.start && int(p)%len(sh.w.shards) == sh.index
+	return e.Window == sh.w.start && int(p)%len(sh.w.shards) == sh.index && spaceOfKind(e.Key[partLen]) == sh.w.space
 }
 
 // close stops the committer (callers guarantee no submission is pending or
@@ -146,6 +170,9 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 			if err != nil {
 				sh.w.log.Error("group commit failed", "shard", sh.index, "submissions", len(group), "err", err)
 			}
+			if err == nil && sh.clock {
+				sh.db.SetDiscardTs(sh.version.Load())
+			}
 			m.observeCommit(sh.w.signal, len(group), len(kvs), records, time.Since(began))
 			for _, r := range group {
 				r.done(err)
@@ -160,25 +187,41 @@ const (
 	blockedRetries = 3000 // 30 s
 )
 
-// sortedEntries collects the group's entries of this shard, sorted by key.
+// deleteMeta is Badger's meta byte of a deletion marker (bitDelete).
+var deleteMeta = []byte{1}
+
+// sortedEntries collects the group's entries of this shard, sorted by key
+// (a key in two submissions: the later one's last, at a higher version
+// where versions are a clock).
 func (sh *shard) sortedEntries(group []*commitReq, n int) ([]*bpb.KV, error) {
 	kvs := make([]*bpb.KV, 0, n)
 	for _, r := range group {
+		var clockVersion uint64
+		if sh.clock {
+			clockVersion = sh.nextVersion()
+		}
 		it := NewEntryIter(r.entries)
 		for it.Next() {
 			if e := it.Entry(); sh.owns(e) {
 				v := uint64(entryVersion)
-				if e.Key[partLen] == kindSpan {
+				switch {
+				case sh.clock:
+					v = clockVersion
+				case e.Key[partLen] == kindSpan:
 					v = groupVersion(e.Value)
 				}
-				kvs = append(kvs, &bpb.KV{Key: e.Key, Value: e.Value, Version: v})
+				kv := &bpb.KV{Key: e.Key, Value: e.Value, Version: v}
+				if e.Delete {
+					kv.Meta = deleteMeta
+				}
+				kvs = append(kvs, kv)
 			}
 		}
 		if err := it.Err(); err != nil {
 			return nil, err
 		}
 	}
-	slices.SortFunc(kvs, func(a, b *bpb.KV) int { return bytes.Compare(a.Key, b.Key) })
+	slices.SortStableFunc(kvs, func(a, b *bpb.KV) int { return bytes.Compare(a.Key, b.Key) })
 	return kvs, nil
 }
 

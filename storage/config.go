@@ -26,6 +26,10 @@ type Config struct {
 	RetentionTraces  time.Duration
 	RetentionLogs    time.Duration
 	RetentionMetrics time.Duration
+	// RetentionMetrics5m and RetentionMetrics1h keep the 5 m and 1 h
+	// rollups of metrics (their windows are 7 and 28 raw windows long).
+	RetentionMetrics5m time.Duration
+	RetentionMetrics1h time.Duration
 
 	// RetentionInterval is how often expired windows are looked for.
 	RetentionInterval time.Duration
@@ -78,22 +82,25 @@ type Config struct {
 // DefaultConfig is a production configuration rooted at dir.
 func DefaultConfig(dir string) Config {
 	return Config{
-		Dir:               dir,
-		Window:            24 * time.Hour,
-		RetentionTraces:   7 * 24 * time.Hour,
-		RetentionLogs:     7 * 24 * time.Hour,
-		RetentionMetrics:  7 * 24 * time.Hour,
-		RetentionInterval: time.Minute,
-		Shards:            1,
-		MemTableSize:      32 << 20,
-		NumMemtables:      3,
-		BlockSize:         16 << 10,
-		BlockCacheSize:    64 << 20,
-		LevelZeroTables:   4,
-		NumCompactors:     2,
-		CommitQueue:       4096,
-		MaxCommitEntries:  50000,
-		ReadConcurrency:   2 * runtime.GOMAXPROCS(0),
+		Dir:              dir,
+		Window:           24 * time.Hour,
+		RetentionTraces:  7 * 24 * time.Hour,
+		RetentionLogs:    7 * 24 * time.Hour,
+		RetentionMetrics: 7 * 24 * time.Hour,
+		// Rollups outlive raw data: 5 m points for 90 days, 1 h for a year.
+		RetentionMetrics5m: 90 * 24 * time.Hour,
+		RetentionMetrics1h: 365 * 24 * time.Hour,
+		RetentionInterval:  time.Minute,
+		Shards:             1,
+		MemTableSize:       32 << 20,
+		NumMemtables:       3,
+		BlockSize:          16 << 10,
+		BlockCacheSize:     64 << 20,
+		LevelZeroTables:    4,
+		NumCompactors:      2,
+		CommitQueue:        4096,
+		MaxCommitEntries:   50000,
+		ReadConcurrency:    2 * runtime.GOMAXPROCS(0),
 	}
 }
 
@@ -131,7 +138,8 @@ func (c Config) Validate() error {
 	for _, r := range []struct {
 		name string
 		d    time.Duration
-	}{{"retention-traces", c.RetentionTraces}, {"retention-logs", c.RetentionLogs}, {"retention-metrics", c.RetentionMetrics}} {
+	}{{"retention-traces", c.RetentionTraces}, {"retention-logs", c.RetentionLogs}, {"retention-metrics", c.RetentionMetrics},
+		{"retention-metrics-5m", c.RetentionMetrics5m}, {"retention-metrics-1h", c.RetentionMetrics1h}} {
 		if r.d < 0 {
 			errs = append(errs, fmt.Errorf("%s: %s is negative", r.name, r.d))
 		}

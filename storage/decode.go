@@ -7,7 +7,6 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
@@ -202,76 +201,4 @@ func LogTime(key []byte) int64 {
 		return 0
 	}
 	return int64(^binary.BigEndian.Uint64(key[headerLen:]))
-}
-
-// Series is a decoded metric series with its points in time order.
-type Series struct {
-	Hash   uint64
-	Labels []Label
-	// Metric holds name, unit, description, type (with temporality and
-	// monotonicity) and the points.
-	Metric       pmetric.Metric
-	ScopeName    string
-	ScopeVersion string
-}
-
-// DecodeSeries rebuilds series from records as SearchSeries returns them:
-// each definition followed by its points. Series met twice (several windows
-// or replicas) are merged; points are sorted by time, one per timestamp.
-func DecodeSeries(records []*starlingpb.Record) ([]Series, error) {
-	var out []Series
-	byHash := make(map[uint64]int)
-	cur := -1
-	for _, r := range records {
-		if len(r.Key) < headerLen+8 {
-			return out, ErrCorrupt
-		}
-		h := binary.BigEndian.Uint64(r.Key[headerLen:])
-		switch r.Key[partLen] {
-		case kindSeries:
-			if i, ok := byHash[h]; ok {
-				cur = i
-				continue
-			}
-			def, err := decodeSeries(r.Value)
-			if err != nil {
-				return out, err
-			}
-			m := pmetric.NewMetric()
-			m.SetName(def.name)
-			m.SetUnit(def.unit)
-			m.SetDescription(def.description)
-			switch def.typ {
-			case pmetric.MetricTypeGauge:
-				m.SetEmptyGauge()
-			case pmetric.MetricTypeSum:
-				m.SetEmptySum().SetAggregationTemporality(def.temporality)
-				m.Sum().SetIsMonotonic(def.monotonic)
-			case pmetric.MetricTypeHistogram:
-				m.SetEmptyHistogram().SetAggregationTemporality(def.temporality)
-			case pmetric.MetricTypeExponentialHistogram:
-				m.SetEmptyExponentialHistogram().SetAggregationTemporality(def.temporality)
-			case pmetric.MetricTypeSummary:
-				m.SetEmptySummary()
-			default:
-				return out, ErrCorrupt
-			}
-			out = append(out, Series{Hash: h, Labels: def.labels, Metric: m, ScopeName: def.scopeName, ScopeVersion: def.scopeVersion})
-			cur = len(out) - 1
-			byHash[h] = cur
-		case kindPoint:
-			if cur < 0 || out[cur].Hash != h {
-				return out, ErrCorrupt
-			}
-			if _, err := decodePoint(r.Key, r.Value, out[cur].Metric); err != nil {
-				return out, err
-			}
-		default:
-			return out, ErrCorrupt
-		}
-	}
-	for i := range out {
-		sortPoints(out[i].Metric)
-	}
-	return out, nil
 }

@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -35,10 +34,10 @@ type DropStats struct {
 // nothing.
 func (s *Store) DropPartitions(ctx context.Context, sig starlingpb.Signal, ps []uint32, endedBy time.Time) (DropStats, error) {
 	var st DropStats
-	ws := s.acquire(sig, math.MinInt64, math.MaxInt64)
+	ws := s.acquireAll(sig)
 	defer releaseAll(ws)
 	for _, w := range ws {
-		if w.start+int64(s.cfg.Window/time.Second) > endedBy.Unix() {
+		if w.start+int64(s.cfg.windowLength(w.space)/time.Second) > endedBy.Unix() {
 			continue // still written
 		}
 		st.Windows++

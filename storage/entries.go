@@ -7,21 +7,41 @@ import (
 // EntryFormat is the version of the framed entries carried by a WriteBatch
 // and of the key layout and value encodings they hold. A node refuses
 // entries of a format it does not know instead of guessing.
-const EntryFormat uint32 = 1
+//
+// Format 2 added the op byte (deletes, for metrics) and the metrics key
+// layout of storage/tsdb.
+const EntryFormat uint32 = 2
 
 // Entries of a WriteBatch are framed back to back:
 //
-//	[window start, unix seconds, uvarint][key len uvarint][key][value len uvarint][value]
+//	[window start, unix seconds, uvarint][op byte][key len uvarint][key][value len uvarint][value]
+//
+// op is opPut or opDelete (a delete has an empty value).
+const (
+	opPut    byte = 0
+	opDelete byte = 1
+)
 
-// Entry is one framed key/value pair and the window it belongs to.
+// Entry is one framed key/value pair (or a deletion of the key) and the
+// window it belongs to.
 type Entry struct {
 	Window int64 // window start, unix seconds
 	Key    []byte
 	Value  []byte
+	Delete bool
 }
 
 func appendEntry(dst []byte, window int64, key, value []byte) []byte {
+	return appendOp(dst, opPut, window, key, value)
+}
+
+func appendDelete(dst []byte, window int64, key []byte) []byte {
+	return appendOp(dst, opDelete, window, key, nil)
+}
+
+func appendOp(dst []byte, op byte, window int64, key, value []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(window))
+	dst = append(dst, op)
 	dst = binary.AppendUvarint(dst, uint64(len(key)))
 	dst = append(dst, key...)
 	dst = binary.AppendUvarint(dst, uint64(len(value)))
@@ -44,13 +64,14 @@ func (it *EntryIter) Next() bool {
 		return false
 	}
 	w := it.d.uvarint()
+	op := it.d.byte()
 	k := it.d.bytes()
 	v := it.d.bytes()
-	if it.d.err != nil || w > 1<<40 || len(k) < headerLen {
+	if it.d.err != nil || w > 1<<40 || len(k) < headerLen || op > opDelete || (op == opDelete && len(v) > 0) {
 		it.d.fail()
 		return false
 	}
-	it.entry = Entry{Window: int64(w), Key: k, Value: v}
+	it.entry = Entry{Window: int64(w), Key: k, Value: v, Delete: op == opDelete}
 	return true
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
-	"reflect"
 	"testing"
 	"time"
 
@@ -14,6 +13,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/storage/tsdb"
+	"github.com/starling-otel/starling/storage/tsdb/chunk"
 )
 
 // Fuzz targets for every decoder of bytes that come from disk or from
@@ -146,53 +147,6 @@ func newMetricOfType(typ pmetric.MetricType) pmetric.Metric {
 	return m
 }
 
-func FuzzDecodePoint(f *testing.F) {
-	for _, e := range seedKind(f, kindPoint) {
-		typ := byte(0)
-		if len(e.Value) > 1 {
-			typ = e.Value[1]
-		}
-		f.Add(e.Key, e.Value, typ)
-	}
-	f.Fuzz(func(t *testing.T, key, value []byte, typ byte) {
-		m := newMetricOfType(pmetric.MetricType(typ % 6))
-		ok, err := decodePoint(key, value, m)
-		if err != nil || !ok {
-			return
-		}
-		n := pointCount(m)
-		if n != 1 {
-			t.Fatalf("decodePoint appended %d points", n)
-		}
-		enc := encodePointAt(nil, m, 0)
-		m2 := newMetricOfType(m.Type())
-		if ok, err := decodePoint(key, enc, m2); !ok || err != nil {
-			t.Fatalf("re-encoded point does not decode: %v %v", ok, err)
-		}
-		if enc2 := encodePointAt(nil, m2, 0); !bytes.Equal(enc, enc2) {
-			t.Fatal("point encoding is not a fixed point")
-		}
-		sortPoints(m)
-	})
-}
-
-func FuzzDecodeSeries(f *testing.F) {
-	for _, e := range seedKind(f, kindSeries) {
-		f.Add(e.Value)
-	}
-	f.Fuzz(func(t *testing.T, value []byte) {
-		def, err := decodeSeries(value)
-		if err != nil {
-			return
-		}
-		enc := encodeSeries(nil, &def)
-		def2, err := decodeSeries(enc)
-		if err != nil || !reflect.DeepEqual(def, def2) {
-			t.Fatalf("series does not round-trip: %v", err)
-		}
-	})
-}
-
 func FuzzDecodeResource(f *testing.F) {
 	for _, e := range seedKind(f, kindResource) {
 		f.Add(e.Value)
@@ -300,6 +254,7 @@ func recordSeeds(ents []Entry) (spans, logs, series []byte) {
 		}
 		return b
 	}
+	// Two series as a select answers them: definition, then chunks.
 	n := 0
 	for _, e := range ents {
 		if e.Key[partLen] != kindSeries || n == 2 {
@@ -307,11 +262,10 @@ func recordSeeds(ents []Entry) (spans, logs, series []byte) {
 		}
 		n++
 		series = appendEntry(series, 0, e.Key, e.Value)
-		for _, p := range ents {
-			if p.Key[partLen] == kindPoint && bytes.Equal(p.Key[:partLen], e.Key[:partLen]) && bytes.Equal(p.Key[headerLen:headerLen+8], e.Key[headerLen:]) {
-				series = appendEntry(series, 0, p.Key, p.Value)
-			}
-		}
+		h := keySeries(e.Key)
+		p, _ := keyPartition(e.Key)
+		series = appendEntry(series, 0, chunkKey(nil, p, h, 1000, 0), chunk.AppendFloats(nil, []int64{1000, 2000, 3000}, []float64{1, 2.5, math.NaN()}))
+		series = appendEntry(series, 0, chunkKey(nil, p, h, 2500, 0), chunk.AppendFloats(nil, []int64{2500, 4000}, []float64{7, 8}))
 	}
 	return frame(kindSpan, 3), frame(kindLog, 3), series
 }
@@ -330,9 +284,9 @@ func FuzzDecodeRecords(f *testing.F) {
 		if les, err := DecodeLogs(records, refRecords); err == nil && len(les) != len(records) {
 			t.Fatalf("DecodeLogs returned %d entries for %d records", len(les), len(records))
 		}
-		if ss, err := DecodeSeries(records); err == nil {
+		if ss, err := DecodeSelect(records); err == nil {
 			for _, s := range ss {
-				_ = pointCount(s.Metric)
+				_, _, _ = DecodeChunks(s.Chunks)
 			}
 		}
 		for _, r := range records {
@@ -477,13 +431,13 @@ func TestFuzzSeedsAreValid(t *testing.T) {
 		case kindResource:
 			_, err = decodeResource(e.Value)
 		case kindSeries:
-			_, err = decodeSeries(e.Value)
-		case kindPoint:
-			var ok bool
-			ok, err = decodePoint(e.Key, e.Value, newMetricOfType(pmetric.MetricType(e.Value[1])))
-			if !ok && err == nil {
-				t.Errorf("point seed of type %d not decoded", e.Value[1])
-			}
+			_, err = decodeSeriesDef(e.Value)
+		case kindRecord:
+			err = tsdb.DecodeRecord(e.Value, func(*tsdb.RecordSeries) error { return nil })
+		case kindMetadata:
+			_, err = decodeMetadata("m", e.Value)
+		case kindExemplar:
+			_, err = decodeExemplar(e.Value)
 		}
 		if err != nil {
 			t.Errorf("seed of kind %#x: %v", e.Key[partLen], err)
@@ -503,10 +457,12 @@ func TestFuzzSeedsAreValid(t *testing.T) {
 		t.Errorf("log seed: %d records, %v", len(les), err)
 	}
 	recs, _ = recordsFrom(series)
-	if ss, err := DecodeSeries(recs); err != nil || len(ss) != 2 {
+	if ss, err := DecodeSelect(recs); err != nil || len(ss) != 2 || len(ss[0].Chunks) != 2 {
 		t.Errorf("series seed: %d series, %v", len(ss), err)
+	} else if fs, _, err := DecodeChunks(ss[0].Chunks); err != nil || len(fs) != 5 || fs[2].V != 7 {
+		t.Errorf("series seed: chunks decode to %v, %v", fs, err)
 	}
-	for _, k := range []byte{kindSpan, kindTraceGroup, kindTracePosting, kindResource, kindCatalog, kindLog, kindLogPosting, kindSeries, kindPoint, kindMetricName, kindLabelPosting} {
+	for _, k := range []byte{kindSpan, kindTraceGroup, kindTracePosting, kindResource, kindCatalog, kindLog, kindLogPosting, kindSeries, kindPosting, kindRecord, kindMetadata, kindExemplar} {
 		if kinds[k] == 0 {
 			t.Errorf("no seed of kind %#x", k)
 		}

@@ -226,38 +226,6 @@ func TestIdempotentLogs(t *testing.T) {
 	compareSorted(t, "log", got, expectedLogs(t, ld), jsonOfCanonLog)
 }
 
-func TestIdempotentMetrics(t *testing.T) {
-	e := newTestEnv(t, 16)
-	md := genMetrics(newRand(13), 3, 8, e.clock.Now())
-	first := e.builder.Metrics(md)
-	e.apply(sigMetrics, first)
-	keys1, kinds1 := countKeys(t, e.store, sigMetrics)
-	if kinds1[kindPoint] != md.DataPointCount() {
-		t.Fatalf("%d point keys for %d points", kinds1[kindPoint], md.DataPointCount())
-	}
-	for i, write := range []func(){
-		func() { e.apply(sigMetrics, first) },
-		func() { e.writeMetrics(md) },
-		func() {
-			b, err := NewBuilder(testBuilderConfig(16), nil, e.clock.Now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e.apply(sigMetrics, b.Metrics(md))
-		},
-	} {
-		write()
-		if keys, kinds := countKeys(t, e.store, sigMetrics); keys != keys1 {
-			t.Errorf("write %d: %d keys, want %d (%v vs %v)", i, keys, keys1, kinds, kinds1)
-		}
-	}
-	var got []Series
-	for _, name := range metricNames(md) {
-		got = append(got, e.searchSeries(&starlingpb.SeriesSearch{Name: name}, 0, maxTime, 1<<20)...)
-	}
-	compareSeries(t, got, expectedSeries(md))
-}
-
 // TestSeenCacheSkipsWriteOnceRecords checks that a second request sharing
 // resources, catalog names and series with a committed one leaves their
 // records out, and that a request carrying the same record twice writes it
@@ -287,7 +255,7 @@ func TestSeenCacheSkipsWriteOnceRecords(t *testing.T) {
 		}
 		it := NewEntryIter(b.Entries)
 		for it.Next() {
-			if k := it.Entry().Key[partLen]; k != kindPoint {
+			if k := it.Entry().Key[partLen]; k != kindRecord && k != kindExemplar {
 				t.Errorf("metrics: second request writes kind %#x again", k)
 			}
 		}
@@ -305,7 +273,7 @@ func checkNoDuplicateKeys(t *testing.T, b PartBatch) {
 	for it.Next() {
 		en := it.Entry()
 		switch en.Key[partLen] {
-		case kindResource, kindCatalog, kindSeries, kindMetricName, kindLabelPosting:
+		case kindResource, kindCatalog, kindSeries, kindPosting, kindMetadata:
 		default:
 			continue
 		}

@@ -22,11 +22,15 @@ import (
 //	logs
 //	  kindLog           [p][k][tdesc 8][hash 8]                  log record
 //	  kindLogPosting    [p][k][term 8][tdesc 8][hash 8]          -
-//	metrics
-//	  kindSeries        [p][k][series 8]                         series definition
-//	  kindPoint         [p][k][series 8][unixNano 8]             data point
-//	  kindMetricName    [p][k][name 0x00][series 8]              -
-//	  kindLabelPosting  [p][k][label 8][series 8]                -
+//	metrics (see docs/metrics.md; times in milliseconds)
+//	  kindSeries        [p][k][series 8]                          labels, metric type
+//	  kindPosting       [p][k][name 0xff value 0xff][series 8]    -
+//	  kindRecord        [p][k][block 8][seq 8][writer 4]          write-through samples (records space)
+//	  kindChunk         [p][k][series 8][min time 8][hash 4]      encoded samples of one series in one block
+//	  kindExemplar      [p][k][series 8][time 8][hash 4]          exemplar
+//	  kindMetadata      [p][k][family]                            type, help, unit
+//	  kindRollup5m      [p][k][series 8][block 8]                 5 m aggregates of one block (5m space)
+//	  kindRollup1h      [p][k][series 8][block 8]                 1 h aggregates of one block (1h space)
 //	traces and logs
 //	  kindResource      [p][k][ref 8]                            resource + scope
 const (
@@ -40,10 +44,15 @@ const (
 	kindLog        byte = 0x11
 	kindLogPosting byte = 0x12
 
-	kindSeries       byte = 0x21
-	kindPoint        byte = 0x22
-	kindMetricName   byte = 0x23
-	kindLabelPosting byte = 0x24
+	// 0x22..0x24 held points and hashed postings in entry format 1.
+	kindSeries   byte = 0x21
+	kindPosting  byte = 0x29
+	kindRecord   byte = 0x2a // must sort before kindChunk: see docs/metrics.md, "Two commits"
+	kindChunk    byte = 0x2c
+	kindExemplar byte = 0x2d
+	kindMetadata byte = 0x2e
+	kindRollup5m byte = 0x30
+	kindRollup1h byte = 0x31
 )
 
 const (

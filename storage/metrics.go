@@ -83,7 +83,7 @@ func (c sizeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- windowBytesD
 func (c sizeCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, w := range c.s.Windows() {
 		name := w.Start.Format(windowDirLayout)
-		sig := signalName(w.Signal)
+		sig := w.Space
 		ch <- prometheus.MustNewConstMetric(windowBytesDesc, prometheus.GaugeValue, float64(w.LSMBytes), sig, name, "lsm")
 		ch <- prometheus.MustNewConstMetric(windowBytesDesc, prometheus.GaugeValue, float64(w.LogBytes), sig, name, "vlog")
 	}

@@ -42,3 +42,6 @@ func LogHash(service string, traceID [16]byte, resourceAndBody uint64) uint64 {
 func CatalogPartition(service string, n int) uint32 {
 	return PartitionOf(xxhash.Sum64String(service), n)
 }
+
+// FamilyHash is the partition hash of a metric family's metadata.
+func FamilyHash(family string) uint64 { return xxhash.Sum64String(family) }

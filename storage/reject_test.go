@@ -7,12 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
+
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/storage/tsdb"
 )
 
 func batchRecords(r BuildResult) int {
@@ -214,79 +217,6 @@ func TestRejectLogs(t *testing.T) {
 	}
 }
 
-func TestRejectMetrics(t *testing.T) {
-	now := time.Now()
-	type mk func(ms pmetric.MetricSlice)
-	gauge := func(name string, times ...time.Time) mk {
-		return func(ms pmetric.MetricSlice) {
-			m := ms.AppendEmpty()
-			m.SetName(name)
-			dps := m.SetEmptyGauge().DataPoints()
-			for i, at := range times {
-				dp := dps.AppendEmpty()
-				dp.Attributes().PutInt("i", int64(i))
-				if !at.IsZero() {
-					dp.SetTimestamp(pcommon.NewTimestampFromTime(at))
-				}
-				dp.SetDoubleValue(1)
-			}
-		}
-	}
-	ok := now.Add(-time.Minute)
-	cases := []struct {
-		name     string
-		metrics  []mk
-		accepted int
-		reasons  map[string]int
-		msg      []string
-	}{
-		{"empty name", []mk{gauge("good", ok), gauge("", ok, ok)}, 1, map[string]int{ReasonInvalid: 2},
-			[]string{"resourceMetrics[0].scopeMetrics[0].metrics[1].name: must not be empty"}},
-		{"NUL in name", []mk{gauge("a\x00b", ok), gauge("good", ok)}, 1, map[string]int{ReasonInvalid: 1},
-			[]string{"metrics[0].name: must not contain a NUL byte"}},
-		{"time 0", []mk{gauge("g", ok, time.Time{}, ok)}, 2, map[string]int{ReasonInvalid: 1},
-			[]string{"resourceMetrics[0].scopeMetrics[0].metrics[0].dataPoints[1].timeUnixNano: must be set"}},
-		{"too old", []mk{gauge("g", now.Add(-8*24*time.Hour), ok)}, 1, map[string]int{ReasonTooOld: 1},
-			[]string{"metrics[0].dataPoints[0].timeUnixNano: is older than the retention period"}},
-		{"too new", []mk{gauge("g", ok, now.Add(61*time.Minute))}, 1, map[string]int{ReasonTooNew: 1},
-			[]string{"metrics[0].dataPoints[1].timeUnixNano: is too far in the future"}},
-		{"histogram buckets", []mk{func(ms pmetric.MetricSlice) {
-			m := ms.AppendEmpty()
-			m.SetName("h")
-			dps := m.SetEmptyHistogram().DataPoints()
-			for i, counts := range [][]uint64{{1, 2, 3}, {1, 2}, nil} {
-				dp := dps.AppendEmpty()
-				dp.Attributes().PutInt("i", int64(i))
-				dp.SetTimestamp(pcommon.NewTimestampFromTime(ok))
-				dp.ExplicitBounds().FromRaw([]float64{1, 2})
-				dp.BucketCounts().FromRaw(counts)
-			}
-		}}, 2, map[string]int{ReasonInvalid: 1},
-			[]string{"metrics[0].dataPoints[1].bucketCounts: has 2 entries, explicitBounds needs 3"}},
-		{"metric without data", []mk{func(ms pmetric.MetricSlice) { ms.AppendEmpty().SetName("nodata") }, gauge("g", ok)}, 1, nil, nil},
-		{"all rejected", []mk{gauge("", ok, ok), gauge("old", now.Add(-30*24*time.Hour))}, 0, map[string]int{ReasonInvalid: 2, ReasonTooOld: 1}, nil},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newTestEnvAt(t, t.TempDir(), 16, newFakeClock(now))
-			md := pmetric.NewMetrics()
-			rm := md.ResourceMetrics().AppendEmpty()
-			rm.Resource().Attributes().PutStr("service.name", "rej")
-			ms := rm.ScopeMetrics().AppendEmpty().Metrics()
-			for _, m := range tc.metrics {
-				m(ms)
-			}
-			r := e.builder.Metrics(md)
-			checkRejection(t, r, tc.accepted, tc.reasons, tc.msg...)
-			e.apply(sigMetrics, r)
-			_, kinds := countKeys(t, e.store, sigMetrics)
-			if kinds[kindPoint] != tc.accepted {
-				t.Errorf("%d points stored, want %d", kinds[kindPoint], tc.accepted)
-			}
-		})
-	}
-}
-
 func TestBuilderConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		cfg BuilderConfig
@@ -366,17 +296,25 @@ func TestLongNames(t *testing.T) {
 
 	md := pmetric.NewMetrics()
 	ms := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
-	for _, n := range []int{maxMetricNameLen, maxMetricNameLen + 1, 70000} {
+	for i, n := range []int{maxMetricNameLen, maxMetricNameLen + 1, 70000, 10} {
 		m := ms.AppendEmpty()
 		m.SetName(strings.Repeat("m", n))
 		dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
 		dp.SetTimestamp(pcommon.NewTimestampFromTime(e.clock.Now()))
-		dp.Attributes().PutStr(strings.Repeat("l", 70000), strings.Repeat("v", 70000))
+		if i == 3 {
+			// A label too long for an index key: the series is refused.
+			dp.Attributes().PutStr(strings.Repeat("l", 70000), "v")
+			continue
+		}
+		dp.Attributes().PutStr(strings.Repeat("l", tsdb.MaxLabelNameLen), strings.Repeat("v", tsdb.MaxLabelValueLen))
 	}
 	r := e.builder.Metrics(md)
-	checkRejection(t, r, 1, map[string]int{ReasonInvalid: 2}, fmt.Sprintf("metrics[1].name: is longer than %d bytes", maxMetricNameLen))
-	e.apply(sigMetrics, r)
-	if got := e.searchSeries(&starlingpb.SeriesSearch{Name: strings.Repeat("m", maxMetricNameLen)}, 0, maxTime, 10); len(got) != 1 {
+	checkRejection(t, r, 1, map[string]int{ReasonInvalid: 3}, fmt.Sprintf("metrics[1].name: is longer than %d bytes", maxMetricNameLen))
+	if !strings.Contains(r.Message, "longer than 1024 bytes") {
+		t.Errorf("message %q does not name the long label", r.Message)
+	}
+	e.applyMetrics(r)
+	if got := e.selectSeries(0, maxTime, labels.MustNewMatcher(labels.MatchEqual, "__name__", strings.Repeat("m", maxMetricNameLen))); len(got) != 1 {
 		t.Errorf("metric with the longest allowed name: %d series", len(got))
 	}
 }

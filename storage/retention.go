@@ -30,12 +30,12 @@ func (s *Store) retentionLoop() {
 // held. Readers and writers of a window finish before it is closed.
 func (s *Store) ExpireWindows() (windows int, freed int64, err error) {
 	var errs []error
-	for _, sig := range Signals {
-		sw := s.signals[sig]
+	for _, sw := range s.spaces {
+		sig := sw.sig
 		var expired []*window
 		sw.mu.Lock()
 		for start, w := range sw.windows {
-			if s.expired(sig, start) {
+			if s.expired(sw, start) {
 				expired = append(expired, w)
 				delete(sw.windows, start)
 			}
@@ -53,9 +53,9 @@ func (s *Store) ExpireWindows() (windows int, freed int64, err error) {
 			}
 			windows++
 			freed += size
-			s.m.windowsDropped.WithLabelValues(signalName(sig)).Inc()
-			s.m.bytesFreed.WithLabelValues(signalName(sig)).Add(float64(size))
-			s.log.Info("dropped expired window", "signal", signalName(sig), "window", windowName(w.start), "bytes", size)
+			s.m.windowsDropped.WithLabelValues(sw.sp.name(sig)).Inc()
+			s.m.bytesFreed.WithLabelValues(sw.sp.name(sig)).Add(float64(size))
+			s.log.Info("dropped expired window", "signal", sw.sp.name(sig), "window", windowName(w.start), "bytes", size)
 		}
 	}
 	return windows, freed, errors.Join(errs...)

@@ -12,7 +12,6 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
@@ -602,127 +601,6 @@ func TestWords(t *testing.T) {
 // ---------------------------------------------------------------------------
 // Metrics and catalog
 
-func TestSearchSeries(t *testing.T) {
-	e := newTestEnv(t, 16)
-	md := genMetrics(newRand(41), 4, 6, e.clock.Now())
-	e.writeMetrics(md)
-	all := expectedSeries(md)
-	filter := func(name string, labels ...Label) map[uint64]*wantSeries {
-		out := map[uint64]*wantSeries{}
-		for h, ws := range all {
-			if name != "" && ws.metric.Name() != name {
-				continue
-			}
-			ok := true
-			for _, l := range labels {
-				found := false
-				for _, have := range ws.labels {
-					found = found || have == l
-				}
-				ok = ok && found
-			}
-			if ok {
-				out[h] = ws
-			}
-		}
-		return out
-	}
-	toAttrs := func(ls []Label) []*starlingpb.Attribute {
-		var out []*starlingpb.Attribute
-		for _, l := range ls {
-			out = append(out, attr(l.Key, l.Value))
-		}
-		return out
-	}
-	cases := []struct {
-		name   string
-		metric string
-		labels []Label
-		empty  bool
-	}{
-		{name: "by name", metric: "http.server.request.duration"},
-		{name: "by name, summary", metric: "jvm.gc.pause"},
-		{name: "by resource label", labels: []Label{{"service.name", "cart"}}},
-		{name: "by point label", labels: []Label{{"http.route", "/api/checkout"}}},
-		{name: "by int label", labels: []Label{{"series", "1"}}},
-		{name: "by two labels", labels: []Label{{"service.name", "frontend"}, {"series", "2"}}},
-		{name: "overridden label", labels: []Label{{"host.name", "override-app-01"}}},
-		{name: "by name and label", metric: "system.cpu.utilization", labels: []Label{{"cpu", "3"}}},
-		{name: "by name and two labels", metric: "app.orders.count", labels: []Label{{"service.name", "checkout"}, {"payment.method", "paypal"}}},
-		{name: "unknown name", metric: "nope", empty: true},
-		{name: "name prefix is not a name", metric: "http.server", empty: true},
-		{name: "unknown label value", labels: []Label{{"service.name", "nope"}}, empty: true},
-		{name: "name with other metric's label", metric: "jvm.gc.pause", labels: []Label{{"cpu", "0"}}, empty: true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			want := filter(tc.metric, tc.labels...)
-			if (len(want) == 0) != tc.empty {
-				t.Fatalf("%d series expected; fix the case", len(want))
-			}
-			q := &starlingpb.SeriesSearch{Name: tc.metric, Labels: toAttrs(tc.labels)}
-			got := e.searchSeries(q, 0, maxTime, 1<<20)
-			compareSeries(t, got, want)
-			// Limit 1: at most one series per partition.
-			for p := 0; p < e.parts; p++ {
-				var out starlingpb.ResultChunk
-				if err := e.store.SearchSeries(context.Background(), uint32(p), q, 0, maxTime, 1, &out); err != nil {
-					t.Fatal(err)
-				}
-				ss, err := DecodeSeries(out.Records)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(ss) > 1 {
-					t.Errorf("partition %d: %d series with limit 1", p, len(ss))
-				}
-			}
-		})
-	}
-	if got := e.searchSeries(&starlingpb.SeriesSearch{}, 0, maxTime, 100); len(got) != 0 {
-		t.Errorf("a search without name or label returned %d series", len(got))
-	}
-}
-
-// TestSearchSeriesLimitCountsAnsweredSeries: a series without points in the
-// time range must not take one of the limit's places.
-func TestSearchSeriesLimitCountsAnsweredSeries(t *testing.T) {
-	day := time.Now().UTC().Truncate(24 * time.Hour)
-	e := newTestEnvAt(t, t.TempDir(), 1, newFakeClock(day.Add(12*time.Hour)))
-	md := pmetric.NewMetrics()
-	ms := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
-	m := ms.AppendEmpty()
-	m.SetName("m")
-	dps := m.SetEmptyGauge().DataPoints()
-	// 20 series, series i has one point at day+i minutes... except the
-	// even ones, which have theirs an hour earlier.
-	for i := range 20 {
-		dp := dps.AppendEmpty()
-		dp.Attributes().PutInt("i", int64(i))
-		at := day.Add(2*time.Hour + time.Duration(i)*time.Minute)
-		if i%2 == 0 {
-			at = at.Add(-time.Hour)
-		}
-		dp.SetTimestamp(pcommon.NewTimestampFromTime(at))
-		dp.SetIntValue(int64(i))
-	}
-	e.writeMetrics(md)
-	start, end := day.Add(2*time.Hour).UnixNano(), day.Add(3*time.Hour).UnixNano()
-	for _, limit := range []int{1, 5, 10} {
-		var out starlingpb.ResultChunk
-		if err := e.store.SearchSeries(context.Background(), 0, &starlingpb.SeriesSearch{Name: "m"}, start, end, limit, &out); err != nil {
-			t.Fatal(err)
-		}
-		ss, err := DecodeSeries(out.Records)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(ss) != limit {
-			t.Errorf("limit %d: %d series with points in range, want %d (10 match)", limit, len(ss), limit)
-		}
-	}
-}
-
 func TestReadCatalog(t *testing.T) {
 	e := newTestEnv(t, 16)
 	td := genTraces(newRand(51), 80, 6, e.clock.Now())
@@ -769,8 +647,8 @@ func TestReadCatalog(t *testing.T) {
 	if got := e.catalog(&starlingpb.Catalog{Kind: starlingpb.Catalog_KIND_OPERATIONS, Service: "nope"}); len(got) != 0 {
 		t.Errorf("operations of an unknown service: %q", got)
 	}
-	names := metricNames(md)
-	for _, prefix := range []string{"", "http.", "app.o", "app.", "j", "zzz", "http.server.request.duration"} {
+	names := promNames(expectedProm(t, md))
+	for _, prefix := range []string{"", "http_", "app_o", "app_", "j", "zzz", "http_server_request_duration_seconds", "http_server_request_duration_seconds_sum"} {
 		var want []string
 		for _, n := range names {
 			if strings.HasPrefix(n, prefix) {
@@ -785,40 +663,5 @@ func TestReadCatalog(t *testing.T) {
 	var out starlingpb.ResultChunk
 	if err := e.store.ReadCatalog(context.Background(), 0, &starlingpb.Catalog{}, 0, maxTime, &out); err == nil {
 		t.Error("catalog of unspecified kind: no error")
-	}
-}
-
-// TestReadCatalogMetricNamePrefixes checks names that are prefixes of each
-// other within one partition.
-func TestReadCatalogMetricNamePrefixes(t *testing.T) {
-	e := newTestEnv(t, 1)
-	md := pmetric.NewMetrics()
-	ms := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
-	names := []string{"a", "a\x01", "a.b", "a.b.c", "ab", "b"} // sorted
-	for _, n := range names {
-		m := ms.AppendEmpty()
-		m.SetName(n)
-		dps := m.SetEmptyGauge().DataPoints()
-		for i := range 3 { // several series per name
-			dp := dps.AppendEmpty()
-			dp.Attributes().PutInt("i", int64(i))
-			dp.SetTimestamp(pcommon.NewTimestampFromTime(e.clock.Now()))
-		}
-	}
-	e.writeMetrics(md)
-	for _, tc := range []struct {
-		prefix string
-		want   []string
-	}{
-		{"", names},
-		{"a", names[:5]},
-		{"a.", []string{"a.b", "a.b.c"}},
-		{"a.b", []string{"a.b", "a.b.c"}},
-		{"b", []string{"b"}},
-	} {
-		got := e.catalog(&starlingpb.Catalog{Kind: starlingpb.Catalog_KIND_METRIC_NAMES, Prefix: tc.prefix})
-		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("prefix %q: got %q, want %q", tc.prefix, got, tc.want)
-		}
 	}
 }

@@ -15,7 +15,7 @@ func TestShardCountIsPerWindow(t *testing.T) {
 		e := newTestEnvAt(t, dir, 16, clock, func(c *Config, _ *BuilderConfig) { c.Shards = tc.before })
 		td := genTraces(newRand(5), 50, 5, clock.Now())
 		e.writeTraces(td)
-		if got := len(e.store.signals[sigTraces].windows); got != 1 {
+		if got := len(e.store.space(sigTraces, spaceMain).windows); got != 1 {
 			t.Fatalf("%d trace windows, want 1", got)
 		}
 		if err := e.store.Close(); err != nil {
@@ -23,7 +23,7 @@ func TestShardCountIsPerWindow(t *testing.T) {
 		}
 
 		e2 := newTestEnvAt(t, dir, 16, clock, func(c *Config, _ *BuilderConfig) { c.Shards = tc.after })
-		for _, w := range e2.store.signals[sigTraces].windows {
+		for _, w := range e2.store.space(sigTraces, spaceMain).windows {
 			if len(w.shards) != tc.before {
 				t.Errorf("%d→%d: reopened window has %d shards, want %d", tc.before, tc.after, len(w.shards), tc.before)
 			}

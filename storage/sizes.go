@@ -3,7 +3,6 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -41,7 +40,7 @@ func (s *Store) PartitionSizes(sig starlingpb.Signal, partitions int, ps []uint3
 }
 
 func (s *Store) partitionSizes(sig starlingpb.Signal, partitions int, ps []uint32, exactBelow, budget int64) ([]int64, error) {
-	ws := s.acquire(sig, math.MinInt64, math.MaxInt64)
+	ws := s.acquireAll(sig)
 	defer releaseAll(ws)
 	est := make([]int64, partitions)
 	for _, w := range ws {

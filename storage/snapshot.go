@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -57,9 +56,8 @@ func (s *Store) StreamPartition(ctx context.Context, sig starlingpb.Signal, p ui
 	if maxChunk < 1 {
 		return st, fmt.Errorf("stream partition: chunk size %d", maxChunk)
 	}
-	ws := s.acquire(sig, math.MinInt64, math.MaxInt64)
+	ws := s.acquireAll(sig) // oldest first in each space
 	defer releaseAll(ws)
-	slices.Reverse(ws) // oldest first
 	var seq uint64
 	emit := func(c *starlingpb.SnapshotChunk) error {
 		c.Seq = seq
@@ -70,7 +68,7 @@ func (s *Store) StreamPartition(ctx context.Context, sig starlingpb.Signal, p ui
 	for _, w := range ws {
 		keysBefore := st.Keys
 		if err := s.streamWindow(ctx, w, sig, p, maxChunk, &st, emit); err != nil {
-			return st, fmt.Errorf("stream %s partition %d, window %s: %w", signalName(sig), p, windowName(w.start), err)
+			return st, fmt.Errorf("stream %s partition %d, window %s: %w", w.space.name(sig), p, windowName(w.start), err)
 		}
 		if st.Keys > keysBefore {
 			st.Windows++
@@ -85,12 +83,16 @@ func (s *Store) StreamPartition(ctx context.Context, sig starlingpb.Signal, p ui
 
 func (s *Store) streamWindow(ctx context.Context, w *window, sig starlingpb.Signal, p uint32, maxChunk int, st *SnapshotStats, emit func(*starlingpb.SnapshotChunk) error) error {
 	newChunk := func() *starlingpb.SnapshotChunk {
-		return &starlingpb.SnapshotChunk{Format: EntryFormat, Signal: sig, Partition: p, Window: w.start}
+		return &starlingpb.SnapshotChunk{Format: EntryFormat, Signal: sig, Partition: p, Window: w.start, Space: uint32(w.space)}
 	}
 	cur, size := newChunk(), 0
 	var lastKey []byte
 	err := w.db(p).View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{AllVersions: true, Prefix: partitionPrefix(p), PrefetchValues: true, PrefetchSize: 256})
+		// Where versions are a clock (metrics), only the newest version of
+		// a key is data: older ones are what it replaced, and a deletion
+		// hides the key.
+		all := !versionClock(sig)
+		it := txn.NewIterator(badger.IteratorOptions{AllVersions: all, Prefix: partitionPrefix(p), PrefetchValues: true, PrefetchSize: 256})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
@@ -145,14 +147,17 @@ func (s *Store) LoadSnapshot(c *starlingpb.SnapshotChunk) (SnapshotStats, error)
 	case len(c.Kvs) == 0:
 		return st, nil
 	}
-	sw, ok := s.signals[c.Signal]
-	if !ok {
-		return st, fmt.Errorf("load snapshot: unknown signal %v", c.Signal)
+	sw := s.space(c.Signal, space(c.Space))
+	if sw == nil {
+		return st, fmt.Errorf("load snapshot: unknown signal %v or space %d", c.Signal, c.Space)
 	}
 	var lastKey []byte
 	for i, kv := range c.Kvs {
 		if p, ok := keyPartition(kv.Key); !ok || p != c.Partition {
 			return st, fmt.Errorf("load snapshot: key %d of partition %d in a chunk of partition %d: %w", i, p, c.Partition, ErrWrongPartition)
+		}
+		if spaceOfKind(kv.Key[partLen]) != sw.sp {
+			return st, fmt.Errorf("load snapshot: key %d of kind %#x in a chunk of space %s: %w", i, kv.Key[partLen], sw.sp.name(c.Signal), ErrCorrupt)
 		}
 		if kv.UserMeta > math.MaxUint8 {
 			return st, fmt.Errorf("load snapshot: key %d: user meta %d: %w", i, kv.UserMeta, ErrCorrupt)
@@ -172,11 +177,22 @@ func (s *Store) LoadSnapshot(c *starlingpb.SnapshotChunk) (SnapshotStats, error)
 		return st, fmt.Errorf("load snapshot: %w", err)
 	}
 	defer w.release()
-	db := w.shards[int(c.Partition)%len(w.shards)].db
+	sh := w.shards[int(c.Partition)%len(w.shards)]
+	db := sh.db
 	load := func() error {
 		l := db.NewKVLoader(4)
+		// Where versions are a clock, a loaded key is as new as a write
+		// now: the sender's versions mean nothing here.
+		var local uint64
+		if sh.clock {
+			local = sh.nextVersion()
+		}
 		for _, kv := range c.Kvs {
-			if err := l.Set(&bpb.KV{Key: kv.Key, Value: kv.Value, Version: kv.Version, ExpiresAt: kv.ExpiresAt, UserMeta: []byte{byte(kv.UserMeta)}}); err != nil {
+			version := kv.Version
+			if sh.clock {
+				version = local
+			}
+			if err := l.Set(&bpb.KV{Key: kv.Key, Value: kv.Value, Version: version, ExpiresAt: kv.ExpiresAt, UserMeta: []byte{byte(kv.UserMeta)}}); err != nil {
 				return err
 			}
 		}
@@ -197,7 +213,7 @@ func (s *Store) LoadSnapshot(c *starlingpb.SnapshotChunk) (SnapshotStats, error)
 // holds in every open window, from Badger's table indexes (memtables not
 // included): the denominator of a handoff's progress.
 func (s *Store) PartitionSize(sig starlingpb.Signal, p uint32) int64 {
-	ws := s.acquire(sig, math.MinInt64, math.MaxInt64)
+	ws := s.acquireAll(sig)
 	defer releaseAll(ws)
 	var n uint64
 	for _, w := range ws {

@@ -33,16 +33,19 @@ type Store struct {
 	log     *slog.Logger
 	m       *metrics
 	readSem chan struct{}
-	signals map[starlingpb.Signal]*signalWindows
+	spaces  map[spaceKey]*signalWindows
 
 	closed   atomic.Bool
 	stop     chan struct{}
 	loopDone chan struct{}
 }
 
+// signalWindows is the open windows of one space of a signal.
 type signalWindows struct {
 	sig     starlingpb.Signal
+	sp      space
 	dir     string
+	length  time.Duration // of a window
 	mu      sync.RWMutex
 	windows map[int64]*window
 }
@@ -63,7 +66,7 @@ func Open(cfg Config, reg prometheus.Registerer) (s *Store, err error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		readSem:  make(chan struct{}, cfg.ReadConcurrency),
-		signals:  make(map[starlingpb.Signal]*signalWindows),
+		spaces:   make(map[spaceKey]*signalWindows),
 		stop:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 	}
@@ -74,30 +77,45 @@ func Open(cfg Config, reg prometheus.Registerer) (s *Store, err error) {
 		}
 	}()
 	for _, sig := range Signals {
-		sw := &signalWindows{sig: sig, dir: filepath.Join(cfg.Dir, signalName(sig)), windows: make(map[int64]*window)}
-		s.signals[sig] = sw
-		if err := os.MkdirAll(sw.dir, 0o755); err != nil {
-			return nil, fmt.Errorf("create %s: %w", sw.dir, err)
-		}
-		ents, err := os.ReadDir(sw.dir)
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", sw.dir, err)
-		}
-		for _, e := range ents {
-			start, perr := parseWindowName(e.Name())
-			if !e.IsDir() || perr != nil {
-				s.log.Warn("ignoring unexpected entry in data directory", "path", filepath.Join(sw.dir, e.Name()))
-				continue
-			}
-			w, err := openWindow(&s.cfg, sig, start, filepath.Join(sw.dir, e.Name()), s.m)
-			if err != nil {
+		for _, sp := range spacesOf(sig) {
+			if err := s.openSpace(sig, sp); err != nil {
 				return nil, err
 			}
-			sw.windows[start] = w
 		}
 	}
 	go s.retentionLoop()
 	return s, nil
+}
+
+// openSpace opens every window found in a space's directory.
+func (s *Store) openSpace(sig starlingpb.Signal, sp space) error {
+	sw := &signalWindows{sig: sig, sp: sp, dir: filepath.Join(s.cfg.Dir, sp.dirName(sig)), length: s.cfg.windowLength(sp), windows: make(map[int64]*window)}
+	s.spaces[spaceKey{sig, sp}] = sw
+	if err := os.MkdirAll(sw.dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", sw.dir, err)
+	}
+	ents, err := os.ReadDir(sw.dir)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", sw.dir, err)
+	}
+	for _, e := range ents {
+		start, perr := parseWindowName(e.Name())
+		if !e.IsDir() || perr != nil {
+			s.log.Warn("ignoring unexpected entry in data directory", "path", filepath.Join(sw.dir, e.Name()))
+			continue
+		}
+		w, err := openWindow(&s.cfg, sig, sp, start, filepath.Join(sw.dir, e.Name()), s.m)
+		if err != nil {
+			return err
+		}
+		sw.windows[start] = w
+	}
+	return nil
+}
+
+// space returns the windows of one space of sig, or nil.
+func (s *Store) space(sig starlingpb.Signal, sp space) *signalWindows {
+	return s.spaces[spaceKey{sig, sp}]
 }
 
 // WindowSeconds is the window length in seconds.
@@ -115,27 +133,28 @@ func (s *Store) Apply(sig starlingpb.Signal, entries []byte, records int, done f
 		done(ErrClosed)
 		return
 	}
-	sw, ok := s.signals[sig]
-	if !ok {
+	if s.space(sig, spaceMain) == nil {
 		done(fmt.Errorf("apply: unknown signal %v", sig))
 		return
 	}
-	// Count the entries of each window (usually one).
+	// Count the entries of each space and window (usually one or two).
 	type part struct {
+		sp    space
 		start int64
 		n     int
 	}
-	var buf [2]part
+	var buf [4]part
 	parts := buf[:0]
 	it := NewEntryIter(entries)
 	for it.Next() {
-		w := it.Entry().Window
+		e := it.Entry()
+		w, sp := e.Window, spaceOfKind(e.Key[partLen])
 		i := 0
-		for i < len(parts) && parts[i].start != w {
+		for i < len(parts) && (parts[i].start != w || parts[i].sp != sp) {
 			i++
 		}
 		if i == len(parts) {
-			parts = append(parts, part{start: w})
+			parts = append(parts, part{sp: sp, start: w})
 		}
 		parts[i].n++
 	}
@@ -152,6 +171,11 @@ func (s *Store) Apply(sig starlingpb.Signal, entries []byte, records int, done f
 	var firstErr error
 	var held []*window
 	for _, pt := range parts {
+		sw := s.space(sig, pt.sp)
+		if sw == nil {
+			firstErr = fmt.Errorf("apply: %s has no %s keys: %w", signalName(sig), pt.sp.name(sig), ErrCorrupt)
+			break
+		}
 		w, err := s.window(sw, pt.start)
 		if err != nil {
 			firstErr = err
@@ -161,7 +185,7 @@ func (s *Store) Apply(sig starlingpb.Signal, entries []byte, records int, done f
 		counts := make([]int, len(w.shards))
 		it := NewEntryIter(entries)
 		for it.Next() {
-			if e := it.Entry(); e.Window == pt.start {
+			if e := it.Entry(); e.Window == pt.start && spaceOfKind(e.Key[partLen]) == pt.sp {
 				p, _ := keyPartition(e.Key)
 				counts[int(p)%len(counts)]++
 			}
@@ -202,10 +226,10 @@ func (s *Store) Apply(sig starlingpb.Signal, entries []byte, records int, done f
 // window returns the referenced window starting at start, opening or
 // creating it; the caller releases it.
 func (s *Store) window(sw *signalWindows, start int64) (*window, error) {
-	if start%s.WindowSeconds() != 0 {
+	if start%int64(sw.length/time.Second) != 0 {
 		return nil, ErrMisalignedWindow
 	}
-	if s.expired(sw.sig, start) {
+	if s.expired(sw, start) {
 		return nil, ErrWindowExpired
 	}
 	sw.mu.RLock()
@@ -219,11 +243,11 @@ func (s *Store) window(sw *signalWindows, start int64) (*window, error) {
 	if w = sw.windows[start]; w == nil {
 		var err error
 		dir := filepath.Join(sw.dir, windowName(start))
-		if w, err = openWindow(&s.cfg, sw.sig, start, dir, s.m); err != nil {
+		if w, err = openWindow(&s.cfg, sw.sig, sw.sp, start, dir, s.m); err != nil {
 			return nil, err
 		}
 		sw.windows[start] = w
-		s.log.Info("opened window", "signal", signalName(sw.sig), "window", windowName(start))
+		s.log.Info("opened window", "signal", sw.sp.name(sw.sig), "window", windowName(start))
 	}
 	if !w.acquire() {
 		return nil, ErrWindowExpired
@@ -231,25 +255,30 @@ func (s *Store) window(sw *signalWindows, start int64) (*window, error) {
 	return w, nil
 }
 
-// expired reports whether the window starting at start has ended longer
-// than the signal's retention ago.
-func (s *Store) expired(sig starlingpb.Signal, start int64) bool {
-	r := s.cfg.Retention(sig)
+// expired reports whether the window of sw starting at start has ended
+// longer than its space's retention ago.
+func (s *Store) expired(sw *signalWindows, start int64) bool {
+	r := s.cfg.retention(sw.sig, sw.sp)
 	if r <= 0 {
 		return false
 	}
-	end := time.Unix(start, 0).Add(s.cfg.Window)
+	end := time.Unix(start, 0).Add(sw.length)
 	return !end.After(s.cfg.Now().Add(-r))
 }
 
-// acquire returns the referenced windows of sig overlapping [startNano,
-// endNano], newest first; release them with releaseAll.
+// acquire returns the referenced windows of sig's main space overlapping
+// [startNano, endNano], newest first; release them with releaseAll.
 func (s *Store) acquire(sig starlingpb.Signal, startNano, endNano int64) []*window {
-	sw := s.signals[sig]
+	return s.acquireSpace(sig, spaceMain, startNano, endNano)
+}
+
+// acquireSpace is acquire for any space.
+func (s *Store) acquireSpace(sig starlingpb.Signal, sp space, startNano, endNano int64) []*window {
+	sw := s.space(sig, sp)
 	if sw == nil {
 		return nil
 	}
-	ws := s.cfg.Window.Nanoseconds()
+	ws := sw.length.Nanoseconds()
 	sw.mu.RLock()
 	out := make([]*window, 0, len(sw.windows))
 	for start, w := range sw.windows {
@@ -282,6 +311,7 @@ func (s *Store) readSlot(ctx context.Context) (func(), error) {
 // WindowInfo describes one open window.
 type WindowInfo struct {
 	Signal   starlingpb.Signal
+	Space    string // the signal's name, or for metrics' other spaces metrics-records, metrics-5m, metrics-1h
 	Start    time.Time
 	Dir      string
 	LSMBytes int64
@@ -292,17 +322,22 @@ type WindowInfo struct {
 func (s *Store) Windows() []WindowInfo {
 	var out []WindowInfo
 	for _, sig := range Signals {
-		sw := s.signals[sig]
-		sw.mu.RLock()
-		for start, w := range sw.windows {
-			lsm, vlog := w.size()
-			out = append(out, WindowInfo{Signal: sig, Start: time.Unix(start, 0).UTC(), Dir: w.dir, LSMBytes: lsm, LogBytes: vlog})
+		for _, sp := range spacesOf(sig) {
+			sw := s.space(sig, sp)
+			sw.mu.RLock()
+			for start, w := range sw.windows {
+				lsm, vlog := w.size()
+				out = append(out, WindowInfo{Signal: sig, Space: sp.name(sig), Start: time.Unix(start, 0).UTC(), Dir: w.dir, LSMBytes: lsm, LogBytes: vlog})
+			}
+			sw.mu.RUnlock()
 		}
-		sw.mu.RUnlock()
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Signal != out[j].Signal {
 			return out[i].Signal < out[j].Signal
+		}
+		if out[i].Space != out[j].Space {
+			return out[i].Space < out[j].Space
 		}
 		return out[i].Start.Before(out[j].Start)
 	})
@@ -321,7 +356,7 @@ func (s *Store) Close() error {
 
 func (s *Store) closeWindows() error {
 	var errs []error
-	for _, sw := range s.signals {
+	for _, sw := range s.spaces {
 		sw.mu.Lock()
 		for start, w := range sw.windows {
 			<-w.drop()

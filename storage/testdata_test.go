@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/storage/tsdb"
 )
 
 // This file holds the test data generators and the helpers every storage
@@ -72,6 +72,7 @@ type testEnv struct {
 	seen    *SeenCache
 	clock   *fakeClock
 	parts   int
+	heads   map[uint32]*tsdb.Head // metrics partition copies' heads, see metricenv_test.go
 }
 
 type envOption func(*Config, *BuilderConfig)
@@ -134,6 +135,9 @@ func (e *testEnv) reopen() {
 		e.t.Fatalf("reopen store: %v", err)
 	}
 	e.store = s
+	if e.heads != nil {
+		e.replayHeads() // the partition copies restart with the store
+	}
 }
 
 func (e *testEnv) apply(sig starlingpb.Signal, r BuildResult) {
@@ -149,11 +153,6 @@ func (e *testEnv) writeTraces(td ptrace.Traces) BuildResult {
 func (e *testEnv) writeLogs(ld plog.Logs) BuildResult {
 	e.t.Helper()
 	return e.write(sigLogs, e.builder.Logs(ld))
-}
-
-func (e *testEnv) writeMetrics(md pmetric.Metrics) BuildResult {
-	e.t.Helper()
-	return e.write(sigMetrics, e.builder.Metrics(md))
 }
 
 // write applies a built request that must have no rejected record.
@@ -216,7 +215,9 @@ func countKeys(t testing.TB, s *Store, sig starlingpb.Signal) (total int, byKind
 		err := sh.db.View(func(txn *badger.Txn) error {
 			opts := badger.DefaultIteratorOptions
 			opts.PrefetchValues = false
-			opts.AllVersions = true // span groups are versions of one key
+			// Span groups are versions of one key; in metrics databases an
+			// older version is only what a newer one replaced.
+			opts.AllVersions = !versionClock(sig)
 			it := txn.NewIterator(opts)
 			defer it.Close()
 			for it.Rewind(); it.Valid(); it.Next() {
@@ -264,7 +265,9 @@ func storedSpans(t testing.TB, s *Store, sig starlingpb.Signal) int {
 	for _, sh := range shardsOf(ws) {
 		err := sh.db.View(func(txn *badger.Txn) error {
 			opts := badger.DefaultIteratorOptions
-			opts.AllVersions = true // span groups are versions of one key
+			// Span groups are versions of one key; in metrics databases an
+			// older version is only what a newer one replaced.
+			opts.AllVersions = !versionClock(sig)
 			it := txn.NewIterator(opts)
 			defer it.Close()
 			for it.Rewind(); it.Valid(); it.Next() {
@@ -331,23 +334,6 @@ func (e *testEnv) searchLogs(q *starlingpb.LogSearch, start, end int64, limit in
 		}
 	}
 	return res
-}
-
-func (e *testEnv) searchSeries(q *starlingpb.SeriesSearch, start, end int64, limit int) []Series {
-	e.t.Helper()
-	var all []Series
-	for p := 0; p < e.parts; p++ {
-		var out starlingpb.ResultChunk
-		if err := e.store.SearchSeries(context.Background(), uint32(p), q, start, end, limit, &out); err != nil {
-			e.t.Fatalf("SearchSeries p%d: %v", p, err)
-		}
-		ss, err := DecodeSeries(out.Records)
-		if err != nil {
-			e.t.Fatalf("DecodeSeries p%d: %v", p, err)
-		}
-		all = append(all, ss...)
-	}
-	return all
 }
 
 func (e *testEnv) catalog(q *starlingpb.Catalog) []string {
@@ -937,12 +923,15 @@ func genMetrics(rng *rand.Rand, seriesPerMetric, points int, now time.Time) pmet
 				p.SetZeroCount(uint64(rng.IntN(3)))
 				p.SetZeroThreshold(1e-9)
 				p.Positive().SetOffset(int32(rng.IntN(20)) - 10)
-				p.Positive().BucketCounts().FromRaw([]uint64{1, 0, 3, uint64(rng.IntN(100)), 7})
+				pos := []uint64{1, 0, 3, uint64(rng.IntN(100)), 7}
+				p.Positive().BucketCounts().FromRaw(pos)
+				count := p.ZeroCount() + 11 + pos[3]
 				if i%3 == 0 {
 					p.Negative().SetOffset(-3)
 					p.Negative().BucketCounts().FromRaw([]uint64{2, 1})
+					count += 3
 				}
-				p.SetCount(12 + p.ZeroCount())
+				p.SetCount(count) // the zero bucket's and every bucket's, as OTLP requires
 				p.SetSum(rng.Float64() * 100)
 				p.SetMin(0.5)
 				p.SetMax(math.Inf(1))
@@ -1133,37 +1122,6 @@ func firstDiff(a, b string) string {
 	}
 	lo := max(i-80, 0)
 	return fmt.Sprintf("at byte %d:\n  got  …%s…\n  want …%s…", i, a[lo:min(len(a), i+80)], b[lo:min(len(b), i+80)])
-}
-
-// rawLabels renders resource and point attributes as a series' labels: point
-// attributes win, values as strings (AsString), sorted by key.
-func rawLabels(res, point pcommon.Map) []Label {
-	m := map[string]string{}
-	res.Range(func(k string, v pcommon.Value) bool {
-		m[k] = v.AsString()
-		return true
-	})
-	point.Range(func(k string, v pcommon.Value) bool {
-		m[k] = v.AsString()
-		return true
-	})
-	out := make([]Label, 0, len(m))
-	for k, v := range m {
-		out = append(out, Label{k, v})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out
-}
-
-func labelsString(ls []Label) string {
-	var sb strings.Builder
-	for i, l := range ls {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(l.Key + "=" + l.Value)
-	}
-	return sb.String()
 }
 
 // TestGeneratorsCoverFields makes sure the generated data exercises what

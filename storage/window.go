@@ -29,6 +29,7 @@ const windowDirLayout = "2006-01-02T15"
 // references to go, closes and deletes it.
 type window struct {
 	signal starlingpb.Signal
+	space  space
 	start  int64 // unix seconds
 	dir    string
 	log    *slog.Logger
@@ -65,17 +66,17 @@ func parseWindowName(name string) (int64, error) {
 // openWindow opens (or creates) a window directory. An existing window
 // keeps the number of shards it was created with; a new one gets
 // cfg.Shards.
-func openWindow(cfg *Config, sig starlingpb.Signal, start int64, dir string, m *metrics) (w *window, err error) {
+func openWindow(cfg *Config, sig starlingpb.Signal, sp space, start int64, dir string, m *metrics) (w *window, err error) {
 	n, err := shardCount(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open %s window %s: %w", signalName(sig), windowName(start), err)
+		return nil, fmt.Errorf("open %s window %s: %w", sp.name(sig), windowName(start), err)
 	}
 	if n == 0 {
 		n = cfg.Shards
 	}
 	w = &window{
-		signal: sig, start: start, dir: dir, idle: make(chan struct{}),
-		log: cfg.Logger.With("signal", signalName(sig), "window", windowName(start)),
+		signal: sig, space: sp, start: start, dir: dir, idle: make(chan struct{}),
+		log: cfg.Logger.With("signal", sp.name(sig), "window", windowName(start)),
 	}
 	defer func() {
 		if err != nil {
@@ -87,7 +88,7 @@ func openWindow(cfg *Config, sig starlingpb.Signal, start int64, dir string, m *
 	for i := 0; i < n; i++ {
 		sh, err := openShard(cfg, w, i, m)
 		if err != nil {
-			return nil, fmt.Errorf("open %s window %s: %w", signalName(sig), windowName(start), err)
+			return nil, fmt.Errorf("open %s window %s: %w", sp.name(sig), windowName(start), err)
 		}
 		w.shards = append(w.shards, sh)
 	}

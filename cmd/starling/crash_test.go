@@ -212,13 +212,14 @@ func (a *acked) verify(t *testing.T, p *proc, w workload) {
 		}
 	}
 	// The run's series: a point at every acknowledged time, each once.
-	status, body = p.get(t, "/api/v1/metrics/series?"+url.Values{"name": {"crash.gauge"}, "label.run": {w.run}}.Encode())
+	// Stored under its Prometheus name (OTLP metrics are translated).
+	status, body = p.get(t, "/api/v1/metrics/series?"+url.Values{"name": {"crash_gauge"}, "label.run": {w.run}}.Encode())
 	if status != http.StatusOK {
 		t.Fatalf("series: status %d %s", status, body)
 	}
 	var series struct {
 		Series []struct {
-			Points []struct {
+			Samples []struct {
 				Time  time.Time
 				Value json.Number
 			}
@@ -234,7 +235,7 @@ func (a *acked) verify(t *testing.T, p *proc, w workload) {
 	}
 	points := map[int64]string{}
 	if len(series.Series) == 1 {
-		for _, pt := range series.Series[0].Points {
+		for _, pt := range series.Series[0].Samples {
 			if _, dup := points[pt.Time.UnixNano()]; dup {
 				t.Errorf("point at %s returned twice", pt.Time)
 			}
@@ -256,7 +257,7 @@ func (a *acked) verify(t *testing.T, p *proc, w workload) {
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	dir := t.TempDir()
 	p := startStarling(t, dir)
-	w := workload{run: "kill9", base: time.Now().Add(-time.Minute)}
+	w := workload{run: "kill9", base: time.Now().Add(-time.Minute).Truncate(time.Millisecond)} // metric samples are kept to the ms
 	const N = 300
 	a := newAcked()
 
@@ -326,7 +327,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	dir := t.TempDir()
 	p := startStarling(t, dir)
-	w := workload{run: "sigterm", base: time.Now().Add(-time.Minute)}
+	w := workload{run: "sigterm", base: time.Now().Add(-time.Minute).Truncate(time.Millisecond)}
 	a := newAcked()
 
 	// The slow request: trace number 100000, its body sent in two halves;

@@ -190,6 +190,56 @@ func (PartitionState) EnumDescriptor() ([]byte, []int) {
 	return file_starling_proto_rawDescGZIP(), []int{2}
 }
 
+// Resolutions a series select reads: raw samples or a rollup tier.
+type Resolution int32
+
+const (
+	Resolution_RESOLUTION_RAW Resolution = 0
+	Resolution_RESOLUTION_5M  Resolution = 1
+	Resolution_RESOLUTION_1H  Resolution = 2
+)
+
+// Enum value maps for Resolution.
+var (
+	Resolution_name = map[int32]string{
+		0: "RESOLUTION_RAW",
+		1: "RESOLUTION_5M",
+		2: "RESOLUTION_1H",
+	}
+	Resolution_value = map[string]int32{
+		"RESOLUTION_RAW": 0,
+		"RESOLUTION_5M":  1,
+		"RESOLUTION_1H":  2,
+	}
+)
+
+func (x Resolution) Enum() *Resolution {
+	p := new(Resolution)
+	*p = x
+	return p
+}
+
+func (x Resolution) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Resolution) Descriptor() protoreflect.EnumDescriptor {
+	return file_starling_proto_enumTypes[3].Descriptor()
+}
+
+func (Resolution) Type() protoreflect.EnumType {
+	return &file_starling_proto_enumTypes[3]
+}
+
+func (x Resolution) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Resolution.Descriptor instead.
+func (Resolution) EnumDescriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{3}
+}
+
 // NodeState is a node's state in gossip, as the Raft leader last recorded it.
 type NodeState int32
 
@@ -230,11 +280,11 @@ func (x NodeState) String() string {
 }
 
 func (NodeState) Descriptor() protoreflect.EnumDescriptor {
-	return file_starling_proto_enumTypes[3].Descriptor()
+	return file_starling_proto_enumTypes[4].Descriptor()
 }
 
 func (NodeState) Type() protoreflect.EnumType {
-	return &file_starling_proto_enumTypes[3]
+	return &file_starling_proto_enumTypes[4]
 }
 
 func (x NodeState) Number() protoreflect.EnumNumber {
@@ -243,7 +293,59 @@ func (x NodeState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NodeState.Descriptor instead.
 func (NodeState) EnumDescriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{3}
+	return file_starling_proto_rawDescGZIP(), []int{4}
+}
+
+type LabelMatcher_Type int32
+
+const (
+	LabelMatcher_TYPE_EQUAL     LabelMatcher_Type = 0
+	LabelMatcher_TYPE_NOT_EQUAL LabelMatcher_Type = 1
+	LabelMatcher_TYPE_REGEX     LabelMatcher_Type = 2 // fully anchored RE2
+	LabelMatcher_TYPE_NOT_REGEX LabelMatcher_Type = 3
+)
+
+// Enum value maps for LabelMatcher_Type.
+var (
+	LabelMatcher_Type_name = map[int32]string{
+		0: "TYPE_EQUAL",
+		1: "TYPE_NOT_EQUAL",
+		2: "TYPE_REGEX",
+		3: "TYPE_NOT_REGEX",
+	}
+	LabelMatcher_Type_value = map[string]int32{
+		"TYPE_EQUAL":     0,
+		"TYPE_NOT_EQUAL": 1,
+		"TYPE_REGEX":     2,
+		"TYPE_NOT_REGEX": 3,
+	}
+)
+
+func (x LabelMatcher_Type) Enum() *LabelMatcher_Type {
+	p := new(LabelMatcher_Type)
+	*p = x
+	return p
+}
+
+func (x LabelMatcher_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LabelMatcher_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_starling_proto_enumTypes[5].Descriptor()
+}
+
+func (LabelMatcher_Type) Type() protoreflect.EnumType {
+	return &file_starling_proto_enumTypes[5]
+}
+
+func (x LabelMatcher_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LabelMatcher_Type.Descriptor instead.
+func (LabelMatcher_Type) EnumDescriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{10, 0}
 }
 
 type Catalog_Kind int32
@@ -282,11 +384,11 @@ func (x Catalog_Kind) String() string {
 }
 
 func (Catalog_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_starling_proto_enumTypes[4].Descriptor()
+	return file_starling_proto_enumTypes[6].Descriptor()
 }
 
 func (Catalog_Kind) Type() protoreflect.EnumType {
-	return &file_starling_proto_enumTypes[4]
+	return &file_starling_proto_enumTypes[6]
 }
 
 func (x Catalog_Kind) Number() protoreflect.EnumNumber {
@@ -295,7 +397,7 @@ func (x Catalog_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Catalog_Kind.Descriptor instead.
 func (Catalog_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{11, 0}
+	return file_starling_proto_rawDescGZIP(), []int{18, 0}
 }
 
 // PartitionRef names one partition and the epoch the sender believes it has.
@@ -1030,29 +1132,30 @@ func (x *LogSearch) GetAttributes() []*Attribute {
 	return nil
 }
 
-// SeriesSearch finds metric series by name and labels and returns their points.
-type SeriesSearch struct {
+// LabelMatcher is one PromQL label matcher: name op value.
+type LabelMatcher struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Labels        []*Attribute           `protobuf:"bytes,2,rep,name=labels,proto3" json:"labels,omitempty"`
+	Type          LabelMatcher_Type      `protobuf:"varint,1,opt,name=type,proto3,enum=starling.v1.LabelMatcher_Type" json:"type,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Value         string                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *SeriesSearch) Reset() {
-	*x = SeriesSearch{}
+func (x *LabelMatcher) Reset() {
+	*x = LabelMatcher{}
 	mi := &file_starling_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *SeriesSearch) String() string {
+func (x *LabelMatcher) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*SeriesSearch) ProtoMessage() {}
+func (*LabelMatcher) ProtoMessage() {}
 
-func (x *SeriesSearch) ProtoReflect() protoreflect.Message {
+func (x *LabelMatcher) ProtoReflect() protoreflect.Message {
 	mi := &file_starling_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1064,21 +1167,445 @@ func (x *SeriesSearch) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use SeriesSearch.ProtoReflect.Descriptor instead.
-func (*SeriesSearch) Descriptor() ([]byte, []int) {
+// Deprecated: Use LabelMatcher.ProtoReflect.Descriptor instead.
+func (*LabelMatcher) Descriptor() ([]byte, []int) {
 	return file_starling_proto_rawDescGZIP(), []int{10}
 }
 
-func (x *SeriesSearch) GetName() string {
+func (x *LabelMatcher) GetType() LabelMatcher_Type {
+	if x != nil {
+		return x.Type
+	}
+	return LabelMatcher_TYPE_EQUAL
+}
+
+func (x *LabelMatcher) GetName() string {
 	if x != nil {
 		return x.Name
 	}
 	return ""
 }
 
-func (x *SeriesSearch) GetLabels() []*Attribute {
+func (x *LabelMatcher) GetValue() string {
 	if x != nil {
-		return x.Labels
+		return x.Value
+	}
+	return ""
+}
+
+// SeriesSelect finds the series of a partition matching every matcher and
+// returns their labels and, unless labels_only, their chunks overlapping
+// [start_ms, end_ms]: a PromQL selector pushed down to the partition.
+type SeriesSelect struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Matchers      []*LabelMatcher        `protobuf:"bytes,1,rep,name=matchers,proto3" json:"matchers,omitempty"`
+	StartMs       int64                  `protobuf:"varint,2,opt,name=start_ms,json=startMs,proto3" json:"start_ms,omitempty"`
+	EndMs         int64                  `protobuf:"varint,3,opt,name=end_ms,json=endMs,proto3" json:"end_ms,omitempty"`
+	LabelsOnly    bool                   `protobuf:"varint,4,opt,name=labels_only,json=labelsOnly,proto3" json:"labels_only,omitempty"`
+	Resolution    Resolution             `protobuf:"varint,5,opt,name=resolution,proto3,enum=starling.v1.Resolution" json:"resolution,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeriesSelect) Reset() {
+	*x = SeriesSelect{}
+	mi := &file_starling_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeriesSelect) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeriesSelect) ProtoMessage() {}
+
+func (x *SeriesSelect) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeriesSelect.ProtoReflect.Descriptor instead.
+func (*SeriesSelect) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SeriesSelect) GetMatchers() []*LabelMatcher {
+	if x != nil {
+		return x.Matchers
+	}
+	return nil
+}
+
+func (x *SeriesSelect) GetStartMs() int64 {
+	if x != nil {
+		return x.StartMs
+	}
+	return 0
+}
+
+func (x *SeriesSelect) GetEndMs() int64 {
+	if x != nil {
+		return x.EndMs
+	}
+	return 0
+}
+
+func (x *SeriesSelect) GetLabelsOnly() bool {
+	if x != nil {
+		return x.LabelsOnly
+	}
+	return false
+}
+
+func (x *SeriesSelect) GetResolution() Resolution {
+	if x != nil {
+		return x.Resolution
+	}
+	return Resolution_RESOLUTION_RAW
+}
+
+// LabelQuery lists label names (name empty) or the values of label `name`
+// of the partition's series matching every matcher (none: all series) in
+// [start_ms, end_ms].
+type LabelQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Matchers      []*LabelMatcher        `protobuf:"bytes,2,rep,name=matchers,proto3" json:"matchers,omitempty"`
+	StartMs       int64                  `protobuf:"varint,3,opt,name=start_ms,json=startMs,proto3" json:"start_ms,omitempty"`
+	EndMs         int64                  `protobuf:"varint,4,opt,name=end_ms,json=endMs,proto3" json:"end_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LabelQuery) Reset() {
+	*x = LabelQuery{}
+	mi := &file_starling_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LabelQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LabelQuery) ProtoMessage() {}
+
+func (x *LabelQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LabelQuery.ProtoReflect.Descriptor instead.
+func (*LabelQuery) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LabelQuery) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LabelQuery) GetMatchers() []*LabelMatcher {
+	if x != nil {
+		return x.Matchers
+	}
+	return nil
+}
+
+func (x *LabelQuery) GetStartMs() int64 {
+	if x != nil {
+		return x.StartMs
+	}
+	return 0
+}
+
+func (x *LabelQuery) GetEndMs() int64 {
+	if x != nil {
+		return x.EndMs
+	}
+	return 0
+}
+
+// MetadataQuery lists metric family metadata (metric empty: every family).
+type MetadataQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metric        string                 `protobuf:"bytes,1,opt,name=metric,proto3" json:"metric,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetadataQuery) Reset() {
+	*x = MetadataQuery{}
+	mi := &file_starling_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetadataQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetadataQuery) ProtoMessage() {}
+
+func (x *MetadataQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetadataQuery.ProtoReflect.Descriptor instead.
+func (*MetadataQuery) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *MetadataQuery) GetMetric() string {
+	if x != nil {
+		return x.Metric
+	}
+	return ""
+}
+
+// ExemplarQuery returns the exemplars of the series matching every matcher
+// in [start_ms, end_ms].
+type ExemplarQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Matchers      []*LabelMatcher        `protobuf:"bytes,1,rep,name=matchers,proto3" json:"matchers,omitempty"`
+	StartMs       int64                  `protobuf:"varint,2,opt,name=start_ms,json=startMs,proto3" json:"start_ms,omitempty"`
+	EndMs         int64                  `protobuf:"varint,3,opt,name=end_ms,json=endMs,proto3" json:"end_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExemplarQuery) Reset() {
+	*x = ExemplarQuery{}
+	mi := &file_starling_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExemplarQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExemplarQuery) ProtoMessage() {}
+
+func (x *ExemplarQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExemplarQuery.ProtoReflect.Descriptor instead.
+func (*ExemplarQuery) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ExemplarQuery) GetMatchers() []*LabelMatcher {
+	if x != nil {
+		return x.Matchers
+	}
+	return nil
+}
+
+func (x *ExemplarQuery) GetStartMs() int64 {
+	if x != nil {
+		return x.StartMs
+	}
+	return 0
+}
+
+func (x *ExemplarQuery) GetEndMs() int64 {
+	if x != nil {
+		return x.EndMs
+	}
+	return 0
+}
+
+// CardinalityQuery asks a partition for its active series: per metric
+// name, and the label pairs with the most series.
+type CardinalityQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Top           uint32                 `protobuf:"varint,1,opt,name=top,proto3" json:"top,omitempty"` // label pairs to return
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CardinalityQuery) Reset() {
+	*x = CardinalityQuery{}
+	mi := &file_starling_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CardinalityQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CardinalityQuery) ProtoMessage() {}
+
+func (x *CardinalityQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CardinalityQuery.ProtoReflect.Descriptor instead.
+func (*CardinalityQuery) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CardinalityQuery) GetTop() uint32 {
+	if x != nil {
+		return x.Top
+	}
+	return 0
+}
+
+// NameCount is a name (a metric, or label=value) and how many series have it.
+type NameCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Series        uint64                 `protobuf:"varint,2,opt,name=series,proto3" json:"series,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NameCount) Reset() {
+	*x = NameCount{}
+	mi := &file_starling_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NameCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NameCount) ProtoMessage() {}
+
+func (x *NameCount) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NameCount.ProtoReflect.Descriptor instead.
+func (*NameCount) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *NameCount) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NameCount) GetSeries() uint64 {
+	if x != nil {
+		return x.Series
+	}
+	return 0
+}
+
+// Cardinality is one partition's answer to a CardinalityQuery.
+type Cardinality struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActiveSeries  uint64                 `protobuf:"varint,1,opt,name=active_series,json=activeSeries,proto3" json:"active_series,omitempty"`
+	Metrics       []*NameCount           `protobuf:"bytes,2,rep,name=metrics,proto3" json:"metrics,omitempty"`                         // every metric name with active series
+	LabelPairs    []*NameCount           `protobuf:"bytes,3,rep,name=label_pairs,json=labelPairs,proto3" json:"label_pairs,omitempty"` // the top label pairs by series
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Cardinality) Reset() {
+	*x = Cardinality{}
+	mi := &file_starling_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cardinality) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cardinality) ProtoMessage() {}
+
+func (x *Cardinality) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cardinality.ProtoReflect.Descriptor instead.
+func (*Cardinality) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Cardinality) GetActiveSeries() uint64 {
+	if x != nil {
+		return x.ActiveSeries
+	}
+	return 0
+}
+
+func (x *Cardinality) GetMetrics() []*NameCount {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+func (x *Cardinality) GetLabelPairs() []*NameCount {
+	if x != nil {
+		return x.LabelPairs
 	}
 	return nil
 }
@@ -1095,7 +1622,7 @@ type Catalog struct {
 
 func (x *Catalog) Reset() {
 	*x = Catalog{}
-	mi := &file_starling_proto_msgTypes[11]
+	mi := &file_starling_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1634,7 @@ func (x *Catalog) String() string {
 func (*Catalog) ProtoMessage() {}
 
 func (x *Catalog) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[11]
+	mi := &file_starling_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1120,7 +1647,7 @@ func (x *Catalog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Catalog.ProtoReflect.Descriptor instead.
 func (*Catalog) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{11}
+	return file_starling_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Catalog) GetKind() Catalog_Kind {
@@ -1159,8 +1686,12 @@ type ReadRequest struct {
 	//	*ReadRequest_TraceById
 	//	*ReadRequest_TraceSearch
 	//	*ReadRequest_LogSearch
-	//	*ReadRequest_SeriesSearch
 	//	*ReadRequest_Catalog
+	//	*ReadRequest_SeriesSelect
+	//	*ReadRequest_LabelQuery
+	//	*ReadRequest_MetadataQuery
+	//	*ReadRequest_ExemplarQuery
+	//	*ReadRequest_CardinalityQuery
 	Query         isReadRequest_Query `protobuf_oneof:"query"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1168,7 +1699,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_starling_proto_msgTypes[12]
+	mi := &file_starling_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1180,7 +1711,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[12]
+	mi := &file_starling_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1193,7 +1724,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{12}
+	return file_starling_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReadRequest) GetFormat() uint32 {
@@ -1272,19 +1803,55 @@ func (x *ReadRequest) GetLogSearch() *LogSearch {
 	return nil
 }
 
-func (x *ReadRequest) GetSeriesSearch() *SeriesSearch {
+func (x *ReadRequest) GetCatalog() *Catalog {
 	if x != nil {
-		if x, ok := x.Query.(*ReadRequest_SeriesSearch); ok {
-			return x.SeriesSearch
+		if x, ok := x.Query.(*ReadRequest_Catalog); ok {
+			return x.Catalog
 		}
 	}
 	return nil
 }
 
-func (x *ReadRequest) GetCatalog() *Catalog {
+func (x *ReadRequest) GetSeriesSelect() *SeriesSelect {
 	if x != nil {
-		if x, ok := x.Query.(*ReadRequest_Catalog); ok {
-			return x.Catalog
+		if x, ok := x.Query.(*ReadRequest_SeriesSelect); ok {
+			return x.SeriesSelect
+		}
+	}
+	return nil
+}
+
+func (x *ReadRequest) GetLabelQuery() *LabelQuery {
+	if x != nil {
+		if x, ok := x.Query.(*ReadRequest_LabelQuery); ok {
+			return x.LabelQuery
+		}
+	}
+	return nil
+}
+
+func (x *ReadRequest) GetMetadataQuery() *MetadataQuery {
+	if x != nil {
+		if x, ok := x.Query.(*ReadRequest_MetadataQuery); ok {
+			return x.MetadataQuery
+		}
+	}
+	return nil
+}
+
+func (x *ReadRequest) GetExemplarQuery() *ExemplarQuery {
+	if x != nil {
+		if x, ok := x.Query.(*ReadRequest_ExemplarQuery); ok {
+			return x.ExemplarQuery
+		}
+	}
+	return nil
+}
+
+func (x *ReadRequest) GetCardinalityQuery() *CardinalityQuery {
+	if x != nil {
+		if x, ok := x.Query.(*ReadRequest_CardinalityQuery); ok {
+			return x.CardinalityQuery
 		}
 	}
 	return nil
@@ -1306,12 +1873,28 @@ type ReadRequest_LogSearch struct {
 	LogSearch *LogSearch `protobuf:"bytes,12,opt,name=log_search,json=logSearch,proto3,oneof"`
 }
 
-type ReadRequest_SeriesSearch struct {
-	SeriesSearch *SeriesSearch `protobuf:"bytes,13,opt,name=series_search,json=seriesSearch,proto3,oneof"`
-}
-
 type ReadRequest_Catalog struct {
 	Catalog *Catalog `protobuf:"bytes,14,opt,name=catalog,proto3,oneof"`
+}
+
+type ReadRequest_SeriesSelect struct {
+	SeriesSelect *SeriesSelect `protobuf:"bytes,15,opt,name=series_select,json=seriesSelect,proto3,oneof"`
+}
+
+type ReadRequest_LabelQuery struct {
+	LabelQuery *LabelQuery `protobuf:"bytes,16,opt,name=label_query,json=labelQuery,proto3,oneof"`
+}
+
+type ReadRequest_MetadataQuery struct {
+	MetadataQuery *MetadataQuery `protobuf:"bytes,17,opt,name=metadata_query,json=metadataQuery,proto3,oneof"`
+}
+
+type ReadRequest_ExemplarQuery struct {
+	ExemplarQuery *ExemplarQuery `protobuf:"bytes,18,opt,name=exemplar_query,json=exemplarQuery,proto3,oneof"`
+}
+
+type ReadRequest_CardinalityQuery struct {
+	CardinalityQuery *CardinalityQuery `protobuf:"bytes,19,opt,name=cardinality_query,json=cardinalityQuery,proto3,oneof"`
 }
 
 func (*ReadRequest_TraceById) isReadRequest_Query() {}
@@ -1320,9 +1903,17 @@ func (*ReadRequest_TraceSearch) isReadRequest_Query() {}
 
 func (*ReadRequest_LogSearch) isReadRequest_Query() {}
 
-func (*ReadRequest_SeriesSearch) isReadRequest_Query() {}
-
 func (*ReadRequest_Catalog) isReadRequest_Query() {}
+
+func (*ReadRequest_SeriesSelect) isReadRequest_Query() {}
+
+func (*ReadRequest_LabelQuery) isReadRequest_Query() {}
+
+func (*ReadRequest_MetadataQuery) isReadRequest_Query() {}
+
+func (*ReadRequest_ExemplarQuery) isReadRequest_Query() {}
+
+func (*ReadRequest_CardinalityQuery) isReadRequest_Query() {}
 
 // TraceHit is one trace matching a search, with the time the partition sorts
 // it by (the start of its earliest matching span batch).
@@ -1336,7 +1927,7 @@ type TraceHit struct {
 
 func (x *TraceHit) Reset() {
 	*x = TraceHit{}
-	mi := &file_starling_proto_msgTypes[13]
+	mi := &file_starling_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1348,7 +1939,7 @@ func (x *TraceHit) String() string {
 func (*TraceHit) ProtoMessage() {}
 
 func (x *TraceHit) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[13]
+	mi := &file_starling_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1361,7 +1952,7 @@ func (x *TraceHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceHit.ProtoReflect.Descriptor instead.
 func (*TraceHit) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{13}
+	return file_starling_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TraceHit) GetTraceId() []byte {
@@ -1390,13 +1981,14 @@ type ResultChunk struct {
 	Refs          []*Record              `protobuf:"bytes,7,rep,name=refs,proto3" json:"refs,omitempty"`       // resource/scope records the records refer to
 	TraceHits     []*TraceHit            `protobuf:"bytes,8,rep,name=trace_hits,json=traceHits,proto3" json:"trace_hits,omitempty"`
 	Names         []string               `protobuf:"bytes,9,rep,name=names,proto3" json:"names,omitempty"`
+	Cardinality   *Cardinality           `protobuf:"bytes,10,opt,name=cardinality,proto3" json:"cardinality,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ResultChunk) Reset() {
 	*x = ResultChunk{}
-	mi := &file_starling_proto_msgTypes[14]
+	mi := &file_starling_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1408,7 +2000,7 @@ func (x *ResultChunk) String() string {
 func (*ResultChunk) ProtoMessage() {}
 
 func (x *ResultChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[14]
+	mi := &file_starling_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1421,7 +2013,7 @@ func (x *ResultChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultChunk.ProtoReflect.Descriptor instead.
 func (*ResultChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{14}
+	return file_starling_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ResultChunk) GetFormat() uint32 {
@@ -1487,6 +2079,13 @@ func (x *ResultChunk) GetNames() []string {
 	return nil
 }
 
+func (x *ResultChunk) GetCardinality() *Cardinality {
+	if x != nil {
+		return x.Cardinality
+	}
+	return nil
+}
+
 // NodeMeta is what a node gossips about itself (memberlist node metadata,
 // at most 512 bytes encoded). `protocol` is checked before anything else:
 // a node with an incompatible protocol is refused, never half-joined.
@@ -1511,7 +2110,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_starling_proto_msgTypes[15]
+	mi := &file_starling_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +2122,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[15]
+	mi := &file_starling_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +2135,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{15}
+	return file_starling_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *NodeMeta) GetProtocol() uint32 {
@@ -1643,7 +2242,7 @@ type NodeRecord struct {
 
 func (x *NodeRecord) Reset() {
 	*x = NodeRecord{}
-	mi := &file_starling_proto_msgTypes[16]
+	mi := &file_starling_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +2254,7 @@ func (x *NodeRecord) String() string {
 func (*NodeRecord) ProtoMessage() {}
 
 func (x *NodeRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[16]
+	mi := &file_starling_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +2267,7 @@ func (x *NodeRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeRecord.ProtoReflect.Descriptor instead.
 func (*NodeRecord) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{16}
+	return file_starling_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *NodeRecord) GetMeta() *NodeMeta {
@@ -1714,7 +2313,7 @@ type ClusterSettings struct {
 
 func (x *ClusterSettings) Reset() {
 	*x = ClusterSettings{}
-	mi := &file_starling_proto_msgTypes[17]
+	mi := &file_starling_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1726,7 +2325,7 @@ func (x *ClusterSettings) String() string {
 func (*ClusterSettings) ProtoMessage() {}
 
 func (x *ClusterSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[17]
+	mi := &file_starling_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1739,7 +2338,7 @@ func (x *ClusterSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterSettings.ProtoReflect.Descriptor instead.
 func (*ClusterSettings) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{17}
+	return file_starling_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ClusterSettings) GetClusterId() string {
@@ -1802,7 +2401,7 @@ type RaftCommand struct {
 
 func (x *RaftCommand) Reset() {
 	*x = RaftCommand{}
-	mi := &file_starling_proto_msgTypes[18]
+	mi := &file_starling_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1814,7 +2413,7 @@ func (x *RaftCommand) String() string {
 func (*RaftCommand) ProtoMessage() {}
 
 func (x *RaftCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[18]
+	mi := &file_starling_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1827,7 +2426,7 @@ func (x *RaftCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftCommand.ProtoReflect.Descriptor instead.
 func (*RaftCommand) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{18}
+	return file_starling_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RaftCommand) GetFormat() uint32 {
@@ -1935,7 +2534,7 @@ type InitCluster struct {
 
 func (x *InitCluster) Reset() {
 	*x = InitCluster{}
-	mi := &file_starling_proto_msgTypes[19]
+	mi := &file_starling_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1947,7 +2546,7 @@ func (x *InitCluster) String() string {
 func (*InitCluster) ProtoMessage() {}
 
 func (x *InitCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[19]
+	mi := &file_starling_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1960,7 +2559,7 @@ func (x *InitCluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitCluster.ProtoReflect.Descriptor instead.
 func (*InitCluster) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{19}
+	return file_starling_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *InitCluster) GetSettings() *ClusterSettings {
@@ -1987,7 +2586,7 @@ type PutNode struct {
 
 func (x *PutNode) Reset() {
 	*x = PutNode{}
-	mi := &file_starling_proto_msgTypes[20]
+	mi := &file_starling_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1999,7 +2598,7 @@ func (x *PutNode) String() string {
 func (*PutNode) ProtoMessage() {}
 
 func (x *PutNode) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[20]
+	mi := &file_starling_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2012,7 +2611,7 @@ func (x *PutNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutNode.ProtoReflect.Descriptor instead.
 func (*PutNode) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{20}
+	return file_starling_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PutNode) GetNode() *NodeRecord {
@@ -2032,7 +2631,7 @@ type RemoveNode struct {
 
 func (x *RemoveNode) Reset() {
 	*x = RemoveNode{}
-	mi := &file_starling_proto_msgTypes[21]
+	mi := &file_starling_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2044,7 +2643,7 @@ func (x *RemoveNode) String() string {
 func (*RemoveNode) ProtoMessage() {}
 
 func (x *RemoveNode) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[21]
+	mi := &file_starling_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2057,7 +2656,7 @@ func (x *RemoveNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNode.ProtoReflect.Descriptor instead.
 func (*RemoveNode) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{21}
+	return file_starling_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RemoveNode) GetId() string {
@@ -2078,7 +2677,7 @@ type PartitionUpdate struct {
 
 func (x *PartitionUpdate) Reset() {
 	*x = PartitionUpdate{}
-	mi := &file_starling_proto_msgTypes[22]
+	mi := &file_starling_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2090,7 +2689,7 @@ func (x *PartitionUpdate) String() string {
 func (*PartitionUpdate) ProtoMessage() {}
 
 func (x *PartitionUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[22]
+	mi := &file_starling_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2103,7 +2702,7 @@ func (x *PartitionUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionUpdate.ProtoReflect.Descriptor instead.
 func (*PartitionUpdate) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{22}
+	return file_starling_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PartitionUpdate) GetPartition() *Partition {
@@ -2130,7 +2729,7 @@ type UpdatePartitions struct {
 
 func (x *UpdatePartitions) Reset() {
 	*x = UpdatePartitions{}
-	mi := &file_starling_proto_msgTypes[23]
+	mi := &file_starling_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2142,7 +2741,7 @@ func (x *UpdatePartitions) String() string {
 func (*UpdatePartitions) ProtoMessage() {}
 
 func (x *UpdatePartitions) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[23]
+	mi := &file_starling_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2155,7 +2754,7 @@ func (x *UpdatePartitions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePartitions.ProtoReflect.Descriptor instead.
 func (*UpdatePartitions) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{23}
+	return file_starling_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UpdatePartitions) GetUpdates() []*PartitionUpdate {
@@ -2178,7 +2777,7 @@ type PartitionStats struct {
 
 func (x *PartitionStats) Reset() {
 	*x = PartitionStats{}
-	mi := &file_starling_proto_msgTypes[24]
+	mi := &file_starling_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2190,7 +2789,7 @@ func (x *PartitionStats) String() string {
 func (*PartitionStats) ProtoMessage() {}
 
 func (x *PartitionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[24]
+	mi := &file_starling_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2203,7 +2802,7 @@ func (x *PartitionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionStats.ProtoReflect.Descriptor instead.
 func (*PartitionStats) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{24}
+	return file_starling_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PartitionStats) GetSignal() Signal {
@@ -2245,7 +2844,7 @@ type ReportSizes struct {
 
 func (x *ReportSizes) Reset() {
 	*x = ReportSizes{}
-	mi := &file_starling_proto_msgTypes[25]
+	mi := &file_starling_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2257,7 +2856,7 @@ func (x *ReportSizes) String() string {
 func (*ReportSizes) ProtoMessage() {}
 
 func (x *ReportSizes) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[25]
+	mi := &file_starling_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2270,7 +2869,7 @@ func (x *ReportSizes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportSizes.ProtoReflect.Descriptor instead.
 func (*ReportSizes) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{25}
+	return file_starling_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ReportSizes) GetStats() []*PartitionStats {
@@ -2293,7 +2892,7 @@ type MetaState struct {
 
 func (x *MetaState) Reset() {
 	*x = MetaState{}
-	mi := &file_starling_proto_msgTypes[26]
+	mi := &file_starling_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2305,7 +2904,7 @@ func (x *MetaState) String() string {
 func (*MetaState) ProtoMessage() {}
 
 func (x *MetaState) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[26]
+	mi := &file_starling_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2318,7 +2917,7 @@ func (x *MetaState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaState.ProtoReflect.Descriptor instead.
 func (*MetaState) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{26}
+	return file_starling_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *MetaState) GetFormat() uint32 {
@@ -2363,7 +2962,7 @@ type SnapshotKV struct {
 
 func (x *SnapshotKV) Reset() {
 	*x = SnapshotKV{}
-	mi := &file_starling_proto_msgTypes[27]
+	mi := &file_starling_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2375,7 +2974,7 @@ func (x *SnapshotKV) String() string {
 func (*SnapshotKV) ProtoMessage() {}
 
 func (x *SnapshotKV) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[27]
+	mi := &file_starling_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2388,7 +2987,7 @@ func (x *SnapshotKV) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotKV.ProtoReflect.Descriptor instead.
 func (*SnapshotKV) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{27}
+	return file_starling_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SnapshotKV) GetKey() []byte {
@@ -2438,13 +3037,14 @@ type SnapshotChunk struct {
 	Seq           uint64                 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`       // 0, 1, 2, … within one stream
 	Kvs           []*SnapshotKV          `protobuf:"bytes,6,rep,name=kvs,proto3" json:"kvs,omitempty"`
 	Last          bool                   `protobuf:"varint,7,opt,name=last,proto3" json:"last,omitempty"`
+	Space         uint32                 `protobuf:"varint,8,opt,name=space,proto3" json:"space,omitempty"` // storage space of the signal (metrics: 0 chunks and index, 1 records, 2 5m rollups, 3 1h rollups)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_starling_proto_msgTypes[28]
+	mi := &file_starling_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2456,7 +3056,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[28]
+	mi := &file_starling_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2469,7 +3069,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{28}
+	return file_starling_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SnapshotChunk) GetFormat() uint32 {
@@ -2521,6 +3121,13 @@ func (x *SnapshotChunk) GetLast() bool {
 	return false
 }
 
+func (x *SnapshotChunk) GetSpace() uint32 {
+	if x != nil {
+		return x.Space
+	}
+	return 0
+}
+
 // MetaProposal asks the Raft leader's meta actor to commit a command.
 type MetaProposal struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2532,7 +3139,7 @@ type MetaProposal struct {
 
 func (x *MetaProposal) Reset() {
 	*x = MetaProposal{}
-	mi := &file_starling_proto_msgTypes[29]
+	mi := &file_starling_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2544,7 +3151,7 @@ func (x *MetaProposal) String() string {
 func (*MetaProposal) ProtoMessage() {}
 
 func (x *MetaProposal) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[29]
+	mi := &file_starling_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2557,7 +3164,7 @@ func (x *MetaProposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaProposal.ProtoReflect.Descriptor instead.
 func (*MetaProposal) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{29}
+	return file_starling_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MetaProposal) GetRequestId() uint64 {
@@ -2590,7 +3197,7 @@ type MetaProposalReply struct {
 
 func (x *MetaProposalReply) Reset() {
 	*x = MetaProposalReply{}
-	mi := &file_starling_proto_msgTypes[30]
+	mi := &file_starling_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2602,7 +3209,7 @@ func (x *MetaProposalReply) String() string {
 func (*MetaProposalReply) ProtoMessage() {}
 
 func (x *MetaProposalReply) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[30]
+	mi := &file_starling_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2615,7 +3222,7 @@ func (x *MetaProposalReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaProposalReply.ProtoReflect.Descriptor instead.
 func (*MetaProposalReply) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{30}
+	return file_starling_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MetaProposalReply) GetRequestId() uint64 {
@@ -2668,7 +3275,7 @@ type HandoffOpen struct {
 
 func (x *HandoffOpen) Reset() {
 	*x = HandoffOpen{}
-	mi := &file_starling_proto_msgTypes[31]
+	mi := &file_starling_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2680,7 +3287,7 @@ func (x *HandoffOpen) String() string {
 func (*HandoffOpen) ProtoMessage() {}
 
 func (x *HandoffOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[31]
+	mi := &file_starling_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2693,7 +3300,7 @@ func (x *HandoffOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffOpen.ProtoReflect.Descriptor instead.
 func (*HandoffOpen) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{31}
+	return file_starling_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *HandoffOpen) GetFormat() uint32 {
@@ -2742,7 +3349,7 @@ type HandoffReady struct {
 
 func (x *HandoffReady) Reset() {
 	*x = HandoffReady{}
-	mi := &file_starling_proto_msgTypes[32]
+	mi := &file_starling_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2754,7 +3361,7 @@ func (x *HandoffReady) String() string {
 func (*HandoffReady) ProtoMessage() {}
 
 func (x *HandoffReady) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[32]
+	mi := &file_starling_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2767,7 +3374,7 @@ func (x *HandoffReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffReady.ProtoReflect.Descriptor instead.
 func (*HandoffReady) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{32}
+	return file_starling_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *HandoffReady) GetMigrationId() string {
@@ -2795,7 +3402,7 @@ type HandoffChunk struct {
 
 func (x *HandoffChunk) Reset() {
 	*x = HandoffChunk{}
-	mi := &file_starling_proto_msgTypes[33]
+	mi := &file_starling_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2807,7 +3414,7 @@ func (x *HandoffChunk) String() string {
 func (*HandoffChunk) ProtoMessage() {}
 
 func (x *HandoffChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[33]
+	mi := &file_starling_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2820,7 +3427,7 @@ func (x *HandoffChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffChunk.ProtoReflect.Descriptor instead.
 func (*HandoffChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{33}
+	return file_starling_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *HandoffChunk) GetMigrationId() string {
@@ -2849,7 +3456,7 @@ type HandoffAck struct {
 
 func (x *HandoffAck) Reset() {
 	*x = HandoffAck{}
-	mi := &file_starling_proto_msgTypes[34]
+	mi := &file_starling_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2861,7 +3468,7 @@ func (x *HandoffAck) String() string {
 func (*HandoffAck) ProtoMessage() {}
 
 func (x *HandoffAck) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[34]
+	mi := &file_starling_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2874,7 +3481,7 @@ func (x *HandoffAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffAck.ProtoReflect.Descriptor instead.
 func (*HandoffAck) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{34}
+	return file_starling_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *HandoffAck) GetMigrationId() string {
@@ -2967,10 +3574,49 @@ const file_starling_proto_rawDesc = "" +
 	"\x05words\x18\x03 \x03(\tR\x05words\x126\n" +
 	"\n" +
 	"attributes\x18\x04 \x03(\v2\x16.starling.v1.AttributeR\n" +
-	"attributes\"R\n" +
-	"\fSeriesSearch\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
-	"\x06labels\x18\x02 \x03(\v2\x16.starling.v1.AttributeR\x06labels\"\xc7\x01\n" +
+	"attributes\"\xbc\x01\n" +
+	"\fLabelMatcher\x122\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1e.starling.v1.LabelMatcher.TypeR\x04type\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\"N\n" +
+	"\x04Type\x12\x0e\n" +
+	"\n" +
+	"TYPE_EQUAL\x10\x00\x12\x12\n" +
+	"\x0eTYPE_NOT_EQUAL\x10\x01\x12\x0e\n" +
+	"\n" +
+	"TYPE_REGEX\x10\x02\x12\x12\n" +
+	"\x0eTYPE_NOT_REGEX\x10\x03\"\xd1\x01\n" +
+	"\fSeriesSelect\x125\n" +
+	"\bmatchers\x18\x01 \x03(\v2\x19.starling.v1.LabelMatcherR\bmatchers\x12\x19\n" +
+	"\bstart_ms\x18\x02 \x01(\x03R\astartMs\x12\x15\n" +
+	"\x06end_ms\x18\x03 \x01(\x03R\x05endMs\x12\x1f\n" +
+	"\vlabels_only\x18\x04 \x01(\bR\n" +
+	"labelsOnly\x127\n" +
+	"\n" +
+	"resolution\x18\x05 \x01(\x0e2\x17.starling.v1.ResolutionR\n" +
+	"resolution\"\x89\x01\n" +
+	"\n" +
+	"LabelQuery\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\bmatchers\x18\x02 \x03(\v2\x19.starling.v1.LabelMatcherR\bmatchers\x12\x19\n" +
+	"\bstart_ms\x18\x03 \x01(\x03R\astartMs\x12\x15\n" +
+	"\x06end_ms\x18\x04 \x01(\x03R\x05endMs\"'\n" +
+	"\rMetadataQuery\x12\x16\n" +
+	"\x06metric\x18\x01 \x01(\tR\x06metric\"x\n" +
+	"\rExemplarQuery\x125\n" +
+	"\bmatchers\x18\x01 \x03(\v2\x19.starling.v1.LabelMatcherR\bmatchers\x12\x19\n" +
+	"\bstart_ms\x18\x02 \x01(\x03R\astartMs\x12\x15\n" +
+	"\x06end_ms\x18\x03 \x01(\x03R\x05endMs\"$\n" +
+	"\x10CardinalityQuery\x12\x10\n" +
+	"\x03top\x18\x01 \x01(\rR\x03top\"7\n" +
+	"\tNameCount\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06series\x18\x02 \x01(\x04R\x06series\"\x9d\x01\n" +
+	"\vCardinality\x12#\n" +
+	"\ractive_series\x18\x01 \x01(\x04R\factiveSeries\x120\n" +
+	"\ametrics\x18\x02 \x03(\v2\x16.starling.v1.NameCountR\ametrics\x127\n" +
+	"\vlabel_pairs\x18\x03 \x03(\v2\x16.starling.v1.NameCountR\n" +
+	"labelPairs\"\xc7\x01\n" +
 	"\aCatalog\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.starling.v1.Catalog.KindR\x04kind\x12\x18\n" +
 	"\aservice\x18\x02 \x01(\tR\aservice\x12\x16\n" +
@@ -2979,7 +3625,7 @@ const file_starling_proto_rawDesc = "" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rKIND_SERVICES\x10\x01\x12\x13\n" +
 	"\x0fKIND_OPERATIONS\x10\x02\x12\x15\n" +
-	"\x11KIND_METRIC_NAMES\x10\x03\"\x8a\x04\n" +
+	"\x11KIND_METRIC_NAMES\x10\x03\"\xa4\x06\n" +
 	"\vReadRequest\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x19\n" +
 	"\bquery_id\x18\x02 \x01(\x04R\aqueryId\x127\n" +
@@ -2991,13 +3637,18 @@ const file_starling_proto_rawDesc = "" +
 	" \x01(\v2\x16.starling.v1.TraceByIDH\x00R\ttraceById\x12=\n" +
 	"\ftrace_search\x18\v \x01(\v2\x18.starling.v1.TraceSearchH\x00R\vtraceSearch\x127\n" +
 	"\n" +
-	"log_search\x18\f \x01(\v2\x16.starling.v1.LogSearchH\x00R\tlogSearch\x12@\n" +
-	"\rseries_search\x18\r \x01(\v2\x19.starling.v1.SeriesSearchH\x00R\fseriesSearch\x120\n" +
-	"\acatalog\x18\x0e \x01(\v2\x14.starling.v1.CatalogH\x00R\acatalogB\a\n" +
-	"\x05query\"K\n" +
+	"log_search\x18\f \x01(\v2\x16.starling.v1.LogSearchH\x00R\tlogSearch\x120\n" +
+	"\acatalog\x18\x0e \x01(\v2\x14.starling.v1.CatalogH\x00R\acatalog\x12@\n" +
+	"\rseries_select\x18\x0f \x01(\v2\x19.starling.v1.SeriesSelectH\x00R\fseriesSelect\x12:\n" +
+	"\vlabel_query\x18\x10 \x01(\v2\x17.starling.v1.LabelQueryH\x00R\n" +
+	"labelQuery\x12C\n" +
+	"\x0emetadata_query\x18\x11 \x01(\v2\x1a.starling.v1.MetadataQueryH\x00R\rmetadataQuery\x12C\n" +
+	"\x0eexemplar_query\x18\x12 \x01(\v2\x1a.starling.v1.ExemplarQueryH\x00R\rexemplarQuery\x12L\n" +
+	"\x11cardinality_query\x18\x13 \x01(\v2\x1d.starling.v1.CardinalityQueryH\x00R\x10cardinalityQueryB\a\n" +
+	"\x05queryJ\x04\b\r\x10\x0e\"K\n" +
 	"\bTraceHit\x12\x19\n" +
 	"\btrace_id\x18\x01 \x01(\fR\atraceId\x12$\n" +
-	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\"\xc7\x02\n" +
+	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\"\x83\x03\n" +
 	"\vResultChunk\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x19\n" +
 	"\bquery_id\x18\x02 \x01(\x04R\aqueryId\x127\n" +
@@ -3008,7 +3659,9 @@ const file_starling_proto_rawDesc = "" +
 	"\x04refs\x18\a \x03(\v2\x13.starling.v1.RecordR\x04refs\x124\n" +
 	"\n" +
 	"trace_hits\x18\b \x03(\v2\x15.starling.v1.TraceHitR\ttraceHits\x12\x14\n" +
-	"\x05names\x18\t \x03(\tR\x05names\"\x8a\x03\n" +
+	"\x05names\x18\t \x03(\tR\x05names\x12:\n" +
+	"\vcardinality\x18\n" +
+	" \x01(\v2\x18.starling.v1.CardinalityR\vcardinality\"\x8a\x03\n" +
 	"\bNodeMeta\x12\x1a\n" +
 	"\bprotocol\x18\x01 \x01(\rR\bprotocol\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1d\n" +
@@ -3090,7 +3743,7 @@ const file_starling_proto_rawDesc = "" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x12\x1d\n" +
 	"\n" +
 	"expires_at\x18\x04 \x01(\x04R\texpiresAt\x12\x1b\n" +
-	"\tuser_meta\x18\x05 \x01(\rR\buserMeta\"\xdb\x01\n" +
+	"\tuser_meta\x18\x05 \x01(\rR\buserMeta\"\xf1\x01\n" +
 	"\rSnapshotChunk\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12+\n" +
 	"\x06signal\x18\x02 \x01(\x0e2\x13.starling.v1.SignalR\x06signal\x12\x1c\n" +
@@ -3098,7 +3751,8 @@ const file_starling_proto_rawDesc = "" +
 	"\x06window\x18\x04 \x01(\x03R\x06window\x12\x10\n" +
 	"\x03seq\x18\x05 \x01(\x04R\x03seq\x12)\n" +
 	"\x03kvs\x18\x06 \x03(\v2\x17.starling.v1.SnapshotKVR\x03kvs\x12\x12\n" +
-	"\x04last\x18\a \x01(\bR\x04last\"a\n" +
+	"\x04last\x18\a \x01(\bR\x04last\x12\x14\n" +
+	"\x05space\x18\b \x01(\rR\x05space\"a\n" +
 	"\fMetaProposal\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x122\n" +
@@ -3143,7 +3797,12 @@ const file_starling_proto_rawDesc = "" +
 	"\x16PARTITION_STATE_ACTIVE\x10\x01\x12\x1d\n" +
 	"\x19PARTITION_STATE_MIGRATING\x10\x02\x12\x1d\n" +
 	"\x19PARTITION_STATE_SPLITTING\x10\x03\x12\x1c\n" +
-	"\x18PARTITION_STATE_READONLY\x10\x04*\x7f\n" +
+	"\x18PARTITION_STATE_READONLY\x10\x04*F\n" +
+	"\n" +
+	"Resolution\x12\x12\n" +
+	"\x0eRESOLUTION_RAW\x10\x00\x12\x11\n" +
+	"\rRESOLUTION_5M\x10\x01\x12\x11\n" +
+	"\rRESOLUTION_1H\x10\x02*\x7f\n" +
 	"\tNodeState\x12\x1a\n" +
 	"\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10NODE_STATE_ALIVE\x10\x01\x12\x16\n" +
@@ -3163,98 +3822,118 @@ func file_starling_proto_rawDescGZIP() []byte {
 	return file_starling_proto_rawDescData
 }
 
-var file_starling_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_starling_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_starling_proto_goTypes = []any{
 	(Signal)(0),               // 0: starling.v1.Signal
 	(Role)(0),                 // 1: starling.v1.Role
 	(PartitionState)(0),       // 2: starling.v1.PartitionState
-	(NodeState)(0),            // 3: starling.v1.NodeState
-	(Catalog_Kind)(0),         // 4: starling.v1.Catalog.Kind
-	(*PartitionRef)(nil),      // 5: starling.v1.PartitionRef
-	(*Partition)(nil),         // 6: starling.v1.Partition
-	(*WriteBatch)(nil),        // 7: starling.v1.WriteBatch
-	(*WriteAck)(nil),          // 8: starling.v1.WriteAck
-	(*NotPrimary)(nil),        // 9: starling.v1.NotPrimary
-	(*Record)(nil),            // 10: starling.v1.Record
-	(*TraceByID)(nil),         // 11: starling.v1.TraceByID
-	(*TraceSearch)(nil),       // 12: starling.v1.TraceSearch
-	(*Attribute)(nil),         // 13: starling.v1.Attribute
-	(*LogSearch)(nil),         // 14: starling.v1.LogSearch
-	(*SeriesSearch)(nil),      // 15: starling.v1.SeriesSearch
-	(*Catalog)(nil),           // 16: starling.v1.Catalog
-	(*ReadRequest)(nil),       // 17: starling.v1.ReadRequest
-	(*TraceHit)(nil),          // 18: starling.v1.TraceHit
-	(*ResultChunk)(nil),       // 19: starling.v1.ResultChunk
-	(*NodeMeta)(nil),          // 20: starling.v1.NodeMeta
-	(*NodeRecord)(nil),        // 21: starling.v1.NodeRecord
-	(*ClusterSettings)(nil),   // 22: starling.v1.ClusterSettings
-	(*RaftCommand)(nil),       // 23: starling.v1.RaftCommand
-	(*InitCluster)(nil),       // 24: starling.v1.InitCluster
-	(*PutNode)(nil),           // 25: starling.v1.PutNode
-	(*RemoveNode)(nil),        // 26: starling.v1.RemoveNode
-	(*PartitionUpdate)(nil),   // 27: starling.v1.PartitionUpdate
-	(*UpdatePartitions)(nil),  // 28: starling.v1.UpdatePartitions
-	(*PartitionStats)(nil),    // 29: starling.v1.PartitionStats
-	(*ReportSizes)(nil),       // 30: starling.v1.ReportSizes
-	(*MetaState)(nil),         // 31: starling.v1.MetaState
-	(*SnapshotKV)(nil),        // 32: starling.v1.SnapshotKV
-	(*SnapshotChunk)(nil),     // 33: starling.v1.SnapshotChunk
-	(*MetaProposal)(nil),      // 34: starling.v1.MetaProposal
-	(*MetaProposalReply)(nil), // 35: starling.v1.MetaProposalReply
-	(*HandoffOpen)(nil),       // 36: starling.v1.HandoffOpen
-	(*HandoffReady)(nil),      // 37: starling.v1.HandoffReady
-	(*HandoffChunk)(nil),      // 38: starling.v1.HandoffChunk
-	(*HandoffAck)(nil),        // 39: starling.v1.HandoffAck
+	(Resolution)(0),           // 3: starling.v1.Resolution
+	(NodeState)(0),            // 4: starling.v1.NodeState
+	(LabelMatcher_Type)(0),    // 5: starling.v1.LabelMatcher.Type
+	(Catalog_Kind)(0),         // 6: starling.v1.Catalog.Kind
+	(*PartitionRef)(nil),      // 7: starling.v1.PartitionRef
+	(*Partition)(nil),         // 8: starling.v1.Partition
+	(*WriteBatch)(nil),        // 9: starling.v1.WriteBatch
+	(*WriteAck)(nil),          // 10: starling.v1.WriteAck
+	(*NotPrimary)(nil),        // 11: starling.v1.NotPrimary
+	(*Record)(nil),            // 12: starling.v1.Record
+	(*TraceByID)(nil),         // 13: starling.v1.TraceByID
+	(*TraceSearch)(nil),       // 14: starling.v1.TraceSearch
+	(*Attribute)(nil),         // 15: starling.v1.Attribute
+	(*LogSearch)(nil),         // 16: starling.v1.LogSearch
+	(*LabelMatcher)(nil),      // 17: starling.v1.LabelMatcher
+	(*SeriesSelect)(nil),      // 18: starling.v1.SeriesSelect
+	(*LabelQuery)(nil),        // 19: starling.v1.LabelQuery
+	(*MetadataQuery)(nil),     // 20: starling.v1.MetadataQuery
+	(*ExemplarQuery)(nil),     // 21: starling.v1.ExemplarQuery
+	(*CardinalityQuery)(nil),  // 22: starling.v1.CardinalityQuery
+	(*NameCount)(nil),         // 23: starling.v1.NameCount
+	(*Cardinality)(nil),       // 24: starling.v1.Cardinality
+	(*Catalog)(nil),           // 25: starling.v1.Catalog
+	(*ReadRequest)(nil),       // 26: starling.v1.ReadRequest
+	(*TraceHit)(nil),          // 27: starling.v1.TraceHit
+	(*ResultChunk)(nil),       // 28: starling.v1.ResultChunk
+	(*NodeMeta)(nil),          // 29: starling.v1.NodeMeta
+	(*NodeRecord)(nil),        // 30: starling.v1.NodeRecord
+	(*ClusterSettings)(nil),   // 31: starling.v1.ClusterSettings
+	(*RaftCommand)(nil),       // 32: starling.v1.RaftCommand
+	(*InitCluster)(nil),       // 33: starling.v1.InitCluster
+	(*PutNode)(nil),           // 34: starling.v1.PutNode
+	(*RemoveNode)(nil),        // 35: starling.v1.RemoveNode
+	(*PartitionUpdate)(nil),   // 36: starling.v1.PartitionUpdate
+	(*UpdatePartitions)(nil),  // 37: starling.v1.UpdatePartitions
+	(*PartitionStats)(nil),    // 38: starling.v1.PartitionStats
+	(*ReportSizes)(nil),       // 39: starling.v1.ReportSizes
+	(*MetaState)(nil),         // 40: starling.v1.MetaState
+	(*SnapshotKV)(nil),        // 41: starling.v1.SnapshotKV
+	(*SnapshotChunk)(nil),     // 42: starling.v1.SnapshotChunk
+	(*MetaProposal)(nil),      // 43: starling.v1.MetaProposal
+	(*MetaProposalReply)(nil), // 44: starling.v1.MetaProposalReply
+	(*HandoffOpen)(nil),       // 45: starling.v1.HandoffOpen
+	(*HandoffReady)(nil),      // 46: starling.v1.HandoffReady
+	(*HandoffChunk)(nil),      // 47: starling.v1.HandoffChunk
+	(*HandoffAck)(nil),        // 48: starling.v1.HandoffAck
 }
 var file_starling_proto_depIdxs = []int32{
 	0,  // 0: starling.v1.PartitionRef.signal:type_name -> starling.v1.Signal
 	0,  // 1: starling.v1.Partition.signal:type_name -> starling.v1.Signal
 	2,  // 2: starling.v1.Partition.state:type_name -> starling.v1.PartitionState
-	5,  // 3: starling.v1.WriteBatch.partition:type_name -> starling.v1.PartitionRef
-	5,  // 4: starling.v1.WriteAck.partition:type_name -> starling.v1.PartitionRef
-	5,  // 5: starling.v1.NotPrimary.partition:type_name -> starling.v1.PartitionRef
-	13, // 6: starling.v1.TraceSearch.attributes:type_name -> starling.v1.Attribute
-	13, // 7: starling.v1.LogSearch.attributes:type_name -> starling.v1.Attribute
-	13, // 8: starling.v1.SeriesSearch.labels:type_name -> starling.v1.Attribute
-	4,  // 9: starling.v1.Catalog.kind:type_name -> starling.v1.Catalog.Kind
-	5,  // 10: starling.v1.ReadRequest.partition:type_name -> starling.v1.PartitionRef
-	11, // 11: starling.v1.ReadRequest.trace_by_id:type_name -> starling.v1.TraceByID
-	12, // 12: starling.v1.ReadRequest.trace_search:type_name -> starling.v1.TraceSearch
-	14, // 13: starling.v1.ReadRequest.log_search:type_name -> starling.v1.LogSearch
-	15, // 14: starling.v1.ReadRequest.series_search:type_name -> starling.v1.SeriesSearch
-	16, // 15: starling.v1.ReadRequest.catalog:type_name -> starling.v1.Catalog
-	5,  // 16: starling.v1.ResultChunk.partition:type_name -> starling.v1.PartitionRef
-	10, // 17: starling.v1.ResultChunk.records:type_name -> starling.v1.Record
-	10, // 18: starling.v1.ResultChunk.refs:type_name -> starling.v1.Record
-	18, // 19: starling.v1.ResultChunk.trace_hits:type_name -> starling.v1.TraceHit
-	20, // 20: starling.v1.NodeRecord.meta:type_name -> starling.v1.NodeMeta
-	3,  // 21: starling.v1.NodeRecord.state:type_name -> starling.v1.NodeState
-	24, // 22: starling.v1.RaftCommand.init:type_name -> starling.v1.InitCluster
-	25, // 23: starling.v1.RaftCommand.put_node:type_name -> starling.v1.PutNode
-	26, // 24: starling.v1.RaftCommand.remove_node:type_name -> starling.v1.RemoveNode
-	28, // 25: starling.v1.RaftCommand.update_partitions:type_name -> starling.v1.UpdatePartitions
-	30, // 26: starling.v1.RaftCommand.report_sizes:type_name -> starling.v1.ReportSizes
-	22, // 27: starling.v1.InitCluster.settings:type_name -> starling.v1.ClusterSettings
-	6,  // 28: starling.v1.InitCluster.partitions:type_name -> starling.v1.Partition
-	21, // 29: starling.v1.PutNode.node:type_name -> starling.v1.NodeRecord
-	6,  // 30: starling.v1.PartitionUpdate.partition:type_name -> starling.v1.Partition
-	27, // 31: starling.v1.UpdatePartitions.updates:type_name -> starling.v1.PartitionUpdate
-	0,  // 32: starling.v1.PartitionStats.signal:type_name -> starling.v1.Signal
-	29, // 33: starling.v1.ReportSizes.stats:type_name -> starling.v1.PartitionStats
-	22, // 34: starling.v1.MetaState.settings:type_name -> starling.v1.ClusterSettings
-	21, // 35: starling.v1.MetaState.nodes:type_name -> starling.v1.NodeRecord
-	6,  // 36: starling.v1.MetaState.partitions:type_name -> starling.v1.Partition
-	0,  // 37: starling.v1.SnapshotChunk.signal:type_name -> starling.v1.Signal
-	32, // 38: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
-	23, // 39: starling.v1.MetaProposal.command:type_name -> starling.v1.RaftCommand
-	0,  // 40: starling.v1.HandoffOpen.signal:type_name -> starling.v1.Signal
-	33, // 41: starling.v1.HandoffChunk.chunk:type_name -> starling.v1.SnapshotChunk
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	7,  // 3: starling.v1.WriteBatch.partition:type_name -> starling.v1.PartitionRef
+	7,  // 4: starling.v1.WriteAck.partition:type_name -> starling.v1.PartitionRef
+	7,  // 5: starling.v1.NotPrimary.partition:type_name -> starling.v1.PartitionRef
+	15, // 6: starling.v1.TraceSearch.attributes:type_name -> starling.v1.Attribute
+	15, // 7: starling.v1.LogSearch.attributes:type_name -> starling.v1.Attribute
+	5,  // 8: starling.v1.LabelMatcher.type:type_name -> starling.v1.LabelMatcher.Type
+	17, // 9: starling.v1.SeriesSelect.matchers:type_name -> starling.v1.LabelMatcher
+	3,  // 10: starling.v1.SeriesSelect.resolution:type_name -> starling.v1.Resolution
+	17, // 11: starling.v1.LabelQuery.matchers:type_name -> starling.v1.LabelMatcher
+	17, // 12: starling.v1.ExemplarQuery.matchers:type_name -> starling.v1.LabelMatcher
+	23, // 13: starling.v1.Cardinality.metrics:type_name -> starling.v1.NameCount
+	23, // 14: starling.v1.Cardinality.label_pairs:type_name -> starling.v1.NameCount
+	6,  // 15: starling.v1.Catalog.kind:type_name -> starling.v1.Catalog.Kind
+	7,  // 16: starling.v1.ReadRequest.partition:type_name -> starling.v1.PartitionRef
+	13, // 17: starling.v1.ReadRequest.trace_by_id:type_name -> starling.v1.TraceByID
+	14, // 18: starling.v1.ReadRequest.trace_search:type_name -> starling.v1.TraceSearch
+	16, // 19: starling.v1.ReadRequest.log_search:type_name -> starling.v1.LogSearch
+	25, // 20: starling.v1.ReadRequest.catalog:type_name -> starling.v1.Catalog
+	18, // 21: starling.v1.ReadRequest.series_select:type_name -> starling.v1.SeriesSelect
+	19, // 22: starling.v1.ReadRequest.label_query:type_name -> starling.v1.LabelQuery
+	20, // 23: starling.v1.ReadRequest.metadata_query:type_name -> starling.v1.MetadataQuery
+	21, // 24: starling.v1.ReadRequest.exemplar_query:type_name -> starling.v1.ExemplarQuery
+	22, // 25: starling.v1.ReadRequest.cardinality_query:type_name -> starling.v1.CardinalityQuery
+	7,  // 26: starling.v1.ResultChunk.partition:type_name -> starling.v1.PartitionRef
+	12, // 27: starling.v1.ResultChunk.records:type_name -> starling.v1.Record
+	12, // 28: starling.v1.ResultChunk.refs:type_name -> starling.v1.Record
+	27, // 29: starling.v1.ResultChunk.trace_hits:type_name -> starling.v1.TraceHit
+	24, // 30: starling.v1.ResultChunk.cardinality:type_name -> starling.v1.Cardinality
+	29, // 31: starling.v1.NodeRecord.meta:type_name -> starling.v1.NodeMeta
+	4,  // 32: starling.v1.NodeRecord.state:type_name -> starling.v1.NodeState
+	33, // 33: starling.v1.RaftCommand.init:type_name -> starling.v1.InitCluster
+	34, // 34: starling.v1.RaftCommand.put_node:type_name -> starling.v1.PutNode
+	35, // 35: starling.v1.RaftCommand.remove_node:type_name -> starling.v1.RemoveNode
+	37, // 36: starling.v1.RaftCommand.update_partitions:type_name -> starling.v1.UpdatePartitions
+	39, // 37: starling.v1.RaftCommand.report_sizes:type_name -> starling.v1.ReportSizes
+	31, // 38: starling.v1.InitCluster.settings:type_name -> starling.v1.ClusterSettings
+	8,  // 39: starling.v1.InitCluster.partitions:type_name -> starling.v1.Partition
+	30, // 40: starling.v1.PutNode.node:type_name -> starling.v1.NodeRecord
+	8,  // 41: starling.v1.PartitionUpdate.partition:type_name -> starling.v1.Partition
+	36, // 42: starling.v1.UpdatePartitions.updates:type_name -> starling.v1.PartitionUpdate
+	0,  // 43: starling.v1.PartitionStats.signal:type_name -> starling.v1.Signal
+	38, // 44: starling.v1.ReportSizes.stats:type_name -> starling.v1.PartitionStats
+	31, // 45: starling.v1.MetaState.settings:type_name -> starling.v1.ClusterSettings
+	30, // 46: starling.v1.MetaState.nodes:type_name -> starling.v1.NodeRecord
+	8,  // 47: starling.v1.MetaState.partitions:type_name -> starling.v1.Partition
+	0,  // 48: starling.v1.SnapshotChunk.signal:type_name -> starling.v1.Signal
+	41, // 49: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
+	32, // 50: starling.v1.MetaProposal.command:type_name -> starling.v1.RaftCommand
+	0,  // 51: starling.v1.HandoffOpen.signal:type_name -> starling.v1.Signal
+	42, // 52: starling.v1.HandoffChunk.chunk:type_name -> starling.v1.SnapshotChunk
+	53, // [53:53] is the sub-list for method output_type
+	53, // [53:53] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_starling_proto_init() }
@@ -3262,14 +3941,18 @@ func file_starling_proto_init() {
 	if File_starling_proto != nil {
 		return
 	}
-	file_starling_proto_msgTypes[12].OneofWrappers = []any{
+	file_starling_proto_msgTypes[19].OneofWrappers = []any{
 		(*ReadRequest_TraceById)(nil),
 		(*ReadRequest_TraceSearch)(nil),
 		(*ReadRequest_LogSearch)(nil),
-		(*ReadRequest_SeriesSearch)(nil),
 		(*ReadRequest_Catalog)(nil),
+		(*ReadRequest_SeriesSelect)(nil),
+		(*ReadRequest_LabelQuery)(nil),
+		(*ReadRequest_MetadataQuery)(nil),
+		(*ReadRequest_ExemplarQuery)(nil),
+		(*ReadRequest_CardinalityQuery)(nil),
 	}
-	file_starling_proto_msgTypes[18].OneofWrappers = []any{
+	file_starling_proto_msgTypes[25].OneofWrappers = []any{
 		(*RaftCommand_Init)(nil),
 		(*RaftCommand_PutNode)(nil),
 		(*RaftCommand_RemoveNode)(nil),
@@ -3281,8 +3964,8 @@ func file_starling_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_starling_proto_rawDesc), len(file_starling_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   35,
+			NumEnums:      7,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/starling-otel/starling/storage"
+	"github.com/starling-otel/starling/storage/tsdb"
 )
 
 // The generated records and how each one is told apart when read back:
@@ -234,18 +235,21 @@ func (b *builder) logsPayload(now time.Time) *payload {
 	return pl
 }
 
-// seriesLabels are a point's labels as storage sees them: resource and
-// point attributes merged, sorted by key.
-func seriesLabels(worker, s int) []storage.Label {
-	return []storage.Label{
-		{Key: "s", Value: strconv.Itoa(s)},
-		{Key: "service.name", Value: service},
-		{Key: "worker", Value: strconv.Itoa(worker)},
+// seriesLabels are a point's labels as storage sees them after the
+// Prometheus translation of OTLP: the metric name, job from service.name,
+// the point attributes; sorted by name.
+func seriesLabels(worker, s int) []tsdb.Label {
+	return []tsdb.Label{
+		{Name: tsdb.MetricNameLabel, Value: chaosMetric},
+		{Name: "job", Value: service},
+		{Name: "s", Value: strconv.Itoa(s)},
+		{Name: "worker", Value: strconv.Itoa(worker)},
 	}
 }
 
 func (b *builder) metricsPayload(now time.Time) *payload {
-	ts := max(now.UnixNano(), b.lastTS+1)
+	// Samples are kept to the millisecond: one request per millisecond.
+	ts := max(now.UnixNano()/1e6, b.lastTS/1e6+1) * 1e6
 	b.lastTS = ts
 	pl := &payload{signal: sigMetrics, metrics: pmetric.NewMetrics(), nrec: b.records}
 	rm := pl.metrics.ResourceMetrics().AppendEmpty()
@@ -254,12 +258,11 @@ func (b *builder) metricsPayload(now time.Time) *payload {
 	sm.Scope().SetName("chaoskit")
 	m := sm.Metrics().AppendEmpty()
 	m.SetName(chaosMetric)
-	m.SetUnit("1")
 	dps := m.SetEmptyGauge().DataPoints()
 	series := b.rng.Perm(seriesPerWorker)[:b.records]
 	for _, s := range series {
 		rec := pointRec{worker: int16(b.worker), series: int16(s), ts: ts, value: float64(b.seq*100 + s)}
-		rec.part = storage.PartitionOf(storage.SeriesHash(chaosMetric, seriesLabels(b.worker, s)), b.partitions)
+		rec.part = storage.PartitionOf(tsdb.SeriesHash(seriesLabels(b.worker, s)), b.partitions)
 		dp := dps.AppendEmpty()
 		dp.SetTimestamp(pcommon.Timestamp(ts))
 		dp.SetDoubleValue(rec.value)

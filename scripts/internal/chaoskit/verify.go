@@ -300,11 +300,11 @@ func (v *verifier) checkLogGroup(ctx context.Context, word string, recs []*logRe
 // seriesAnswer is the part of a series search the check reads.
 type seriesAnswer struct {
 	Series []struct {
-		Labels map[string]string `json:"labels"`
-		Points []struct {
+		Labels  map[string]string `json:"labels"`
+		Samples []struct {
 			Time  string `json:"time"`
 			Value any    `json:"value"`
-		} `json:"points"`
+		} `json:"samples"`
 	} `json:"series"`
 }
 
@@ -331,7 +331,7 @@ func (v *verifier) checkPoints(ctx context.Context, worker int, start, end int64
 		if err != nil {
 			continue
 		}
-		for _, p := range s.Points {
+		for _, p := range s.Samples {
 			t, err := time.Parse(time.RFC3339Nano, p.Time)
 			if err != nil {
 				continue

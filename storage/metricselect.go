@@ -1,0 +1,411 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/storage/tsdb"
+	"github.com/starling-otel/starling/storage/tsdb/chunk"
+)
+
+// A series select reads one partition: the postings of each window it
+// touches give the candidate series of the matchers that select values
+// (an equality, or a regex or inequality that rejects the empty value);
+// their definitions are checked against every matcher; then each matched
+// series' chunks overlapping the time range are read, and the head's
+// samples of the range are added as one more chunk. The answer is, per
+// series, a series record (its definition) followed by chunk records.
+
+// Matchers turns protobuf matchers into Prometheus matchers (regexes
+// compiled), or an error naming the bad one.
+func Matchers(ms []*starlingpb.LabelMatcher) ([]*labels.Matcher, error) {
+	out := make([]*labels.Matcher, 0, len(ms))
+	for _, m := range ms {
+		var t labels.MatchType
+		switch m.GetType() {
+		case starlingpb.LabelMatcher_TYPE_EQUAL:
+			t = labels.MatchEqual
+		case starlingpb.LabelMatcher_TYPE_NOT_EQUAL:
+			t = labels.MatchNotEqual
+		case starlingpb.LabelMatcher_TYPE_REGEX:
+			t = labels.MatchRegexp
+		case starlingpb.LabelMatcher_TYPE_NOT_REGEX:
+			t = labels.MatchNotRegexp
+		default:
+			return nil, fmt.Errorf("matcher type %v: %w", m.GetType(), ErrCorrupt)
+		}
+		lm, err := labels.NewMatcher(t, m.GetName(), m.GetValue())
+		if err != nil {
+			return nil, fmt.Errorf("matcher %s%s%q: %w", m.GetName(), t, m.GetValue(), err)
+		}
+		out = append(out, lm)
+	}
+	return out, nil
+}
+
+// matched is one series a select found.
+type matched struct {
+	hash   uint64
+	def    []byte // the series definition value
+	labels []tsdb.Label
+}
+
+// SelectSeries appends to out the series of partition p matching every
+// matcher of q with data in [q.StartMs, q.EndMs] (by window), at most
+// limit series (0: no limit): each one's definition record and, unless
+// q.LabelsOnly, its chunks overlapping the range, stored and from head
+// (nil: none).
+func (s *Store) SelectSeries(ctx context.Context, p uint32, q *starlingpb.SeriesSelect, limit int, head *tsdb.Head, out *starlingpb.ResultChunk) error {
+	ms, err := Matchers(q.GetMatchers())
+	if err != nil {
+		return err
+	}
+	release, err := s.readSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	ws := s.acquire(starlingpb.Signal_SIGNAL_METRICS, q.GetStartMs()*1e6, endNs(q.GetEndMs()))
+	defer releaseAll(ws)
+	found, err := s.selectMatched(ctx, ws, p, ms, limit)
+	if err != nil {
+		return err
+	}
+	var key []byte
+	var buf []tsdb.Sample
+	var hbuf []tsdb.HistogramSample
+	for _, m := range found {
+		key = seriesKey(key[:0], p, m.hash)
+		out.Records = append(out.Records, &starlingpb.Record{Key: bytes.Clone(key), Value: m.def})
+		if q.GetLabelsOnly() {
+			continue
+		}
+		for i := len(ws) - 1; i >= 0; i-- { // oldest first
+			if err := readChunks(ws[i].db(p), p, m.hash, q.GetStartMs(), q.GetEndMs(), s.blockMs(), out); err != nil {
+				return err
+			}
+		}
+		if head != nil {
+			buf, hbuf = head.Read(m.hash, q.GetStartMs(), q.GetEndMs(), buf[:0], hbuf[:0])
+			if err := appendHeadChunks(out, p, m.hash, buf, hbuf); err != nil {
+				return err
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+func endNs(endMs int64) int64 {
+	if endMs > math.MaxInt64/1_000_000 {
+		return math.MaxInt64
+	}
+	return endMs * 1e6
+}
+
+func (s *Store) blockMs() int64 { return BlockDuration(s.cfg.Window).Milliseconds() }
+
+// selectMatched finds the series matching ms in windows ws of partition p,
+// sorted by hash, with their labels from the newest window.
+func (s *Store) selectMatched(ctx context.Context, ws []*window, p uint32, ms []*labels.Matcher, limit int) ([]matched, error) {
+	var found []matched
+	seen := map[uint64]bool{}
+	for _, w := range ws { // newest first
+		err := w.db(p).View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: partitionPrefix(p)})
+			defer it.Close()
+			cands, err := candidates(it, p, ms)
+			if err != nil {
+				return err
+			}
+			for _, h := range cands {
+				if seen[h] {
+					continue
+				}
+				if limit > 0 && len(found) >= limit {
+					break
+				}
+				def, err := getValue(txn, seriesKey(nil, p, h))
+				if err != nil || def == nil {
+					if err != nil {
+						return err
+					}
+					continue
+				}
+				ls, err := decodeSeriesDef(def)
+				if err != nil {
+					continue // a definition of an unknown format
+				}
+				seen[h] = true
+				if matchesAll(ls, ms) {
+					found = append(found, matched{hash: h, def: def, labels: ls})
+				}
+			}
+			return ctx.Err()
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(found, func(a, b matched) int { return cmpUint64(a.hash, b.hash) })
+	return found, nil
+}
+
+func cmpUint64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func getValue(txn *badger.Txn, key []byte) ([]byte, error) {
+	item, err := txn.Get(key)
+	if err == badger.ErrKeyNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return item.ValueCopy(nil)
+}
+
+// matchesAll reports whether labels ls satisfy every matcher (a missing
+// label has the empty value).
+func matchesAll(ls []tsdb.Label, ms []*labels.Matcher) bool {
+	for _, m := range ms {
+		v := ""
+		for _, l := range ls {
+			if l.Name == m.Name {
+				v = l.Value
+				break
+			}
+		}
+		if !m.Matches(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// candidates returns the series (sorted hashes) of one window that may
+// match ms: the intersection of the postings of every matcher that rejects
+// the empty value. With none such, every series of the window.
+func candidates(it *badger.Iterator, p uint32, ms []*labels.Matcher) ([]uint64, error) {
+	var lists [][]uint64
+	for _, m := range ms {
+		if m.Matches("") {
+			continue
+		}
+		var l []uint64
+		if m.Type == labels.MatchEqual {
+			l = postings(it, postingValuePrefix(nil, p, m.Name, m.Value), nil)
+		} else {
+			eachValue(it, p, m.Name, func(v string, prefix []byte) {
+				if m.Matches(v) {
+					l = postings(it, prefix, l)
+				}
+			})
+			slices.Sort(l)
+			l = slices.Compact(l)
+		}
+		if len(l) == 0 {
+			return nil, nil
+		}
+		lists = append(lists, l)
+	}
+	if len(lists) == 0 {
+		var all []uint64
+		eachValue(it, p, tsdb.MetricNameLabel, func(_ string, prefix []byte) { all = postings(it, prefix, all) })
+		slices.Sort(all)
+		return slices.Compact(all), nil
+	}
+	sort.Slice(lists, func(i, j int) bool { return len(lists[i]) < len(lists[j]) })
+	out := lists[0]
+	for _, l := range lists[1:] {
+		out = intersect(out, l)
+	}
+	return out, nil
+}
+
+// postings appends the series of every posting key under prefix
+// ([p][kind][name 0xff value 0xff]) to dst; they come sorted.
+func postings(it *badger.Iterator, prefix []byte, dst []uint64) []uint64 {
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		k := it.Item().Key()
+		if len(k) == len(prefix)+8 {
+			dst = append(dst, keySeriesAt(k, len(prefix)))
+		}
+	}
+	return dst
+}
+
+func keySeriesAt(k []byte, off int) uint64 {
+	var h uint64
+	for _, c := range k[off : off+8] {
+		h = h<<8 | uint64(c)
+	}
+	return h
+}
+
+// eachValue calls fn with every distinct value of label name in the
+// window and the posting prefix of name=value, seeking past each value's
+// postings.
+func eachValue(it *badger.Iterator, p uint32, name string, fn func(value string, prefix []byte)) {
+	np := postingPrefix(nil, p, name)
+	for it.Seek(np); it.ValidForPrefix(np); {
+		_, value, _, ok := parsePosting(it.Item().Key())
+		if !ok {
+			it.Next()
+			continue
+		}
+		v := string(value)
+		prefix := postingValuePrefix(nil, p, name, v)
+		fn(v, prefix)
+		// Past every posting of this value: its prefix with 0xff bumped.
+		it.Seek(prefixEnd(prefix))
+	}
+}
+
+// eachName calls fn with every distinct label name of the window.
+func eachName(it *badger.Iterator, p uint32, fn func(name string)) {
+	base := appendHeader(nil, p, kindPosting)
+	for it.Seek(base); it.ValidForPrefix(base); {
+		name, _, _, ok := parsePosting(it.Item().Key())
+		if !ok {
+			it.Next()
+			continue
+		}
+		n := string(name)
+		fn(n)
+		it.Seek(prefixEnd(postingPrefix(nil, p, n)))
+	}
+}
+
+func intersect(a, b []uint64) []uint64 {
+	out := a[:0:0]
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// readChunks appends the stored chunks of series hash in db that may hold
+// samples in [mint, maxt]: a chunk lies in one block, so the ones whose
+// first sample is from the block of mint on.
+func readChunks(db *badger.DB, p uint32, hash uint64, mint, maxt, blockMs int64, out *starlingpb.ResultChunk) error {
+	return db.View(func(txn *badger.Txn) error {
+		prefix := chunkPrefix(nil, p, hash)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+		defer it.Close()
+		from := max(mint, 0)
+		from -= from % blockMs
+		for it.Seek(appendFixed64(bytes.Clone(prefix), sortableTime(from))); it.ValidForPrefix(prefix); it.Next() {
+			k := it.Item().Key()
+			if len(k) != chunkKeyLen {
+				continue
+			}
+			if chunkMinTime(k) > maxt {
+				break
+			}
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			out.Records = append(out.Records, &starlingpb.Record{Key: it.Item().KeyCopy(nil), Value: v})
+		}
+		return nil
+	})
+}
+
+// appendHeadChunks adds the head's samples of a series as chunk records.
+func appendHeadChunks(out *starlingpb.ResultChunk, p uint32, hash uint64, floats []tsdb.Sample, hists []tsdb.HistogramSample) error {
+	for len(floats) > 0 {
+		n := min(len(floats), chunk.MaxSamples)
+		ts, vs := splitSamples(floats[:n])
+		v := chunk.AppendFloats(nil, ts, vs)
+		out.Records = append(out.Records, &starlingpb.Record{Key: chunkKey(nil, p, hash, ts[0], 0), Value: v})
+		floats = floats[n:]
+	}
+	ints, fl := splitHistograms(hists)
+	for _, part := range [][]tsdb.HistogramSample{ints, fl} {
+		for len(part) > 0 {
+			n := min(len(part), chunk.MaxSamples)
+			v, err := appendHistogramChunk(nil, part[:n])
+			if err != nil {
+				return err
+			}
+			out.Records = append(out.Records, &starlingpb.Record{Key: chunkKey(nil, p, hash, part[0].T, 0), Value: v})
+			part = part[n:]
+		}
+	}
+	return nil
+}
+
+// SelectedSeries is one series of a select's answer: its labels and the
+// chunks read for it (stored ones in key order, then the head's).
+type SelectedSeries struct {
+	Hash   uint64
+	Labels []tsdb.Label
+	Chunks [][]byte
+}
+
+// DecodeSelect decodes records as SelectSeries returns them.
+func DecodeSelect(recs []*starlingpb.Record) ([]SelectedSeries, error) {
+	var out []SelectedSeries
+	for _, r := range recs {
+		switch {
+		case len(r.Key) == seriesKeyLen && r.Key[partLen] == kindSeries:
+			ls, err := decodeSeriesDef(r.Value)
+			if err != nil {
+				return nil, fmt.Errorf("series definition: %w", err)
+			}
+			out = append(out, SelectedSeries{Hash: keySeries(r.Key), Labels: ls})
+		case len(r.Key) == chunkKeyLen && r.Key[partLen] == kindChunk:
+			if len(out) == 0 || out[len(out)-1].Hash != keySeries(r.Key) {
+				return nil, fmt.Errorf("chunk of a series not announced: %w", ErrCorrupt)
+			}
+			out[len(out)-1].Chunks = append(out[len(out)-1].Chunks, r.Value)
+		default:
+			return nil, fmt.Errorf("record of kind %d in a select: %w", r.Key[min(partLen, len(r.Key)-1)], ErrCorrupt)
+		}
+	}
+	return out, nil
+}
+
+// DecodeChunks decodes a series' chunks into its samples, sorted, one per
+// time: of chunks that overlap, the later one's sample wins (the head's
+// chunk comes last).
+func DecodeChunks(chunks [][]byte) ([]tsdb.Sample, []tsdb.HistogramSample, error) {
+	var s series
+	var it chunk.Iterator
+	var floats []tsdb.Sample
+	var hists []tsdb.HistogramSample
+	for _, c := range chunks {
+		s.reset()
+		if err := s.decode(&it, c); err != nil {
+			return nil, nil, err
+		}
+		floats = tsdb.MergeSamples(floats, s.floats)
+		hists = tsdb.MergeHistograms(hists, s.hists)
+	}
+	return floats, hists, nil
+}
