@@ -63,6 +63,8 @@ type Frontends struct {
 	next   atomic.Uint64
 	cfg    FrontendConfig
 	sub    *eventstream.Subscription
+	// dispatch runs the frontends on goroutines that keep their stacks.
+	dispatch *poolDispatcher
 }
 
 // StartFrontends spawns the pool. seen is shared by the pool.
@@ -70,7 +72,7 @@ func StartFrontends(system *actor.ActorSystem, cfg FrontendConfig, router *Route
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	f := &Frontends{system: system, cfg: cfg}
+	f := &Frontends{system: system, cfg: cfg, dispatch: newPoolDispatcher(cfg.Size, 300)}
 	for i := 0; i < cfg.Size; i++ {
 		b, err := storage.NewBuilder(cfg.Builder, seen, now)
 		if err != nil {
@@ -78,7 +80,7 @@ func StartFrontends(system *actor.ActorSystem, cfg FrontendConfig, router *Route
 		}
 		props := actor.PropsFromProducer(func() actor.Actor {
 			return &frontend{builder: b, seen: seen, router: router, m: m, cfg: cfg, pending: map[uint64]*pendingIngest{}}
-		})
+		}, actor.WithDispatcher(f.dispatch))
 		pid, err := system.Root.SpawnNamed(props, fmt.Sprintf("frontend/%d", i))
 		if err != nil {
 			f.Stop()
@@ -130,6 +132,7 @@ func (f *Frontends) Stop() {
 	for _, pid := range f.pids {
 		_ = f.system.Root.PoisonFuture(pid).Wait()
 	}
+	f.dispatch.close()
 }
 
 // frontend turns ingest requests into one WriteBatch per partition, sends

@@ -46,9 +46,10 @@ func (c ManagerConfig) Validate() error {
 
 // Manager is the handle of the node's partition manager actor.
 type Manager struct {
-	system *actor.ActorSystem
-	pid    *actor.PID
-	ready  atomic.Bool
+	system   *actor.ActorSystem
+	pid      *actor.PID
+	ready    atomic.Bool
+	dispatch *poolDispatcher // runs the partition actors
 }
 
 // StartManager spawns the partition manager, which at once spawns a
@@ -58,13 +59,13 @@ func StartManager(system *actor.ActorSystem, cfg ManagerConfig, store *storage.S
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Manager{system: system}
+	h := &Manager{system: system, dispatch: newPoolDispatcher(0, 300)}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &manager{cfg: cfg, store: store, table: table, m: m, ready: &h.ready, children: map[partKey]*child{}, retiring: map[partKey]*actor.PID{}, log: log}
+		return &manager{cfg: cfg, store: store, table: table, m: m, ready: &h.ready, children: map[partKey]*child{}, retiring: map[partKey]*actor.PID{}, log: log, dispatch: h.dispatch}
 	})
 	pid, err := system.Root.SpawnNamed(props, managerName)
 	if err != nil {
@@ -82,6 +83,7 @@ func (h *Manager) Ready() bool { return h.ready.Load() }
 func (h *Manager) Stop() {
 	h.ready.Store(false)
 	_ = h.system.Root.PoisonFuture(h.pid).Wait()
+	h.dispatch.close()
 }
 
 type partKey struct {
@@ -109,6 +111,7 @@ type manager struct {
 	retiring map[partKey]*actor.PID
 	stop     chan struct{}
 	stopping bool // children are being stopped: do not replace them
+	dispatch *poolDispatcher
 	retrying bool // a reconcileRetry is scheduled
 }
 
@@ -210,7 +213,7 @@ func (a *manager) reconcile(ctx actor.Context) {
 			ok = false
 			continue
 		}
-		props := actor.PropsFromProducer(a.partitionProducer(k, p))
+		props := actor.PropsFromProducer(a.partitionProducer(k, p), actor.WithDispatcher(a.dispatch))
 		pid, err := ctx.SpawnNamed(props, PartitionName(k.signal, k.id)[len(managerName)+1:])
 		if err != nil {
 			ctx.Logger().Error("spawn partition actor", "signal", storage.SignalName(k.signal), "partition", k.id, "err", err)

@@ -100,7 +100,10 @@ type Builder struct {
 
 	key, val, words []byte // scratch
 
-	conv *prometheusremotewrite.PrometheusConverter // OTLP metrics translator, reused
+	conv    *prometheusremotewrite.PrometheusConverter // OTLP metrics translator, reused
+	prom    *promBatches                               // metrics output by partition, reused
+	hashBuf []byte                                     // scratch of series hashes
+	blockMs int64                                      // metrics block length
 }
 
 // NewBuilder returns a Builder; seen may be nil.
@@ -111,7 +114,8 @@ func NewBuilder(cfg BuilderConfig, seen *SeenCache, now func() time.Time) (*Buil
 	if now == nil {
 		now = time.Now
 	}
-	return &Builder{cfg: cfg, windowSeconds: int64(cfg.Window / time.Second), seen: seen, now: now}, nil
+	return &Builder{cfg: cfg, windowSeconds: int64(cfg.Window / time.Second), seen: seen, now: now,
+		blockMs: BlockDuration(cfg.Window).Milliseconds()}, nil
 }
 
 // windowOf returns the start (unix seconds) of the window holding unixNano.

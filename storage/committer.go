@@ -77,6 +77,17 @@ func openShard(cfg *Config, w *window, index int, m *metrics) (*shard, error) {
 		// Badger refuses a value threshold above its batch size (15% of
 		// the memtable); small memtables need a smaller threshold.
 		WithValueThreshold(min(1<<20, cfg.MemTableSize*15/100))
+	if w.space == spaceRecords {
+		// Records live a few hours and are deleted once flushed into
+		// chunks: their values go to the value log, written once, and the
+		// tables (compacted over and over) hold only keys and pointers;
+		// compressing them costs more than the disk it saves. The value
+		// log's dead files are collected by the retention loop.
+		opts = opts.WithCompression(options.None).
+			WithValueThreshold(recordValueThreshold).
+			WithValueLogFileSize(recordValueLogFileSize).
+			WithMemTableSize(min(cfg.MemTableSize, recordMemTableSize))
+	}
 	// Managed mode: versions are ours (every entry is written at
 	// entryVersion by the group committer), reads see all.
 	db, err := badger.OpenManaged(opts)
@@ -180,6 +191,15 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 		}()
 	}
 }
+
+// The records space's value log: values from this size on go to it (a
+// record is a few hundred bytes to a few KiB), in files of this size.
+const (
+	recordValueThreshold   = 64
+	recordValueLogFileSize = 64 << 20
+	// Its memtables hold keys and value pointers only.
+	recordMemTableSize = 8 << 20
+)
 
 // How long a group commit waits out a shard whose writes are blocked.
 const (

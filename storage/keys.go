@@ -24,6 +24,7 @@ import (
 //	  kindLogPosting    [p][k][term 8][tdesc 8][hash 8]          -
 //	metrics (see docs/metrics.md; times in milliseconds)
 //	  kindSeries        [p][k][series 8]                          labels, metric type
+//	  kindNameMarker    [p][k][metric name]                       - (the window holds series of the name)
 //	  kindPosting       [p][k][name 0xff value 0xff][series 8]    -
 //	  kindRecord        [p][k][block 8][seq 8][writer 4]          write-through samples (records space)
 //	  kindChunk         [p][k][series 8][min time 8][hash 4]      encoded samples of one series in one block
@@ -45,14 +46,15 @@ const (
 	kindLogPosting byte = 0x12
 
 	// 0x22..0x24 held points and hashed postings in entry format 1.
-	kindSeries   byte = 0x21
-	kindPosting  byte = 0x29
-	kindRecord   byte = 0x2a // must sort before kindChunk: see docs/metrics.md, "Two commits"
-	kindChunk    byte = 0x2c
-	kindExemplar byte = 0x2d
-	kindMetadata byte = 0x2e
-	kindRollup5m byte = 0x30
-	kindRollup1h byte = 0x31
+	kindSeries     byte = 0x21
+	kindNameMarker byte = 0x28
+	kindPosting    byte = 0x29
+	kindRecord     byte = 0x2a // must sort before kindChunk: see docs/metrics.md, "Two commits"
+	kindChunk      byte = 0x2c
+	kindExemplar   byte = 0x2d
+	kindMetadata   byte = 0x2e
+	kindRollup5m   byte = 0x30
+	kindRollup1h   byte = 0x31
 )
 
 const (

@@ -22,14 +22,6 @@ func BlockDuration(window time.Duration) time.Duration {
 	return time.Hour
 }
 
-// metricRef is one valid series of a write and where it goes.
-type metricRef struct {
-	partition uint32
-	hash      uint64
-	series    int // index in the request, or -1 for metadata
-	meta      int // index of the metadata, when series is -1
-}
-
 // Prom turns a write of Prometheus-model series into partition batches:
 // per series, its definition and postings once per window, its exemplars,
 // and its samples in the partition's write-through record of each block
@@ -37,100 +29,279 @@ type metricRef struct {
 // with metadata, the metadata in the family's partition.
 //
 // Every series is checked first: labels (tsdb.ValidateLabels, after
-// sorting and dropping empty values), sample times (retention, the future
-// bound, no times before 1970) and native histograms. With strict (remote
-// write) one bad series rejects the whole request and nothing is built;
-// otherwise (OTLP) only that series' samples are rejected. Accepted counts
-// samples, histogram samples included.
+// sorting and dropping empty values, unless req.Checked), sample times
+// (retention, the future bound, no times before 1970) and native
+// histograms. With strict (remote write) one bad series rejects the whole
+// request and nothing is built; otherwise (OTLP) only that series' samples
+// are rejected. Accepted counts samples, histogram samples included.
+//
+// Series are taken in request order, each written at once into its
+// partition's buffers (the request's memory is read once, in order), and
+// the partitions' batches are assembled at the end.
 func (b *Builder) Prom(req *tsdb.WriteRequest, strict bool) BuildResult {
 	now := b.now()
+	bounds := b.timeBounds(now)
 	var r BuildResult
-	refs := make([]metricRef, 0, len(req.Series)+len(req.Metadata))
+	pb := b.promParts()
 	accepted := 0
 	for i := range req.Series {
 		s := &req.Series[i]
-		tsdb.SortLabels(s.Labels)
-		s.Labels = tsdb.DropEmpty(s.Labels)
 		n := len(s.Samples) + len(s.Histograms)
-		if err := tsdb.ValidateLabels(s.Labels); err != nil {
-			r.rejectN(max(n, 1), ReasonInvalid, "series %s: %v", seriesName(s.Labels), err)
-			continue
+		if !req.Checked {
+			tsdb.SortLabels(s.Labels)
+			s.Labels = tsdb.DropEmpty(s.Labels)
+			if err := tsdb.ValidateLabels(s.Labels); err != nil {
+				r.rejectN(max(n, 1), ReasonInvalid, "series %s: %v", seriesName(s.Labels), err)
+				continue
+			}
 		}
-		if reason, problem := b.checkSamples(s, now); reason != "" {
+		if reason, problem := bounds.check(s); reason != "" {
 			r.rejectN(max(n, 1), reason, "series %s: %s", seriesName(s.Labels), problem)
 			continue
 		}
-		if n == 0 && len(s.Exemplars) == 0 {
-			continue // nothing to store
+		if strict && r.Rejected > 0 || n == 0 && len(s.Exemplars) == 0 {
+			continue // nothing to store, or nothing will be
 		}
-		h := tsdb.SeriesHash(s.Labels)
-		refs = append(refs, metricRef{partition: PartitionOf(h, b.cfg.Partitions), hash: h, series: i})
+		var h uint64
+		h, b.hashBuf = tsdb.SeriesHashBuf(s.Labels, b.hashBuf)
+		acc := pb.part(PartitionOf(h, b.cfg.Partitions))
+		acc.records += n
+		b.addSeriesIndex(acc, h, s)
+		b.addExemplars(acc, h, s, bounds)
+		if n > 0 {
+			acc.addSamples(b.blockMs, h, tsdb.MetricName(s.Labels), s)
+		}
 		accepted += n
 	}
 	if strict && r.Rejected > 0 {
 		return r
 	}
-	for i, m := range req.Metadata {
-		if m.Family == "" {
-			continue
+	for _, m := range req.Metadata {
+		if m.Family != "" {
+			b.addMetadata(pb.part(PartitionOf(FamilyHash(m.Family), b.cfg.Partitions)), m, now)
 		}
-		refs = append(refs, metricRef{partition: PartitionOf(FamilyHash(m.Family), b.cfg.Partitions), series: -1, meta: i})
 	}
 	r.Accepted = accepted
-	slices.SortStableFunc(refs, func(a, c metricRef) int { return int(a.partition) - int(c.partition) })
-
-	sig := starlingpb.Signal_SIGNAL_METRICS
-	w := b.newPartWriter(sig, accepted+len(refs), 48)
-	blockMs := BlockDuration(b.cfg.Window).Milliseconds()
-	var recs blockRecords
-	for i := 0; i < len(refs); {
-		p := refs[i].partition
-		w.begin(p)
-		recs.reset()
-		for ; i < len(refs) && refs[i].partition == p; i++ {
-			ref := &refs[i]
-			if ref.series < 0 {
-				b.addMetadata(&w, p, req.Metadata[ref.meta], now)
-				continue
-			}
-			s := &req.Series[ref.series]
-			w.cur.Records += len(s.Samples) + len(s.Histograms)
-			b.addSeriesIndex(&w, p, ref.hash, s)
-			b.addExemplars(&w, p, ref.hash, s)
-			if len(s.Samples)+len(s.Histograms) > 0 {
-				recs.add(blockMs, ref.hash, s)
-			}
-		}
-		for _, br := range recs.blocks {
-			b.key = recordStub(b.key[:0], p, br.start)
-			b.val = br.rb.Append(b.val[:0])
-			w.add(windowOfMs(br.start, b.windowSeconds), b.key, b.val)
-		}
-	}
-	b.learnSize(sig, &w, accepted+len(refs))
-	w.result(&r)
+	b.assemble(pb, &r)
 	return r
 }
 
-// checkSamples returns why a series' samples cannot be stored, or "".
-func (b *Builder) checkSamples(s *tsdb.Series, now time.Time) (reason, problem string) {
-	check := func(t int64) (string, string) {
-		if t < 0 {
-			return ReasonInvalid, fmt.Sprintf("sample time %d is before 1970", t)
-		}
-		if reason := b.timeCheck(starlingpb.Signal_SIGNAL_METRICS, uint64(t)*1e6, now); reason != "" {
-			return reason, fmt.Sprintf("sample time %s %s", time.UnixMilli(t).UTC().Format(time.RFC3339Nano), timeProblem(reason))
-		}
-		return "", ""
+// promParts returns the builder's per-partition buffers, emptied.
+func (b *Builder) promParts() *promBatches {
+	if b.prom == nil {
+		b.prom = &promBatches{acc: make([]*partAcc, b.cfg.Partitions)}
 	}
+	for _, p := range b.prom.used {
+		b.prom.acc[p].reset()
+	}
+	b.prom.used = b.prom.used[:0]
+	return b.prom
+}
+
+// promBatches is one request's output, partition by partition.
+type promBatches struct {
+	acc  []*partAcc // by partition, nil until used once
+	used []uint32   // partitions with output in this request
+}
+
+func (pb *promBatches) part(p uint32) *partAcc {
+	a := pb.acc[p]
+	if a == nil {
+		a = &partAcc{p: p}
+		pb.acc[p] = a
+	}
+	if !a.used {
+		a.used = true
+		pb.used = append(pb.used, p)
+	}
+	return a
+}
+
+// partAcc gathers one partition's output of a request: framed entries
+// (definitions, postings, exemplars, metadata), the series of its record
+// of each block, and the write-once keys it carries.
+type partAcc struct {
+	p       uint32
+	used    bool
+	records int
+	entries []byte
+	blocks  []blockRecord
+	seen    []uint64
+	local   map[uint64]struct{} // write-once keys already in this request
+	key     []byte
+}
+
+// blockRecord is the series of one record being written.
+type blockRecord struct {
+	start  int64
+	series int
+	body   []byte
+}
+
+func (a *partAcc) reset() {
+	a.used, a.records = false, 0
+	a.entries = a.entries[:0]
+	for i := range a.blocks {
+		a.blocks[i].series, a.blocks[i].body = 0, a.blocks[i].body[:0]
+	}
+	a.blocks = a.blocks[:0]
+	a.seen = a.seen[:0]
+	clear(a.local)
+}
+
+// once reports whether write-once key h (hashed already) still has to be
+// written: neither the seen cache nor this request has it.
+func (a *partAcc) once(seen *SeenCache, h uint64) bool {
+	if seen.Contains(h) {
+		return false
+	}
+	if _, ok := a.local[h]; ok {
+		return false
+	}
+	if a.local == nil {
+		a.local = make(map[uint64]struct{})
+	}
+	a.local[h] = struct{}{}
+	a.seen = append(a.seen, h)
+	return true
+}
+
+func (a *partAcc) block(start int64) *blockRecord {
+	for i := range a.blocks {
+		if a.blocks[i].start == start {
+			return &a.blocks[i]
+		}
+	}
+	if len(a.blocks) < cap(a.blocks) {
+		a.blocks = a.blocks[:len(a.blocks)+1]
+		br := &a.blocks[len(a.blocks)-1]
+		br.start = start
+		return br
+	}
+	a.blocks = append(a.blocks, blockRecord{start: start})
+	return &a.blocks[len(a.blocks)-1]
+}
+
+// addSamples adds a series' samples to the records of the blocks they
+// fall in (almost always one).
+func (a *partAcc) addSamples(blockMs int64, hash uint64, name string, s *tsdb.Series) {
+	first, one := int64(-1), true
 	for _, smp := range s.Samples {
-		if reason, problem := check(smp.T); reason != "" {
-			return reason, problem
+		if bs := smp.T - smp.T%blockMs; first < 0 {
+			first = bs
+		} else if bs != first {
+			one = false
 		}
 	}
 	for _, hs := range s.Histograms {
-		if reason, problem := check(hs.T); reason != "" {
-			return reason, problem
+		if bs := hs.T - hs.T%blockMs; first < 0 {
+			first = bs
+		} else if bs != first {
+			one = false
+		}
+	}
+	if one {
+		br := a.block(first)
+		br.body = tsdb.AppendRecordSeries(br.body, hash, name, s.Samples, s.Histograms)
+		br.series++
+		return
+	}
+	byBlock := map[int64]*tsdb.Series{}
+	var order []int64
+	get := func(bs int64) *tsdb.Series {
+		if x := byBlock[bs]; x != nil {
+			return x
+		}
+		x := &tsdb.Series{}
+		byBlock[bs] = x
+		order = append(order, bs)
+		return x
+	}
+	for _, smp := range s.Samples {
+		x := get(smp.T - smp.T%blockMs)
+		x.Samples = append(x.Samples, smp)
+	}
+	for _, hs := range s.Histograms {
+		x := get(hs.T - hs.T%blockMs)
+		x.Histograms = append(x.Histograms, hs)
+	}
+	for _, bs := range order {
+		br := a.block(bs)
+		br.body = tsdb.AppendRecordSeries(br.body, hash, name, byBlock[bs].Samples, byBlock[bs].Histograms)
+		br.series++
+	}
+}
+
+// assemble builds the request's batches, in partition order, in one
+// buffer: each partition's entries, then its records.
+func (b *Builder) assemble(pb *promBatches, r *BuildResult) {
+	slices.Sort(pb.used)
+	size := 0
+	for _, p := range pb.used {
+		a := pb.acc[p]
+		size += len(a.entries)
+		for _, br := range a.blocks {
+			size += len(br.body) + recordKeyLen + 32
+		}
+	}
+	w := partWriter{buf: make([]byte, 0, size)}
+	for _, p := range pb.used {
+		a := pb.acc[p]
+		w.begin(p)
+		w.cur.Records = a.records
+		w.buf = append(w.buf, a.entries...)
+		for _, br := range a.blocks {
+			b.key = recordKey(b.key[:0], p, br.start, 0, 0)
+			b.val = tsdb.AppendRecordHeader(b.val[:0], br.series)
+			b.val = append(b.val, br.body...)
+			w.add(windowOfMs(br.start, b.windowSeconds), b.key, b.val)
+		}
+		w.cur.Seen = slices.Clone(a.seen)
+	}
+	w.result(r)
+}
+
+// sampleBounds are the sample times (ms) a request may hold.
+type sampleBounds struct {
+	oldest, newest int64 // inclusive; newest is 0 without a future bound
+}
+
+func (b *Builder) timeBounds(now time.Time) sampleBounds {
+	sb := sampleBounds{oldest: 0, newest: math.MaxInt64}
+	if r := b.cfg.Retention[starlingpb.Signal_SIGNAL_METRICS]; r > 0 {
+		sb.oldest = max(0, now.Add(-r).UnixMilli())
+	}
+	if b.cfg.MaxFuture > 0 {
+		sb.newest = now.Add(b.cfg.MaxFuture).UnixMilli()
+	}
+	return sb
+}
+
+// reason classifies a sample time, "" when it is within bounds.
+func (sb sampleBounds) reason(t int64) (string, string) {
+	switch {
+	case t < 0:
+		return ReasonInvalid, fmt.Sprintf("sample time %d is before 1970", t)
+	case t < sb.oldest:
+		return ReasonTooOld, fmt.Sprintf("sample time %s %s", time.UnixMilli(t).UTC().Format(time.RFC3339Nano), timeProblem(ReasonTooOld))
+	case t > sb.newest:
+		return ReasonTooNew, fmt.Sprintf("sample time %s %s", time.UnixMilli(t).UTC().Format(time.RFC3339Nano), timeProblem(ReasonTooNew))
+	}
+	return "", ""
+}
+
+func (sb sampleBounds) ok(t int64) bool { return t >= sb.oldest && t <= sb.newest && t >= 0 }
+
+// check returns why a series' samples cannot be stored, or "".
+func (sb sampleBounds) check(s *tsdb.Series) (reason, problem string) {
+	for _, smp := range s.Samples {
+		if !sb.ok(smp.T) {
+			return sb.reason(smp.T)
+		}
+	}
+	for _, hs := range s.Histograms {
+		if !sb.ok(hs.T) {
+			return sb.reason(hs.T)
 		}
 		if err := validateHistogram(hs); err != nil {
 			return ReasonInvalid, fmt.Sprintf("native histogram at %d: %v", hs.T, err)
@@ -169,8 +340,7 @@ func windowOfMs(t int64, windowSeconds int64) int64 {
 
 // addSeriesIndex adds the series definition and its postings to every
 // window its samples fall in, once per window.
-func (b *Builder) addSeriesIndex(w *partWriter, p uint32, hash uint64, s *tsdb.Series) {
-	sig := starlingpb.Signal_SIGNAL_METRICS
+func (b *Builder) addSeriesIndex(a *partAcc, hash uint64, s *tsdb.Series) {
 	last := int64(-1)
 	each := func(t int64) {
 		win := windowOfMs(t, b.windowSeconds)
@@ -178,16 +348,17 @@ func (b *Builder) addSeriesIndex(w *partWriter, p uint32, hash uint64, s *tsdb.S
 			return
 		}
 		last = win
-		b.key = seriesKey(b.key[:0], p, hash)
-		h, need := w.once(b.seen, sig, win, b.key)
-		if !need {
+		if !a.once(b.seen, seriesSeenKey(hash, win)) {
 			return
 		}
+		a.key = seriesKey(a.key[:0], a.p, hash)
 		b.val = encodeSeriesDef(b.val[:0], s.Labels)
-		w.addOnce(h, win, b.key, b.val)
+		a.entries = appendEntry(a.entries, win, a.key, b.val)
+		a.key = nameMarkerKey(a.key[:0], a.p, tsdb.MetricName(s.Labels))
+		a.entries = appendEntry(a.entries, win, a.key, nil)
 		for _, l := range s.Labels {
-			b.key = postingKey(b.key[:0], p, l, hash)
-			w.add(win, b.key, nil)
+			a.key = postingKey(a.key[:0], a.p, l, hash)
+			a.entries = appendEntry(a.entries, win, a.key, nil)
 		}
 	}
 	for _, smp := range s.Samples {
@@ -207,7 +378,13 @@ func (b *Builder) addSeriesIndex(w *partWriter, p uint32, hash uint64, s *tsdb.S
 	}
 }
 
-func (b *Builder) addExemplars(w *partWriter, p uint32, hash uint64, s *tsdb.Series) {
+// seriesSeenKey is the seen-cache key of a series' definition and postings
+// in a window: the series hash is a hash already, mixed with the window.
+func seriesSeenKey(series uint64, window int64) uint64 {
+	return (series ^ uint64(window)*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
+}
+
+func (b *Builder) addExemplars(a *partAcc, hash uint64, s *tsdb.Series, bounds sampleBounds) {
 	// An invalid exemplar is dropped, the samples kept (as Prometheus does).
 	for _, e := range s.Exemplars {
 		tsdb.SortLabels(e.Labels)
@@ -220,12 +397,12 @@ func (b *Builder) addExemplars(w *partWriter, p uint32, hash uint64, s *tsdb.Ser
 		}
 		// An exemplar out of the store's time bounds is dropped, not the
 		// samples.
-		if t <= 0 || b.timeCheck(starlingpb.Signal_SIGNAL_METRICS, uint64(t)*1e6, b.now()) != "" {
+		if t <= 0 || !bounds.ok(t) {
 			continue
 		}
 		b.val = encodeExemplar(b.val[:0], e)
-		b.key = exemplarKey(b.key[:0], p, hash, t, uint32(xxhash.Sum64(b.val)))
-		w.add(windowOfMs(t, b.windowSeconds), b.key, b.val)
+		a.key = exemplarKey(a.key[:0], a.p, hash, t, uint32(xxhash.Sum64(b.val)))
+		a.entries = appendEntry(a.entries, windowOfMs(t, b.windowSeconds), a.key, b.val)
 	}
 }
 
@@ -240,97 +417,13 @@ func lastSampleTime(s *tsdb.Series) int64 {
 	return t
 }
 
-func (b *Builder) addMetadata(w *partWriter, p uint32, m tsdb.Metadata, now time.Time) {
+func (b *Builder) addMetadata(a *partAcc, m tsdb.Metadata, now time.Time) {
 	win := windowOfMs(now.UnixMilli(), b.windowSeconds)
 	b.val = encodeMetadata(b.val[:0], m)
-	b.key = metadataKey(b.key[:0], p, m.Family)
+	a.key = metadataKey(a.key[:0], a.p, m.Family)
 	// Once per window per content: a changed help text is written again.
-	h, need := w.once(b.seen, starlingpb.Signal_SIGNAL_METRICS, win, append(b.key, b.val...))
-	if need {
-		w.addOnce(h, win, b.key, b.val)
-	}
-}
-
-// blockRecords gathers one partition's samples into one record per block.
-type blockRecords struct {
-	blocks []blockRecord
-	spare  []*tsdb.RecordBuilder
-}
-
-type blockRecord struct {
-	start int64
-	rb    *tsdb.RecordBuilder
-}
-
-func (br *blockRecords) reset() {
-	for _, b := range br.blocks {
-		b.rb.Reset()
-		br.spare = append(br.spare, b.rb)
-	}
-	br.blocks = br.blocks[:0]
-}
-
-func (br *blockRecords) builder(start int64) *tsdb.RecordBuilder {
-	for _, b := range br.blocks {
-		if b.start == start {
-			return b.rb
-		}
-	}
-	var rb *tsdb.RecordBuilder
-	if n := len(br.spare); n > 0 {
-		rb, br.spare = br.spare[n-1], br.spare[:n-1]
-	} else {
-		rb = &tsdb.RecordBuilder{}
-	}
-	br.blocks = append(br.blocks, blockRecord{start: start, rb: rb})
-	return rb
-}
-
-// add puts a series' samples into the records of the blocks they fall in.
-func (br *blockRecords) add(blockMs int64, hash uint64, s *tsdb.Series) {
-	name := tsdb.MetricName(s.Labels)
-	first := int64(-1)
-	one := true
-	for _, smp := range s.Samples {
-		if bs := smp.T - smp.T%blockMs; first < 0 {
-			first = bs
-		} else if bs != first {
-			one = false
-		}
-	}
-	for _, hs := range s.Histograms {
-		if bs := hs.T - hs.T%blockMs; first < 0 {
-			first = bs
-		} else if bs != first {
-			one = false
-		}
-	}
-	if one {
-		br.builder(first).Add(hash, name, s.Samples, s.Histograms)
-		return
-	}
-	// Samples in several blocks (rare): split them.
-	byBlock := map[int64]*tsdb.Series{}
-	var order []int64
-	get := func(bs int64) *tsdb.Series {
-		if x := byBlock[bs]; x != nil {
-			return x
-		}
-		x := &tsdb.Series{}
-		byBlock[bs] = x
-		order = append(order, bs)
-		return x
-	}
-	for _, smp := range s.Samples {
-		x := get(smp.T - smp.T%blockMs)
-		x.Samples = append(x.Samples, smp)
-	}
-	for _, hs := range s.Histograms {
-		x := get(hs.T - hs.T%blockMs)
-		x.Histograms = append(x.Histograms, hs)
-	}
-	for _, bs := range order {
-		br.builder(bs).Add(hash, name, byBlock[bs].Samples, byBlock[bs].Histograms)
+	if a.once(b.seen, seenKey(byte(starlingpb.Signal_SIGNAL_METRICS), win, append(a.key, b.val...))) {
+		a.entries = appendEntry(a.entries, win, a.key, b.val)
 	}
 }
 

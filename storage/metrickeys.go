@@ -13,7 +13,6 @@ import (
 const (
 	seriesKeyLen   = headerLen + 8
 	recordKeyLen   = headerLen + 8 + 8 + 4 // block, seq, writer
-	recordStubLen  = headerLen + 8         // as the frontend writes it: block only
 	chunkKeyLen    = headerLen + 8 + 8 + 4 // series, min time, hash
 	exemplarKeyLen = headerLen + 8 + 8 + 4
 	rollupKeyLen   = headerLen + 8 + 8
@@ -26,6 +25,13 @@ func timeOfSortable(u uint64) int64 { return int64(u ^ (1 << 63)) }
 func seriesKey(dst []byte, p uint32, series uint64) []byte {
 	dst = appendHeader(dst, p, kindSeries)
 	return appendFixed64(dst, series)
+}
+
+// nameMarkerKey says a window of partition p holds series of metric name:
+// a point lookup (Badger's bloom filters answer most misses without
+// reading a table) spares a select of the name its iterators.
+func nameMarkerKey(dst []byte, p uint32, name string) []byte {
+	return append(appendHeader(dst, p, kindNameMarker), name...)
 }
 
 // postingPrefix is the key prefix of label name's postings, and with value
@@ -64,15 +70,16 @@ func parsePosting(k []byte) (name, value []byte, series uint64, ok bool) {
 	return nil, nil, 0, false
 }
 
-// recordStub is the record key a frontend writes: the partition and block;
-// each copy completes it with its own sequence and writer (recordKey).
-func recordStub(dst []byte, p uint32, block int64) []byte {
+// recordPrefix is the key prefix of partition p's records of one block.
+func recordPrefix(dst []byte, p uint32, block int64) []byte {
 	dst = appendHeader(dst, p, kindRecord)
 	return appendFixed64(dst, sortableTime(block))
 }
 
+// recordKey is a record's key; the frontend writes it with sequence and
+// writer 0 (a stub), and each copy completes it (CompleteRecords).
 func recordKey(dst []byte, p uint32, block int64, seq uint64, writer uint32) []byte {
-	dst = appendFixed64(recordStub(dst, p, block), seq)
+	dst = appendFixed64(recordPrefix(dst, p, block), seq)
 	return binary.BigEndian.AppendUint32(dst, writer)
 }
 

@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -11,49 +13,41 @@ import (
 )
 
 // Write-through records, the partition copy's side. A frontend writes a
-// record under a stub key ([p][kind][block]); every copy completes the key
-// with a sequence of its own and its writer id before committing it, so
-// that a flush can delete exactly the records its block holds (those of the
-// block with a sequence up to the block's cut) without remembering them
-// one by one. See docs/metrics.md.
+// record under a stub key ([p][kind][block] and a zero sequence and
+// writer); every copy completes the key with a sequence of its own and its
+// writer id before committing it, so that a flush can delete exactly the
+// records its block holds (those of the block with a sequence up to the
+// block's cut) without remembering them one by one. See docs/metrics.md.
 
-// CompleteRecords returns entries with every record stub completed with
-// nextSeq() and writer, calling fn with each record's block, sequence and
-// value (fn appends it to the head) before the next. Other entries are
-// copied as they are. entries is not modified.
+// CompleteRecords returns a copy of entries with every record key
+// completed with nextSeq() and writer, calling fn with each record's block,
+// sequence and value (fn appends it to the head) before the next. entries
+// is not modified: a frontend may send it again, and a primary forwards it
+// to its replicas as it came.
 func CompleteRecords(entries []byte, writer uint32, nextSeq func() uint64, fn func(block int64, seq uint64, record []byte) error) ([]byte, error) {
-	out := make([]byte, 0, len(entries)+len(entries)/32+16)
-	var key []byte
-	it := NewEntryIter(entries)
+	out := bytes.Clone(entries)
+	it := NewEntryIter(out)
 	for it.Next() {
 		e := it.Entry()
 		if e.Key[partLen] != kindRecord {
-			out = appendOp(out, entryOp(e), e.Window, e.Key, e.Value)
 			continue
 		}
-		if len(e.Key) != recordStubLen || e.Delete {
-			return nil, fmt.Errorf("record key of %d bytes: %w", len(e.Key), ErrCorrupt)
+		block, _, ok := parseRecordKey(e.Key)
+		if !ok || e.Delete {
+			return nil, fmt.Errorf("record key %x: %w", e.Key, ErrCorrupt)
 		}
-		block := timeOfSortable(keySeries(e.Key))
 		seq := nextSeq()
-		p, _ := keyPartition(e.Key)
-		key = recordKey(key[:0], p, block, seq, writer)
 		if err := fn(block, seq, e.Value); err != nil {
 			return nil, err
 		}
-		out = appendEntry(out, e.Window, key, e.Value)
+		// The key aliases out: complete it there.
+		binary.BigEndian.PutUint64(e.Key[headerLen+8:], seq)
+		binary.BigEndian.PutUint32(e.Key[headerLen+16:], writer)
 	}
 	if err := it.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
-}
-
-func entryOp(e Entry) byte {
-	if e.Delete {
-		return opDelete
-	}
-	return opPut
 }
 
 // HasRecords reports whether entries hold a record stub: a metrics batch
@@ -107,7 +101,7 @@ func (s *Store) RecordDeletes(p uint32, block int64, cut uint64) ([]byte, error)
 	ws := s.acquireSpace(starlingpb.Signal_SIGNAL_METRICS, spaceRecords, block*1e6, block*1e6)
 	defer releaseAll(ws)
 	var out []byte
-	prefix := recordStub(nil, p, block)
+	prefix := recordPrefix(nil, p, block)
 	for _, w := range ws {
 		err := w.db(p).View(func(txn *badger.Txn) error {
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -76,23 +75,26 @@ func (s *Store) SelectSeries(ctx context.Context, p uint32, q *starlingpb.Series
 	ws := s.acquire(starlingpb.Signal_SIGNAL_METRICS, q.GetStartMs()*1e6, endNs(q.GetEndMs()))
 	defer releaseAll(ws)
 	found, err := s.selectMatched(ctx, ws, p, ms, limit)
-	if err != nil {
+	if err != nil || len(found) == 0 {
 		return err
 	}
-	var key []byte
-	var buf []tsdb.Sample
-	var hbuf []tsdb.HistogramSample
-	for _, m := range found {
-		key = seriesKey(key[:0], p, m.hash)
-		out.Records = append(out.Records, &starlingpb.Record{Key: bytes.Clone(key), Value: m.def})
-		if q.GetLabelsOnly() {
-			continue
-		}
+	var chunks [][]*starlingpb.Record
+	if !q.GetLabelsOnly() {
+		chunks = make([][]*starlingpb.Record, len(found))
 		for i := len(ws) - 1; i >= 0; i-- { // oldest first
-			if err := readChunks(ws[i].db(p), p, m.hash, q.GetStartMs(), q.GetEndMs(), s.blockMs(), out); err != nil {
+			if err := readChunks(ws[i].db(p), p, found, q.GetStartMs(), q.GetEndMs(), s.blockMs(), chunks); err != nil {
 				return err
 			}
 		}
+	}
+	var buf []tsdb.Sample
+	var hbuf []tsdb.HistogramSample
+	for i, m := range found {
+		out.Records = append(out.Records, &starlingpb.Record{Key: seriesKey(nil, p, m.hash), Value: m.def})
+		if q.GetLabelsOnly() {
+			continue
+		}
+		out.Records = append(out.Records, chunks[i]...)
 		if head != nil {
 			buf, hbuf = head.Read(m.hash, q.GetStartMs(), q.GetEndMs(), buf[:0], hbuf[:0])
 			if err := appendHeadChunks(out, p, m.hash, buf, hbuf); err != nil {
@@ -117,8 +119,16 @@ func (s *Store) blockMs() int64 { return BlockDuration(s.cfg.Window).Millisecond
 func (s *Store) selectMatched(ctx context.Context, ws []*window, p uint32, ms []*labels.Matcher, limit int) ([]matched, error) {
 	var found []matched
 	seen := map[uint64]bool{}
+	name := metricNameMatch(ms)
 	for _, w := range ws { // newest first
 		err := w.db(p).View(func(txn *badger.Txn) error {
+			if name != "" {
+				if _, err := txn.Get(nameMarkerKey(nil, p, name)); err == badger.ErrKeyNotFound {
+					return nil // no series of the name here
+				} else if err != nil {
+					return err
+				}
+			}
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: partitionPrefix(p)})
 			defer it.Close()
 			cands, err := candidates(it, p, ms)
@@ -156,6 +166,16 @@ func (s *Store) selectMatched(ctx context.Context, ws []*window, p uint32, ms []
 	}
 	slices.SortFunc(found, func(a, b matched) int { return cmpUint64(a.hash, b.hash) })
 	return found, nil
+}
+
+// metricNameMatch is the metric name an equality matcher asks for, or "".
+func metricNameMatch(ms []*labels.Matcher) string {
+	for _, m := range ms {
+		if m.Name == tsdb.MetricNameLabel && m.Type == labels.MatchEqual {
+			return m.Value
+		}
+	}
+	return ""
 }
 
 func cmpUint64(a, b uint64) int {
@@ -308,29 +328,34 @@ func intersect(a, b []uint64) []uint64 {
 	return out
 }
 
-// readChunks appends the stored chunks of series hash in db that may hold
-// samples in [mint, maxt]: a chunk lies in one block, so the ones whose
-// first sample is from the block of mint on.
-func readChunks(db *badger.DB, p uint32, hash uint64, mint, maxt, blockMs int64, out *starlingpb.ResultChunk) error {
+// readChunks appends to chunks[i] the stored chunks of found[i] in db that
+// may hold samples in [mint, maxt]: a chunk lies in one block, so the ones
+// whose first sample is from the block of mint on. One iterator serves
+// every series.
+func readChunks(db *badger.DB, p uint32, found []matched, mint, maxt, blockMs int64, chunks [][]*starlingpb.Record) error {
 	return db.View(func(txn *badger.Txn) error {
-		prefix := chunkPrefix(nil, p, hash)
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: appendHeader(nil, p, kindChunk), PrefetchValues: false})
 		defer it.Close()
 		from := max(mint, 0)
 		from -= from % blockMs
-		for it.Seek(appendFixed64(bytes.Clone(prefix), sortableTime(from))); it.ValidForPrefix(prefix); it.Next() {
-			k := it.Item().Key()
-			if len(k) != chunkKeyLen {
-				continue
+		var seek []byte
+		for i, m := range found {
+			prefix := chunkPrefix(nil, p, m.hash)
+			seek = appendFixed64(append(seek[:0], prefix...), sortableTime(from))
+			for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
+				k := it.Item().Key()
+				if len(k) != chunkKeyLen {
+					continue
+				}
+				if chunkMinTime(k) > maxt {
+					break
+				}
+				v, err := it.Item().ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				chunks[i] = append(chunks[i], &starlingpb.Record{Key: it.Item().KeyCopy(nil), Value: v})
 			}
-			if chunkMinTime(k) > maxt {
-				break
-			}
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			out.Records = append(out.Records, &starlingpb.Record{Key: it.Item().KeyCopy(nil), Value: v})
 		}
 		return nil
 	})
@@ -341,7 +366,7 @@ func appendHeadChunks(out *starlingpb.ResultChunk, p uint32, hash uint64, floats
 	for len(floats) > 0 {
 		n := min(len(floats), chunk.MaxSamples)
 		ts, vs := splitSamples(floats[:n])
-		v := chunk.AppendFloats(nil, ts, vs)
+		v := chunk.AppendFloatsPlain(nil, ts, vs) // travels, never stored: cheap over small
 		out.Records = append(out.Records, &starlingpb.Record{Key: chunkKey(nil, p, hash, ts[0], 0), Value: v})
 		floats = floats[n:]
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -21,6 +22,7 @@ func (s *Store) retentionLoop() {
 			if _, _, err := s.ExpireWindows(); err != nil {
 				s.log.Error("retention failed", "err", err)
 			}
+			s.collectRecordLogs()
 		}
 	}
 }
@@ -74,4 +76,22 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// collectRecordLogs rewrites or deletes the value log files of the records
+// space that are mostly dead (records deleted once their block is flushed):
+// one Badger value log GC round per file while it finds one worth it.
+func (s *Store) collectRecordLogs() {
+	for _, sig := range Signals {
+		for _, w := range s.acquireSpace(sig, spaceRecords, math.MinInt64, math.MaxInt64) {
+			for _, sh := range w.shards {
+				for i := 0; i < 16; i++ {
+					if err := sh.db.RunValueLogGC(0.5); err != nil {
+						break // badger.ErrNoRewrite: nothing worth it
+					}
+				}
+			}
+			w.release()
+		}
+	}
 }

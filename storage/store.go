@@ -360,8 +360,15 @@ func (s *Store) closeWindows() error {
 		sw.mu.Lock()
 		for start, w := range sw.windows {
 			<-w.drop()
+			empty := sw.sp == spaceRecords && !w.hasLiveKey()
 			if err := w.close(); err != nil {
 				errs = append(errs, err)
+			} else if empty {
+				// Every record flushed and deleted (a clean stop flushes
+				// every head): what is left is deletion markers.
+				if err := os.RemoveAll(w.dir); err != nil {
+					errs = append(errs, fmt.Errorf("remove emptied window %s: %w", w.dir, err))
+				}
 			}
 			delete(sw.windows, start)
 		}

@@ -199,3 +199,22 @@ func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error(fmt.Sprintf(f, a.
 func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn(fmt.Sprintf(f, a...)) }
 func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug(fmt.Sprintf(f, a...)) }
 func (b badgerLogger) Debugf(f string, a ...any)   { b.l.Debug(fmt.Sprintf(f, a...)) }
+
+// hasLiveKey reports whether any shard of w holds a key that is not
+// deleted (an error counts as yes: keep the data).
+func (w *window) hasLiveKey() bool {
+	for _, sh := range w.shards {
+		found := true
+		_ = sh.db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{})
+			defer it.Close()
+			it.Rewind()
+			found = it.Valid()
+			return nil
+		})
+		if found {
+			return true
+		}
+	}
+	return false
+}

@@ -28,6 +28,7 @@ type API struct {
 	logger        *slog.Logger
 	cors          *regexp.Regexp
 	codec         jsonCodec
+	compress      compression
 
 	// start is when New ran: the start time of the default runtime info.
 	start time.Time
@@ -139,9 +140,9 @@ func (a *API) handler(rt route) http.Handler {
 	allow = append(allow, http.MethodOptions)
 	slices.Sort(allow)
 	allowed := strings.Join(allow, ", ")
-	serve := httputil.CompressionHandler{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	serve := a.compress.handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.serve(w, r, rt.fn)
-	})}
+	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Method == http.MethodOptions:

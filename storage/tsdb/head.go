@@ -102,42 +102,35 @@ type Block struct {
 	created time.Time
 
 	flushing bool
-	cut      uint64 // records with sequence ≤ cut are in this block (set when flushing)
-	series   map[uint64]*memSeries
+	cut      uint64           // records with sequence ≤ cut are in this block (set when flushing)
+	index    map[uint64]int32 // series hash → its place in series
+	series   []memSeries
 	samples  int
+}
+
+// get returns the block's series of hash, or nil.
+func (b *Block) get(hash uint64) *memSeries {
+	if i, ok := b.index[hash]; ok {
+		return &b.series[i]
+	}
+	return nil
 }
 
 // memSeries is one series' samples in a block: in-order floats in a
 // Gorilla chunk, out-of-order and duplicate ones aside, histograms as
-// they came (rare).
+// they came (rare). Series live by value in their block's slice, so an
+// append touches the index, the series and its chunk's tail.
 type memSeries struct {
-	xor   *chunkenc.XORChunk
-	app   chunkenc.Appender
-	lastT int64
+	hash  uint64
+	xor   xorWriter
 	ooo   []Sample
 	hists []HistogramSample
 }
 
-// maxChunkenc is how many samples one Gorilla chunk of the head holds
-// before a series' in-order samples spill to its out-of-order list (a block
-// of 2 h at 1 s is 7,200 samples; Gorilla chunks encode any count).
-const maxHeadChunk = 1 << 16
-
 func (s *memSeries) append(t int64, v float64) {
-	if s.xor == nil {
-		s.xor = chunkenc.NewXORChunk()
-		app, err := s.xor.Appender()
-		if err != nil {
-			panic("BUG: new XOR chunk has no appender: " + err.Error())
-		}
-		s.app = app
-	}
-	if t > s.lastT || s.xor.NumSamples() == 0 {
-		if s.xor.NumSamples() < maxHeadChunk {
-			s.app.Append(0, t, v)
-			s.lastT = t
-			return
-		}
+	if (s.xor.n == 0 || t > s.xor.t) && s.xor.n < maxXORSamples {
+		s.xor.append(t, v)
+		return
 	}
 	s.ooo = append(s.ooo, Sample{T: t, V: v})
 }
@@ -161,11 +154,12 @@ func (h *Head) Append(blockStart int64, seq uint64, record []byte) error {
 	b := h.openBlock(blockStart)
 	end := blockStart + h.cfg.BlockDuration
 	return DecodeRecord(record, func(rs *RecordSeries) error {
-		s := b.series[rs.Hash]
+		s := b.get(rs.Hash)
 		if s == nil {
-			s = &memSeries{}
-			b.series[rs.Hash] = s
-			h.addActive(rs.Hash, rs.Name)
+			b.index[rs.Hash] = int32(len(b.series))
+			b.series = append(b.series, memSeries{hash: rs.Hash})
+			s = &b.series[len(b.series)-1]
+			h.addActive(rs.Hash, rs.NameBytes)
 		}
 		for _, smp := range rs.Samples {
 			if smp.T < blockStart || smp.T >= end {
@@ -194,7 +188,7 @@ func (h *Head) openBlock(start int64) *Block {
 			return h.blocks[j]
 		}
 	}
-	b := &Block{Start: start, End: start + h.cfg.BlockDuration, created: h.cfg.Now(), series: map[uint64]*memSeries{}}
+	b := &Block{Start: start, End: start + h.cfg.BlockDuration, created: h.cfg.Now(), index: map[uint64]int32{}}
 	b.late = h.dueAt(b) || (i < len(h.blocks) && h.blocks[i].Start == start)
 	// After every block of the same start: the younger last.
 	for i < len(h.blocks) && h.blocks[i].Start == start {
@@ -221,12 +215,12 @@ func (h *Head) dueAt(b *Block) bool {
 	return h.maxT >= limit || h.cfg.Now().UnixMilli() >= limit
 }
 
-func (h *Head) addActive(hash uint64, name string) {
+func (h *Head) addActive(hash uint64, name []byte) {
 	a := h.active[hash]
 	if a == nil {
-		a = &activeSeries{name: name}
+		a = &activeSeries{name: string(name)}
 		h.active[hash] = a
-		h.names[name]++
+		h.names[a.name]++
 	}
 	a.blocks++
 }
@@ -279,8 +273,8 @@ func (h *Head) Flushed(b *Block) {
 	defer h.mu.Unlock()
 	if i := slices.Index(h.blocks, b); i >= 0 {
 		h.blocks = slices.Delete(h.blocks, i, i+1)
-		for hash := range b.series {
-			h.dropActive(hash)
+		for i := range b.series {
+			h.dropActive(b.series[i].hash)
 		}
 	}
 }
@@ -314,10 +308,11 @@ func (b *Block) EachSeries(fn func(hash uint64, samples []Sample, hists []Histog
 	}
 	var buf []Sample
 	var hbuf []HistogramSample
-	for hash, s := range b.series {
+	for i := range b.series {
+		s := &b.series[i]
 		buf = s.floats(buf[:0], b.Start, b.End-1)
 		hbuf = sortHists(append(hbuf[:0], s.hists...))
-		if err := fn(hash, buf, hbuf); err != nil {
+		if err := fn(s.hash, buf, hbuf); err != nil {
 			return err
 		}
 	}
@@ -328,8 +323,12 @@ func (b *Block) EachSeries(fn func(hash uint64, samples []Sample, hists []Histog
 // deduplicated.
 func (s *memSeries) floats(dst []Sample, mint, maxt int64) []Sample {
 	start := len(dst)
-	if s.xor != nil {
-		it := s.xor.Iterator(nil)
+	if s.xor.n > 0 {
+		c, err := chunkenc.FromData(chunkenc.EncXOR, s.xor.b)
+		if err != nil {
+			panic("BUG: head chunk: " + err.Error())
+		}
+		it := c.Iterator(nil)
 		for it.Next() == chunkenc.ValFloat {
 			t, v := it.At()
 			if t >= mint && t <= maxt {
@@ -391,7 +390,7 @@ func (h *Head) Read(hash uint64, mint, maxt int64, dst []Sample, hdst []Histogra
 		if b.End <= mint || b.Start > maxt {
 			continue
 		}
-		s := b.series[hash]
+		s := b.get(hash)
 		if s == nil {
 			continue
 		}
@@ -418,7 +417,7 @@ func (h *Head) Has(hash uint64, mint, maxt int64) bool {
 		if b.End <= mint || b.Start > maxt {
 			continue
 		}
-		if b.series[hash] != nil {
+		if b.get(hash) != nil {
 			return true
 		}
 	}

@@ -68,6 +68,10 @@ type Metadata struct {
 type WriteRequest struct {
 	Series   []Series
 	Metadata []Metadata
+	// Checked says every series' labels are sorted, without empty values
+	// and valid (ValidateLabels): a decoder that checked them while
+	// decoding spares the writer doing it again.
+	Checked bool
 }
 
 // MetricName returns the value of __name__ in sorted labels, or "".

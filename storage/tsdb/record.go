@@ -15,113 +15,111 @@ import (
 // every copy of the partition appends it to its head and commits it; a
 // flush deletes it once the block's chunks are committed.
 //
-// Format, version 1:
+// Format, version 2 (1 had a table of names; never released):
 //
-//	[version byte = 1]
-//	[names uvarint] names × [len uvarint][bytes]       metric names, by index
+//	[version byte = 2]
 //	[series uvarint] series ×
-//	    [hash fixed64][name index uvarint]
+//	    [hash fixed64][name len uvarint][name]
 //	    [floats uvarint]     floats × [t varint, delta to the previous t of the series (the first: absolute)][v fixed64 bits]
 //	    [histograms uvarint] histograms × [t varint, as above][histogram, see appendHistogram]
-const recordVersion byte = 1
+//
+// Names are written inline: a table would cost a map lookup per series to
+// build, and the head needs a series' name only when it first sees it.
+const recordVersion byte = 2
 
 // ErrCorruptRecord is returned for record bytes that do not decode.
 var ErrCorruptRecord = errors.New("tsdb: corrupt record")
 
 // RecordSeries is one series of a record: the series hash, its metric name
-// and its samples.
+// (as bytes of the record: Name makes a string) and its samples.
 type RecordSeries struct {
 	Hash       uint64
-	Name       string
+	NameBytes  []byte
 	Samples    []Sample
 	Histograms []HistogramSample
 }
 
+// Name returns the metric name as a new string.
+func (rs *RecordSeries) Name() string { return string(rs.NameBytes) }
+
+// recordSeries is one series given to a RecordBuilder.
+type recordSeries struct {
+	hash       uint64
+	name       string
+	samples    []Sample
+	histograms []HistogramSample
+}
+
 // RecordBuilder builds one record. The zero value is ready; Reset reuses it.
 type RecordBuilder struct {
-	names  []string
-	index  map[string]int
-	series []RecordSeries
+	series []recordSeries
 }
 
 // Reset empties the builder, keeping its memory.
-func (b *RecordBuilder) Reset() {
-	b.names = b.names[:0]
-	clear(b.index)
-	b.series = b.series[:0]
-}
+func (b *RecordBuilder) Reset() { b.series = b.series[:0] }
 
 // Len is the number of series added.
 func (b *RecordBuilder) Len() int { return len(b.series) }
 
 // Add adds samples of one series. The slices are kept until Append.
 func (b *RecordBuilder) Add(hash uint64, name string, samples []Sample, hists []HistogramSample) {
-	b.series = append(b.series, RecordSeries{Hash: hash, Name: name, Samples: samples, Histograms: hists})
+	b.series = append(b.series, recordSeries{hash: hash, name: name, samples: samples, histograms: hists})
 }
 
 // Append appends the encoded record to dst.
 func (b *RecordBuilder) Append(dst []byte) []byte {
-	if b.index == nil {
-		b.index = make(map[string]int)
-	}
-	b.names = b.names[:0]
+	dst = AppendRecordHeader(dst, len(b.series))
 	for _, s := range b.series {
-		if _, ok := b.index[s.Name]; !ok {
-			b.index[s.Name] = len(b.names)
-			b.names = append(b.names, s.Name)
-		}
+		dst = AppendRecordSeries(dst, s.hash, s.name, s.samples, s.histograms)
 	}
-	dst = append(dst, recordVersion)
-	dst = binary.AppendUvarint(dst, uint64(len(b.names)))
-	for _, n := range b.names {
-		dst = binary.AppendUvarint(dst, uint64(len(n)))
-		dst = append(dst, n...)
+	return dst
+}
+
+// A record can also be written piece by piece, as a writer that streams
+// series into many records at once does: AppendRecordHeader with the
+// number of series, then AppendRecordSeries for each.
+
+// AppendRecordHeader appends the head of a record of n series.
+func AppendRecordHeader(dst []byte, n int) []byte {
+	return binary.AppendUvarint(append(dst, recordVersion), uint64(n))
+}
+
+// AppendRecordSeries appends one series of a record.
+func AppendRecordSeries(dst []byte, hash uint64, name string, samples []Sample, hists []HistogramSample) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, hash)
+	dst = binary.AppendUvarint(dst, uint64(len(name)))
+	dst = append(dst, name...)
+	dst = binary.AppendUvarint(dst, uint64(len(samples)))
+	prev := int64(0)
+	for _, smp := range samples {
+		dst = binary.AppendVarint(dst, smp.T-prev)
+		prev = smp.T
+		dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(smp.V))
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(b.series)))
-	for _, s := range b.series {
-		dst = binary.BigEndian.AppendUint64(dst, s.Hash)
-		dst = binary.AppendUvarint(dst, uint64(b.index[s.Name]))
-		dst = binary.AppendUvarint(dst, uint64(len(s.Samples)))
-		prev := int64(0)
-		for _, smp := range s.Samples {
-			dst = binary.AppendVarint(dst, smp.T-prev)
-			prev = smp.T
-			dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(smp.V))
-		}
-		dst = binary.AppendUvarint(dst, uint64(len(s.Histograms)))
-		prev = 0
-		for _, h := range s.Histograms {
-			dst = binary.AppendVarint(dst, h.T-prev)
-			prev = h.T
-			dst = appendHistogram(dst, h)
-		}
+	dst = binary.AppendUvarint(dst, uint64(len(hists)))
+	prev = 0
+	for _, h := range hists {
+		dst = binary.AppendVarint(dst, h.T-prev)
+		prev = h.T
+		dst = appendHistogram(dst, h)
 	}
 	return dst
 }
 
 // DecodeRecord calls fn for every series of a record, in order. The
-// RecordSeries and its slices are reused between calls: fn copies what it
-// keeps (names are fresh strings). Corrupt input returns ErrCorruptRecord
-// (wrapped), possibly after fn saw the series before the damage.
+// RecordSeries and its slices are reused between calls and alias b: fn
+// copies what it keeps. Corrupt input returns ErrCorruptRecord (wrapped),
+// possibly after fn saw the series before the damage.
 func DecodeRecord(b []byte, fn func(*RecordSeries) error) error {
 	d := recDecoder{b: b}
 	if v := d.byte(); d.err == nil && v != recordVersion {
 		return fmt.Errorf("%w: version %d", ErrCorruptRecord, v)
 	}
-	names := make([]string, d.count(1))
-	for i := range names {
-		names[i] = string(d.bytes())
-	}
-	n := d.count(10)
+	n := d.count(11)
 	var rs RecordSeries
 	for i := 0; i < n && d.err == nil; i++ {
 		rs.Hash = d.fixed64()
-		ni := d.uvarint()
-		if ni >= uint64(len(names)) {
-			d.fail("name index")
-			break
-		}
-		rs.Name = names[ni]
+		rs.NameBytes = d.bytes()
 		rs.Samples = rs.Samples[:0]
 		prev := int64(0)
 		for j, m := 0, d.count(9); j < m && d.err == nil; j++ {

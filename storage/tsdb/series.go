@@ -27,16 +27,23 @@ const labelSep = 0xff
 // labels: xxhash64 over name 0xff value 0xff for every label. Stable across
 // processes and versions.
 func SeriesHash(ls []Label) uint64 {
-	var d xxhash.Digest
-	d.Reset()
-	sep := []byte{labelSep}
+	var buf [512]byte
+	h, _ := SeriesHashBuf(ls, buf[:0])
+	return h
+}
+
+// SeriesHashBuf is SeriesHash with a scratch buffer the caller keeps (the
+// labels are laid out in it and hashed in one call); it returns the buffer
+// for reuse.
+func SeriesHashBuf(ls []Label, buf []byte) (uint64, []byte) {
+	buf = buf[:0]
 	for _, l := range ls {
-		_, _ = d.WriteString(l.Name)
-		_, _ = d.Write(sep)
-		_, _ = d.WriteString(l.Value)
-		_, _ = d.Write(sep)
+		buf = append(buf, l.Name...)
+		buf = append(buf, labelSep)
+		buf = append(buf, l.Value...)
+		buf = append(buf, labelSep)
 	}
-	return d.Sum64()
+	return xxhash.Sum64(buf), buf
 }
 
 // SortLabels sorts labels by name in place (a writer may send them in any

@@ -234,6 +234,7 @@ func (d *Decoder) finish() {
 	}
 	d.req.Series = d.series
 	d.req.Metadata = d.meta
+	d.req.Checked = true // endSeries sorted, validated and dropped empty values
 	d.stats.Series = len(d.series)
 	d.stats.Samples = len(d.samples)
 	d.stats.Histograms = len(d.hists)

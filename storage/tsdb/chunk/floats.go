@@ -174,3 +174,24 @@ func growTail[T any](s []T, n int) []T {
 	}
 	return s[:len(s)+n]
 }
+
+// AppendFloatsPlain appends a chunk of the samples with the values stored
+// raw (EncFloatPlain): the cheapest chunk to write and to read, for chunks
+// that only travel (a head's samples answering a query), not for disk.
+// The caller's guarantees are AppendFloats'.
+func AppendFloatsPlain(dst []byte, ts []int64, vs []float64) []byte {
+	var e Encoder
+	return e.AppendFloatsPlain(dst, ts, vs)
+}
+
+// AppendFloatsPlain is the package-level AppendFloatsPlain reusing e's
+// scratch memory.
+func (e *Encoder) AppendFloatsPlain(dst []byte, ts []int64, vs []float64) []byte {
+	checkSamples(ts, len(vs))
+	dst = appendHeader(dst, EncFloatPlain, ts)
+	dst = e.appendTimestamps(dst, ts)
+	for _, v := range vs {
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v))
+	}
+	return dst
+}

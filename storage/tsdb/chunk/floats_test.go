@@ -303,3 +303,22 @@ func prometheusXOR(ts []int64, vs []float64) []byte {
 	}
 	return c.Bytes()
 }
+
+// TestAppendFloatsPlain: the travelling chunk round-trips any values.
+func TestAppendFloatsPlain(t *testing.T) {
+	ts := []int64{t0, t0 + 15000, t0 + 30001, t0 + 30002}
+	vs := []float64{1, staleNaN, math.Inf(-1), math.Copysign(0, -1)}
+	b := AppendFloatsPlain(nil, ts, vs)
+	if EncodingOf(b) != EncFloatPlain {
+		t.Fatalf("encoding %v", EncodingOf(b))
+	}
+	gt, gv, err := DecodeFloats(nil, nil, b)
+	if err != nil || len(gt) != len(ts) {
+		t.Fatalf("%d samples, %v", len(gt), err)
+	}
+	for i := range ts {
+		if gt[i] != ts[i] || math.Float64bits(gv[i]) != math.Float64bits(vs[i]) {
+			t.Fatalf("sample %d: %d %v", i, gt[i], gv[i])
+		}
+	}
+}

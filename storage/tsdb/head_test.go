@@ -1,0 +1,149 @@
+package tsdb
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/histogram"
+)
+
+// testClock is a settable wall clock.
+type testClock struct{ t time.Time }
+
+func (c *testClock) now() time.Time { return c.t }
+
+func newTestHead(t *testing.T, clock *testClock) *Head {
+	t.Helper()
+	cfg := DefaultHeadConfig()
+	cfg.Now = clock.now
+	h, err := NewHead(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func record(series ...RecordSeries) []byte {
+	var b RecordBuilder
+	for _, s := range series {
+		b.Add(s.Hash, string(s.NameBytes), s.Samples, s.Histograms)
+	}
+	return b.Append(nil)
+}
+
+func TestHeadOrderDuplicatesAndBlocks(t *testing.T) {
+	clock := &testClock{t: time.UnixMilli(10 * 3600 * 1000)}
+	h := newTestHead(t, clock)
+	base := clock.t.UnixMilli() - 3600*1000 // inside the open block [8h, 10h)
+	block := h.Config().BlockStart(base)
+	rng := rand.New(rand.NewPCG(3, 4))
+	want := map[int64]float64{}
+	for _, i := range rng.Perm(500) {
+		ts := base + int64(i)*1000
+		v := float64(i)
+		if i%50 == 0 { // a duplicate time later: the later write wins
+			if err := h.Append(block, h.NextSeq(), record(RecordSeries{Hash: 1, NameBytes: []byte("m"), Samples: []Sample{{T: ts, V: -1}}})); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := h.Append(block, h.NextSeq(), record(RecordSeries{Hash: 1, NameBytes: []byte("m"), Samples: []Sample{{T: ts, V: v}}})); err != nil {
+			t.Fatal(err)
+		}
+		want[ts] = v
+	}
+	got, _ := h.Read(1, 0, math.MaxInt64, nil, nil)
+	if len(got) != len(want) {
+		t.Fatalf("%d samples, want %d", len(got), len(want))
+	}
+	for i, s := range got {
+		if i > 0 && s.T <= got[i-1].T {
+			t.Fatalf("samples out of order at %d", i)
+		}
+		if want[s.T] != s.V {
+			t.Fatalf("sample at %d: %v, want %v", s.T, s.V, want[s.T])
+		}
+	}
+	if got, _ := h.Read(1, base+10000, base+19999, nil, nil); len(got) != 10 {
+		t.Errorf("range read: %d samples, want 10", len(got))
+	}
+	if st := h.Stats(); st.Series != 1 || st.Blocks != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	// A sample outside the record's block is corruption.
+	if err := h.Append(block, h.NextSeq(), record(RecordSeries{Hash: 1, NameBytes: []byte("m"), Samples: []Sample{{T: block - 1, V: 1}}})); err == nil {
+		t.Error("a sample before its block was taken")
+	}
+}
+
+func TestHeadDueAndFlush(t *testing.T) {
+	clock := &testClock{t: time.UnixMilli(4 * 3600 * 1000)}
+	h := newTestHead(t, clock)
+	cfg := h.Config()
+	now := clock.t.UnixMilli()
+	open := cfg.BlockStart(now)
+	old := open - cfg.BlockDuration // ended 0 to 2 h ago: due by the wall clock once past the out-of-order window
+	app := func(block, ts int64, hash uint64) {
+		t.Helper()
+		if err := h.Append(block, h.NextSeq(), record(RecordSeries{Hash: hash, NameBytes: []byte("m"), Samples: []Sample{{T: ts, V: 1}}})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app(open, now, 1)
+	clock.t = time.UnixMilli(open + cfg.OutOfOrder - 1) // the old block's out-of-order window not over yet
+	app(old, old+1000, 2)
+	// The old block was created after its end (late): due only after
+	// LateFlushDelay.
+	if due := h.Due(false); len(due) != 0 {
+		t.Fatalf("due %d blocks at once", len(due))
+	}
+	clock.t = clock.t.Add(cfg.LateFlushDelay + time.Second)
+	due := h.Due(false)
+	if len(due) != 1 || due[0].Start != old {
+		t.Fatalf("due: %d blocks", len(due))
+	}
+	// Samples for a block being flushed go to a new block of the same start.
+	app(old, old+2000, 2)
+	n := 0
+	if err := due[0].EachSeries(func(hash uint64, s []Sample, _ []HistogramSample) error {
+		n += len(s)
+		return nil
+	}); err != nil || n != 1 {
+		t.Fatalf("flushing block holds %d samples, %v", n, err)
+	}
+	h.Flushed(due[0])
+	if got, _ := h.Read(2, 0, math.MaxInt64, nil, nil); len(got) != 1 || got[0].T != old+2000 {
+		t.Errorf("after the flush the head holds %v", got)
+	}
+	if h.Stats().Blocks != 2 || !h.IsActive(2) {
+		t.Errorf("stats %+v", h.Stats())
+	}
+	if all := h.Due(true); len(all) != 2 {
+		t.Errorf("Due(all): %d blocks", len(all))
+	}
+}
+
+func TestHeadHistogramsAndActive(t *testing.T) {
+	clock := &testClock{t: time.UnixMilli(5 * 3600 * 1000)}
+	h := newTestHead(t, clock)
+	block := h.Config().BlockStart(clock.t.UnixMilli())
+	hist := &histogram.Histogram{Count: 3, Sum: 2, Schema: 1, ZeroThreshold: 0.001, ZeroCount: 1,
+		PositiveSpans: []histogram.Span{{Offset: 0, Length: 2}}, PositiveBuckets: []int64{1, 0}}
+	rec := record(
+		RecordSeries{Hash: 7, NameBytes: []byte("h"), Histograms: []HistogramSample{{T: block + 5, H: hist}, {T: block + 1, FH: hist.ToFloat(nil)}}},
+		RecordSeries{Hash: 8, NameBytes: []byte("g"), Samples: []Sample{{T: block + 1, V: 2}}},
+	)
+	if err := h.Append(block, h.NextSeq(), rec); err != nil {
+		t.Fatal(err)
+	}
+	_, hs := h.Read(7, 0, math.MaxInt64, nil, nil)
+	if len(hs) != 2 || hs[0].T != block+1 || hs[0].FH == nil || hs[1].H == nil {
+		t.Fatalf("histograms %+v", hs)
+	}
+	names := map[string]int{}
+	h.ActiveByName(func(n string, c int) { names[n] = c })
+	if names["h"] != 1 || names["g"] != 1 {
+		t.Errorf("active by name %v", names)
+	}
+}
