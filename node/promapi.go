@@ -30,7 +30,12 @@ func (n *Node) registerPrometheus(mux *http.ServeMux) error {
 	cfg := prometheus.DefaultConfig()
 	cfg.QueryTimeout = n.cfg.QueryTimeout
 	engine := ppromql.NewEngine(cfg.EngineOpts())
-	q := promql.NewQueryable(nodeReader{n})
+	qcfg := promql.DefaultConfig()
+	qcfg.LookbackDelta = cfg.LookbackDelta
+	q, err := promql.NewQueryable(nodeReader{n}, qcfg, n.reg)
+	if err != nil {
+		return err
+	}
 	api, err := prometheus.New(cfg, prometheus.Deps{
 		Engine:    engine,
 		Queryable: q,

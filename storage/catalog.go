@@ -34,7 +34,7 @@ func (s *Store) ReadCatalog(ctx context.Context, p uint32, q *starlingpb.Catalog
 		prefix = append(append(prefix, q.GetService()...), 0)
 	case starlingpb.Catalog_KIND_METRIC_NAMES:
 		sig = starlingpb.Signal_SIGNAL_METRICS
-		prefix = append(postingPrefix(nil, p, tsdb.MetricNameLabel), q.GetPrefix()...)
+		prefix = append(mainIndex.postingPrefix(nil, p, tsdb.MetricNameLabel), q.GetPrefix()...)
 	default:
 		return ErrCorrupt
 	}
@@ -69,7 +69,7 @@ func (s *Store) ReadCatalog(ctx context.Context, p uint32, q *starlingpb.Catalog
 					out.Names = append(out.Names, string(name))
 				}
 				if metricNames {
-					it.Seek(prefixEnd(postingValuePrefix(nil, p, tsdb.MetricNameLabel, string(name))))
+					it.Seek(prefixEnd(mainIndex.postingValuePrefix(nil, p, tsdb.MetricNameLabel, string(name))))
 				} else {
 					it.Next()
 				}

@@ -32,6 +32,8 @@ import (
 //	  kindMetadata      [p][k][family]                            type, help, unit
 //	  kindRollup5m      [p][k][series 8][block 8]                 5 m aggregates of one block (5m space)
 //	  kindRollup1h      [p][k][series 8][block 8]                 1 h aggregates of one block (1h space)
+//	  kindRollup5mSeries, …Marker, …Posting, and the same of 1h: each rollup
+//	                    tier's own series index, laid out as the main one's
 //	traces and logs
 //	  kindResource      [p][k][ref 8]                            resource + scope
 const (
@@ -55,6 +57,13 @@ const (
 	kindMetadata   byte = 0x2e
 	kindRollup5m   byte = 0x30
 	kindRollup1h   byte = 0x31
+
+	kindRollup5mSeries  byte = 0x32
+	kindRollup5mMarker  byte = 0x33
+	kindRollup5mPosting byte = 0x34
+	kindRollup1hSeries  byte = 0x35
+	kindRollup1hMarker  byte = 0x36
+	kindRollup1hPosting byte = 0x37
 )
 
 const (

@@ -338,6 +338,21 @@ func windowOfMs(t int64, windowSeconds int64) int64 {
 	return s - s%windowSeconds
 }
 
+// appendSeriesIndex appends to dst the index entries of one series in
+// window win of an index: its definition def (of labels ls), its name
+// marker and its postings. key is scratch, returned grown.
+func appendSeriesIndex(dst, key []byte, ix indexKinds, win int64, p uint32, hash uint64, def []byte, ls []tsdb.Label) ([]byte, []byte) {
+	key = ix.seriesKey(key[:0], p, hash)
+	dst = appendEntry(dst, win, key, def)
+	key = ix.markerKey(key[:0], p, tsdb.MetricName(ls))
+	dst = appendEntry(dst, win, key, nil)
+	for _, l := range ls {
+		key = ix.postingKey(key[:0], p, l, hash)
+		dst = appendEntry(dst, win, key, nil)
+	}
+	return dst, key
+}
+
 // addSeriesIndex adds the series definition and its postings to every
 // window its samples fall in, once per window.
 func (b *Builder) addSeriesIndex(a *partAcc, hash uint64, s *tsdb.Series) {
@@ -351,15 +366,8 @@ func (b *Builder) addSeriesIndex(a *partAcc, hash uint64, s *tsdb.Series) {
 		if !a.once(b.seen, seriesSeenKey(hash, win)) {
 			return
 		}
-		a.key = seriesKey(a.key[:0], a.p, hash)
 		b.val = encodeSeriesDef(b.val[:0], s.Labels)
-		a.entries = appendEntry(a.entries, win, a.key, b.val)
-		a.key = nameMarkerKey(a.key[:0], a.p, tsdb.MetricName(s.Labels))
-		a.entries = appendEntry(a.entries, win, a.key, nil)
-		for _, l := range s.Labels {
-			a.key = postingKey(a.key[:0], a.p, l, hash)
-			a.entries = appendEntry(a.entries, win, a.key, nil)
-		}
+		a.entries, a.key = appendSeriesIndex(a.entries, a.key, mainIndex, win, a.p, hash, b.val, s.Labels)
 	}
 	for _, smp := range s.Samples {
 		each(smp.T)

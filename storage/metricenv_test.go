@@ -104,6 +104,7 @@ func (e *testEnv) flushMetrics(all bool) FlushStats {
 			total.Chunks += st.Chunks
 			total.Merged += st.Merged
 			total.Bytes += st.Bytes
+			total.Rollups += st.Rollups
 		}
 	}
 	return total

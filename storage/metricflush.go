@@ -27,13 +27,14 @@ type FlushStats struct {
 	Chunks  int // chunk keys written
 	Merged  int // series whose stored chunks were merged and rewritten
 	Bytes   int // bytes of chunk values written
+	Rollups int // series whose rollups were written
 }
 
 // FlushEntries returns the entries of the first commit of a block flush
 // of partition p: every series' samples of the block, merged with the
 // chunks already stored for it in the block (a block reopened by late
 // samples, or replayed after a restart), as chunk keys; deletions of the
-// stored chunks they replace. The block must be flushing (tsdb.Head.Due).
+// stored chunks they replace; the rollups of the merged float samples. The block must be flushing (tsdb.Head.Due).
 func (s *Store) FlushEntries(ctx context.Context, p uint32, b *tsdb.Block) ([]byte, FlushStats, error) {
 	var st FlushStats
 	startNs := b.Start * 1e6
@@ -49,6 +50,8 @@ func (s *Store) FlushEntries(ctx context.Context, p uint32, b *tsdb.Block) ([]by
 		it = txn.NewIterator(badger.IteratorOptions{Prefix: appendHeader(nil, p, kindChunk)})
 		defer it.Close()
 	}
+	rw := s.newRollupWriter(p, b.Start, txn)
+	defer rw.close()
 	var key, val []byte
 	var stored []storedChunk
 	var old series
@@ -75,6 +78,13 @@ func (s *Store) FlushEntries(ctx context.Context, p uint32, b *tsdb.Block) ([]by
 			}
 			samples = tsdb.MergeSamples(old.floats, samples)
 			hists = tsdb.MergeHistograms(old.hists, hists)
+		}
+		if len(samples) > 0 {
+			var err error
+			if out, err = rw.append(out, hash, samples); err != nil {
+				return fmt.Errorf("rollups of series %016x: %w", hash, err)
+			}
+			st.Rollups++
 		}
 		var written [][]byte
 		emit := func(v []byte, minT int64) {

@@ -22,39 +22,67 @@ func sortableTime(t int64) uint64 { return uint64(t) ^ (1 << 63) }
 
 func timeOfSortable(u uint64) int64 { return int64(u ^ (1 << 63)) }
 
+// indexKinds are the key kinds of one space's series index: series
+// definitions, name markers and postings. The main space has one, and so
+// has each rollup tier: a tier outlives raw data, so it keeps an index of
+// the series it holds, in kinds of its own (a key's kind names its space).
+type indexKinds struct{ series, marker, posting byte }
+
+var (
+	mainIndex     = indexKinds{kindSeries, kindNameMarker, kindPosting}
+	rollup5mIndex = indexKinds{kindRollup5mSeries, kindRollup5mMarker, kindRollup5mPosting}
+	rollup1hIndex = indexKinds{kindRollup1hSeries, kindRollup1hMarker, kindRollup1hPosting}
+)
+
+// indexOf returns the index kinds of a metrics space.
+func indexOf(sp space) indexKinds {
+	switch sp {
+	case spaceRollup5m:
+		return rollup5mIndex
+	case spaceRollup1h:
+		return rollup1hIndex
+	}
+	return mainIndex
+}
+
 func seriesKey(dst []byte, p uint32, series uint64) []byte {
-	dst = appendHeader(dst, p, kindSeries)
+	return mainIndex.seriesKey(dst, p, series)
+}
+
+func (ix indexKinds) seriesKey(dst []byte, p uint32, series uint64) []byte {
+	dst = appendHeader(dst, p, ix.series)
 	return appendFixed64(dst, series)
 }
 
-// nameMarkerKey says a window of partition p holds series of metric name:
-// a point lookup (Badger's bloom filters answer most misses without
-// reading a table) spares a select of the name its iterators.
-func nameMarkerKey(dst []byte, p uint32, name string) []byte {
-	return append(appendHeader(dst, p, kindNameMarker), name...)
+// markerKey says a window of partition p holds series of metric name: a
+// point lookup (Badger's bloom filters answer most misses without reading
+// a table) spares a select of the name its iterators.
+func (ix indexKinds) markerKey(dst []byte, p uint32, name string) []byte {
+	return append(appendHeader(dst, p, ix.marker), name...)
 }
 
 // postingPrefix is the key prefix of label name's postings, and with value
 // of name=value's.
-func postingPrefix(dst []byte, p uint32, name string) []byte {
-	dst = appendHeader(dst, p, kindPosting)
+func (ix indexKinds) postingPrefix(dst []byte, p uint32, name string) []byte {
+	dst = appendHeader(dst, p, ix.posting)
 	dst = append(dst, name...)
 	return append(dst, 0xff)
 }
 
-func postingValuePrefix(dst []byte, p uint32, name, value string) []byte {
-	dst = postingPrefix(dst, p, name)
+func (ix indexKinds) postingValuePrefix(dst []byte, p uint32, name, value string) []byte {
+	dst = ix.postingPrefix(dst, p, name)
 	dst = append(dst, value...)
 	return append(dst, 0xff)
 }
 
-func postingKey(dst []byte, p uint32, l tsdb.Label, series uint64) []byte {
-	return appendFixed64(postingValuePrefix(dst, p, l.Name, l.Value), series)
+func (ix indexKinds) postingKey(dst []byte, p uint32, l tsdb.Label, series uint64) []byte {
+	return appendFixed64(ix.postingValuePrefix(dst, p, l.Name, l.Value), series)
 }
 
-// parsePosting splits a posting key into label name, value and series.
+// parsePosting splits a posting key of any index into label name, value
+// and series.
 func parsePosting(k []byte) (name, value []byte, series uint64, ok bool) {
-	if len(k) < headerLen+2+8 || k[partLen] != kindPosting {
+	if len(k) < headerLen+2+8 || !isPostingKind(k[partLen]) {
 		return nil, nil, 0, false
 	}
 	body := k[headerLen : len(k)-8]
@@ -68,6 +96,10 @@ func parsePosting(k []byte) (name, value []byte, series uint64, ok bool) {
 		}
 	}
 	return nil, nil, 0, false
+}
+
+func isPostingKind(k byte) bool {
+	return k == kindPosting || k == kindRollup5mPosting || k == kindRollup1hPosting
 }
 
 // recordPrefix is the key prefix of partition p's records of one block.

@@ -28,7 +28,7 @@ func (s *Store) LabelQuery(ctx context.Context, p uint32, q *starlingpb.LabelQue
 		return err
 	}
 	defer release()
-	ws := s.acquire(starlingpb.Signal_SIGNAL_METRICS, q.GetStartMs()*1e6, endNs(q.GetEndMs()))
+	ws := s.indexWindows(q.GetStartMs()*1e6, endNs(q.GetEndMs()), spaceRollup1h)
 	defer releaseAll(ws)
 	names := map[string]struct{}{}
 	add := func(n string) {
@@ -53,13 +53,14 @@ func (s *Store) LabelQuery(ctx context.Context, p uint32, q *starlingpb.LabelQue
 		}
 	} else {
 		for _, w := range ws {
+			ix := indexOf(w.space)
 			err := w.db(p).View(func(txn *badger.Txn) error {
-				it := txn.NewIterator(badger.IteratorOptions{Prefix: appendHeader(nil, p, kindPosting)})
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: appendHeader(nil, p, ix.posting)})
 				defer it.Close()
 				if q.GetName() == "" {
-					eachName(it, p, add)
+					eachName(it, ix, p, add)
 				} else {
-					eachValue(it, p, q.GetName(), func(v string, _ []byte) { add(v) })
+					eachValue(it, ix, p, q.GetName(), func(v string, _ []byte) { add(v) })
 				}
 				return ctx.Err()
 			})

@@ -72,17 +72,34 @@ func (s *Store) SelectSeries(ctx context.Context, p uint32, q *starlingpb.Series
 		return err
 	}
 	defer release()
-	ws := s.acquire(starlingpb.Signal_SIGNAL_METRICS, q.GetStartMs()*1e6, endNs(q.GetEndMs()))
+	startMs, endMs := q.GetStartMs(), q.GetEndMs()
+	t, rolled := tierOf(q.GetResolution())
+	rolled = rolled && !q.GetLabelsOnly()
+	sp := spaceRollup1h // the longest kept index, for series of expired raw data
+	if rolled {
+		sp = t.sp
+		startMs, endMs = bucketEndOf(startMs, t.res)-t.res+1, bucketEndOf(endMs, t.res)
+	}
+	ws := s.indexWindows(startMs*1e6, endNs(endMs), sp)
 	defer releaseAll(ws)
 	found, err := s.selectMatched(ctx, ws, p, ms, limit)
 	if err != nil || len(found) == 0 {
 		return err
 	}
+	if rolled {
+		if err := s.selectRollups(ws, p, t, q, found, head, out); err != nil {
+			return err
+		}
+		return ctx.Err()
+	}
 	var chunks [][]*starlingpb.Record
 	if !q.GetLabelsOnly() {
 		chunks = make([][]*starlingpb.Record, len(found))
 		for i := len(ws) - 1; i >= 0; i-- { // oldest first
-			if err := readChunks(ws[i].db(p), p, found, q.GetStartMs(), q.GetEndMs(), s.blockMs(), chunks); err != nil {
+			if ws[i].space != spaceMain {
+				continue
+			}
+			if err := readChunks(ws[i].db(p), p, found, q.GetStartMs(), q.GetEndMs(), s.blockMs(), chunks, nil); err != nil {
 				return err
 			}
 		}
@@ -121,9 +138,10 @@ func (s *Store) selectMatched(ctx context.Context, ws []*window, p uint32, ms []
 	seen := map[uint64]bool{}
 	name := metricNameMatch(ms)
 	for _, w := range ws { // newest first
+		ix := indexOf(w.space)
 		err := w.db(p).View(func(txn *badger.Txn) error {
 			if name != "" {
-				if _, err := txn.Get(nameMarkerKey(nil, p, name)); err == badger.ErrKeyNotFound {
+				if _, err := txn.Get(ix.markerKey(nil, p, name)); err == badger.ErrKeyNotFound {
 					return nil // no series of the name here
 				} else if err != nil {
 					return err
@@ -131,7 +149,7 @@ func (s *Store) selectMatched(ctx context.Context, ws []*window, p uint32, ms []
 			}
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: partitionPrefix(p)})
 			defer it.Close()
-			cands, err := candidates(it, p, ms)
+			cands, err := candidates(it, ix, p, ms)
 			if err != nil {
 				return err
 			}
@@ -142,7 +160,7 @@ func (s *Store) selectMatched(ctx context.Context, ws []*window, p uint32, ms []
 				if limit > 0 && len(found) >= limit {
 					break
 				}
-				def, err := getValue(txn, seriesKey(nil, p, h))
+				def, err := getValue(txn, ix.seriesKey(nil, p, h))
 				if err != nil || def == nil {
 					if err != nil {
 						return err
@@ -220,7 +238,7 @@ func matchesAll(ls []tsdb.Label, ms []*labels.Matcher) bool {
 // candidates returns the series (sorted hashes) of one window that may
 // match ms: the intersection of the postings of every matcher that rejects
 // the empty value. With none such, every series of the window.
-func candidates(it *badger.Iterator, p uint32, ms []*labels.Matcher) ([]uint64, error) {
+func candidates(it *badger.Iterator, ix indexKinds, p uint32, ms []*labels.Matcher) ([]uint64, error) {
 	var lists [][]uint64
 	for _, m := range ms {
 		if m.Matches("") {
@@ -228,9 +246,9 @@ func candidates(it *badger.Iterator, p uint32, ms []*labels.Matcher) ([]uint64, 
 		}
 		var l []uint64
 		if m.Type == labels.MatchEqual {
-			l = postings(it, postingValuePrefix(nil, p, m.Name, m.Value), nil)
+			l = postings(it, ix.postingValuePrefix(nil, p, m.Name, m.Value), nil)
 		} else {
-			eachValue(it, p, m.Name, func(v string, prefix []byte) {
+			eachValue(it, ix, p, m.Name, func(v string, prefix []byte) {
 				if m.Matches(v) {
 					l = postings(it, prefix, l)
 				}
@@ -245,7 +263,7 @@ func candidates(it *badger.Iterator, p uint32, ms []*labels.Matcher) ([]uint64, 
 	}
 	if len(lists) == 0 {
 		var all []uint64
-		eachValue(it, p, tsdb.MetricNameLabel, func(_ string, prefix []byte) { all = postings(it, prefix, all) })
+		eachValue(it, ix, p, tsdb.MetricNameLabel, func(_ string, prefix []byte) { all = postings(it, prefix, all) })
 		slices.Sort(all)
 		return slices.Compact(all), nil
 	}
@@ -280,8 +298,8 @@ func keySeriesAt(k []byte, off int) uint64 {
 // eachValue calls fn with every distinct value of label name in the
 // window and the posting prefix of name=value, seeking past each value's
 // postings.
-func eachValue(it *badger.Iterator, p uint32, name string, fn func(value string, prefix []byte)) {
-	np := postingPrefix(nil, p, name)
+func eachValue(it *badger.Iterator, ix indexKinds, p uint32, name string, fn func(value string, prefix []byte)) {
+	np := ix.postingPrefix(nil, p, name)
 	for it.Seek(np); it.ValidForPrefix(np); {
 		_, value, _, ok := parsePosting(it.Item().Key())
 		if !ok {
@@ -289,7 +307,7 @@ func eachValue(it *badger.Iterator, p uint32, name string, fn func(value string,
 			continue
 		}
 		v := string(value)
-		prefix := postingValuePrefix(nil, p, name, v)
+		prefix := ix.postingValuePrefix(nil, p, name, v)
 		fn(v, prefix)
 		// Past every posting of this value: its prefix with 0xff bumped.
 		it.Seek(prefixEnd(prefix))
@@ -297,8 +315,8 @@ func eachValue(it *badger.Iterator, p uint32, name string, fn func(value string,
 }
 
 // eachName calls fn with every distinct label name of the window.
-func eachName(it *badger.Iterator, p uint32, fn func(name string)) {
-	base := appendHeader(nil, p, kindPosting)
+func eachName(it *badger.Iterator, ix indexKinds, p uint32, fn func(name string)) {
+	base := appendHeader(nil, p, ix.posting)
 	for it.Seek(base); it.ValidForPrefix(base); {
 		name, _, _, ok := parsePosting(it.Item().Key())
 		if !ok {
@@ -307,7 +325,7 @@ func eachName(it *badger.Iterator, p uint32, fn func(name string)) {
 		}
 		n := string(name)
 		fn(n)
-		it.Seek(prefixEnd(postingPrefix(nil, p, n)))
+		it.Seek(prefixEnd(ix.postingPrefix(nil, p, n)))
 	}
 }
 
@@ -330,9 +348,9 @@ func intersect(a, b []uint64) []uint64 {
 
 // readChunks appends to chunks[i] the stored chunks of found[i] in db that
 // may hold samples in [mint, maxt]: a chunk lies in one block, so the ones
-// whose first sample is from the block of mint on. One iterator serves
-// every series.
-func readChunks(db *badger.DB, p uint32, found []matched, mint, maxt, blockMs int64, chunks [][]*starlingpb.Record) error {
+// whose first sample is from the block of mint on; skip (nil: none) leaves
+// out the blocks it reports. One iterator serves every series.
+func readChunks(db *badger.DB, p uint32, found []matched, mint, maxt, blockMs int64, chunks [][]*starlingpb.Record, skip func(i int, block int64) bool) error {
 	return db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: appendHeader(nil, p, kindChunk), PrefetchValues: false})
 		defer it.Close()
@@ -349,6 +367,9 @@ func readChunks(db *badger.DB, p uint32, found []matched, mint, maxt, blockMs in
 				}
 				if chunkMinTime(k) > maxt {
 					break
+				}
+				if skip != nil && skip(i, floorTo(chunkMinTime(k), blockMs)) {
+					continue
 				}
 				v, err := it.Item().ValueCopy(nil)
 				if err != nil {
@@ -386,11 +407,14 @@ func appendHeadChunks(out *starlingpb.ResultChunk, p uint32, hash uint64, floats
 }
 
 // SelectedSeries is one series of a select's answer: its labels and the
-// chunks read for it (stored ones in key order, then the head's).
+// chunks read for it (stored ones in key order, then the head's), or, in
+// a select at a rollup resolution, its buckets of resolution Res (ms).
 type SelectedSeries struct {
-	Hash   uint64
-	Labels []tsdb.Label
-	Chunks [][]byte
+	Hash    uint64
+	Labels  []tsdb.Label
+	Chunks  [][]byte
+	Buckets []tsdb.Bucket
+	Res     int64
 }
 
 // DecodeSelect decodes records as SelectSeries returns them.
@@ -409,6 +433,20 @@ func DecodeSelect(recs []*starlingpb.Record) ([]SelectedSeries, error) {
 				return nil, fmt.Errorf("chunk of a series not announced: %w", ErrCorrupt)
 			}
 			out[len(out)-1].Chunks = append(out[len(out)-1].Chunks, r.Value)
+		case len(r.Key) == rollupKeyLen && (r.Key[partLen] == kindRollup5m || r.Key[partLen] == kindRollup1h):
+			if len(out) == 0 || out[len(out)-1].Hash != keySeries(r.Key) {
+				return nil, fmt.Errorf("rollup of a series not announced: %w", ErrCorrupt)
+			}
+			res := rollupTiers[0].res
+			if r.Key[partLen] == kindRollup1h {
+				res = rollupTiers[1].res
+			}
+			last := &out[len(out)-1]
+			bs, err := tsdb.DecodeRollup(last.Buckets, r.Value, res)
+			if err != nil {
+				return nil, err
+			}
+			last.Buckets, last.Res = bs, res
 		default:
 			return nil, fmt.Errorf("record of kind %d in a select: %w", r.Key[min(partLen, len(r.Key)-1)], ErrCorrupt)
 		}

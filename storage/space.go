@@ -39,9 +39,9 @@ func spaceOfKind(kind byte) space {
 	switch kind {
 	case kindRecord:
 		return spaceRecords
-	case kindRollup5m:
+	case kindRollup5m, kindRollup5mSeries, kindRollup5mMarker, kindRollup5mPosting:
 		return spaceRollup5m
-	case kindRollup1h:
+	case kindRollup1h, kindRollup1hSeries, kindRollup1hMarker, kindRollup1hPosting:
 		return spaceRollup1h
 	}
 	return spaceMain

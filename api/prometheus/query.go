@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/util/httputil"
 	"github.com/prometheus/prometheus/util/stats"
+
+	spromql "github.com/starling-otel/starling/query/promql"
 )
 
 // /api/v1/query and /api/v1/query_range, as Prometheus' query and
@@ -133,8 +135,10 @@ func (a *API) exec(ctx context.Context, r *http.Request, qry promql.Query, limit
 }
 
 // queryContext applies the timeout parameter and Config.QueryTimeout,
-// whichever is shorter. Prometheus rejects a timeout that is not
-// positive.
+// whichever is shorter (Prometheus rejects a timeout that is not
+// positive), and hands the storage the query's lookback delta and its
+// max_source_resolution (Thanos' parameter: auto, 0s for raw samples,
+// 5m, 1h).
 func (a *API) queryContext(r *http.Request) (context.Context, context.CancelFunc, *apiError) {
 	timeout := a.cfg.QueryTimeout
 	if v := r.FormValue("timeout"); v != "" {
@@ -147,7 +151,17 @@ func (a *API) queryContext(r *http.Request) (context.Context, context.CancelFunc
 		}
 		timeout = min(timeout, t)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	maxRes, err := spromql.ParseMaxResolution(r.FormValue("max_source_resolution"))
+	if err != nil {
+		return nil, nil, &apiError{errorBadData, fmt.Errorf("invalid parameter %q: %w", "max_source_resolution", err)}
+	}
+	ctx := spromql.WithMaxResolution(r.Context(), maxRes)
+	if s := r.FormValue("lookback_delta"); s != "" {
+		if d, err := parseDuration(s); err == nil {
+			ctx = spromql.WithLookback(ctx, d)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	return ctx, cancel, nil
 }
 

@@ -3,6 +3,9 @@ package promql
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
@@ -27,14 +30,50 @@ type Reader interface {
 	Exemplars(ctx context.Context, q *starlingpb.ExemplarQuery) ([]storage.SeriesExemplars, error)
 }
 
+// Config configures a Queryable.
+type Config struct {
+	// LookbackDelta is the engine's default lookback delta: it tells the
+	// first evaluation time of an instant selector from its hints, which
+	// decides whether a rollup can answer it.
+	LookbackDelta time.Duration
+}
+
+// DefaultConfig is Prometheus' default lookback delta.
+func DefaultConfig() Config { return Config{LookbackDelta: 5 * time.Minute} }
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.LookbackDelta <= 0 {
+		return fmt.Errorf("promql: lookback delta %s must be positive", c.LookbackDelta)
+	}
+	return nil
+}
+
 // Queryable is a Prometheus storage.Queryable and ExemplarQueryable over a
 // Reader. Safe for concurrent use.
 type Queryable struct {
-	r Reader
+	r       Reader
+	cfg     Config
+	selects *prometheus.CounterVec
 }
 
-// NewQueryable returns a queryable reading through r.
-func NewQueryable(r Reader) *Queryable { return &Queryable{r: r} }
+// NewQueryable returns a queryable reading through r; reg (nil: none)
+// gets its metrics.
+func NewQueryable(r Reader, cfg Config, reg prometheus.Registerer) (*Queryable, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	q := &Queryable{r: r, cfg: cfg, selects: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "starling_promql_selects_total",
+		Help: "PromQL selectors read, by the resolution that answered them (raw, 5m, 1h).",
+	}, []string{"resolution"})}
+	if reg != nil {
+		if err := reg.Register(q.selects); err != nil {
+			return nil, fmt.Errorf("promql: register metrics: %w", err)
+		}
+	}
+	return q, nil
+}
 
 var (
 	_ promstorage.Queryable         = (*Queryable)(nil)
@@ -43,11 +82,11 @@ var (
 
 // Querier returns a querier of [mint, maxt] (milliseconds).
 func (q *Queryable) Querier(mint, maxt int64) (promstorage.Querier, error) {
-	return &querier{r: q.r, mint: mint, maxt: maxt}, nil
+	return &querier{q: q, mint: mint, maxt: maxt}, nil
 }
 
 type querier struct {
-	r          Reader
+	q          *Queryable
 	mint, maxt int64
 }
 
@@ -74,7 +113,9 @@ func toMatchers(ms []*labels.Matcher) ([]*starlingpb.LabelMatcher, error) {
 }
 
 // Select reads the series matching ms in the hinted time range (the
-// querier's otherwise). The engine's "series" hint reads labels only.
+// querier's otherwise), from the coarsest rollup that answers the hinted
+// function exactly (see rollup.go). The engine's "series" hint reads
+// labels only.
 func (q *querier) Select(ctx context.Context, _ bool, hints *promstorage.SelectHints, ms ...*labels.Matcher) promstorage.SeriesSet {
 	pm, err := toMatchers(ms)
 	if err != nil {
@@ -82,16 +123,24 @@ func (q *querier) Select(ctx context.Context, _ bool, hints *promstorage.SelectH
 	}
 	sel := &starlingpb.SeriesSelect{Matchers: pm, StartMs: q.mint, EndMs: q.maxt}
 	limit := 0
+	set := &seriesSet{i: -1}
 	if hints != nil {
 		sel.StartMs, sel.EndMs = hints.Start, hints.End
 		sel.LabelsOnly = hints.Func == "series"
 		limit = hints.Limit
+		var name string
+		sel.Resolution, name = chooseResolution(hints, lookback(ctx, q.q.cfg.LookbackDelta), maxResolution(ctx))
+		q.q.selects.WithLabelValues(name).Inc()
+		if sel.Resolution != starlingpb.Resolution_RESOLUTION_RAW {
+			set.synth, set.warnings = synthOf(hints), resolutionInfo(name)
+		}
 	}
-	found, err := q.r.SelectSeries(ctx, sel, limit)
+	found, err := q.q.r.SelectSeries(ctx, sel, limit)
 	if err != nil {
 		return promstorage.ErrSeriesSet(err)
 	}
-	return &seriesSet{found: found, i: -1}
+	set.found = found
+	return set
 }
 
 // LabelValues returns the values of label name among the series matching
@@ -110,7 +159,7 @@ func (q *querier) labels(ctx context.Context, name string, hints *promstorage.La
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := q.r.LabelValues(ctx, &starlingpb.LabelQuery{Name: name, Matchers: pm, StartMs: q.mint, EndMs: q.maxt})
+	out, err := q.q.r.LabelValues(ctx, &starlingpb.LabelQuery{Name: name, Matchers: pm, StartMs: q.mint, EndMs: q.maxt})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -172,9 +221,11 @@ func toLabels(ls []tsdb.Label) labels.Labels {
 
 // seriesSet iterates selected series.
 type seriesSet struct {
-	found []storage.SelectedSeries
-	i     int
-	cur   series
+	found    []storage.SelectedSeries
+	i        int
+	cur      series
+	synth    synth // how rolled up series become samples
+	warnings annotations.Annotations
 }
 
 func (s *seriesSet) Next() bool {
@@ -184,6 +235,9 @@ func (s *seriesSet) Next() bool {
 	}
 	f := &s.found[s.i]
 	s.cur = series{lset: toLabels(f.Labels), chunks: f.Chunks}
+	if f.Res > 0 {
+		s.cur.rolled, s.cur.samples = true, synthesize(f.Buckets, s.synth)
+	}
 	return true
 }
 
@@ -193,4 +247,4 @@ func (s *seriesSet) At() promstorage.Series {
 }
 
 func (s *seriesSet) Err() error                        { return nil }
-func (s *seriesSet) Warnings() annotations.Annotations { return nil }
+func (s *seriesSet) Warnings() annotations.Annotations { return s.warnings }

@@ -10,10 +10,13 @@ import (
 	"github.com/starling-otel/starling/storage/tsdb/chunk"
 )
 
-// series is one selected series: its labels and chunks.
+// series is one selected series: its labels and chunks, or the samples
+// synthesized from its rollup buckets.
 type series struct {
-	lset   labels.Labels
-	chunks [][]byte
+	lset    labels.Labels
+	chunks  [][]byte
+	rolled  bool
+	samples []tsdb.Sample
 }
 
 func (s *series) Labels() labels.Labels { return s.lset }
@@ -23,6 +26,15 @@ func (s *series) Labels() labels.Labels { return s.lset }
 // after the other without decoding ahead; overlapping ones (a block being
 // flushed, a copy that got chunks by handoff) are merged first.
 func (s *series) Iterator(reuse chunkenc.Iterator) chunkenc.Iterator {
+	if s.rolled {
+		it, ok := reuse.(*listIterator)
+		if !ok {
+			it = &listIterator{}
+		}
+		it.reset(s.samples, nil, nil)
+		it.seeker.seek = it.seekTo
+		return it
+	}
 	if disjoint(s.chunks) {
 		it, ok := reuse.(*chainIterator)
 		if !ok {
