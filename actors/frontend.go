@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -160,6 +161,38 @@ type pendingIngest struct {
 	epoch    map[uint32]uint64 // epoch each batch was sent with
 	began    time.Time
 	timer    *time.Timer
+	// Series refused by primaries' series limits, and why (the first).
+	refusedSeries int
+	refusedWhy    string
+}
+
+// refused moves the samples a primary's series limits refused from
+// accepted to rejected.
+func (p *pendingIngest) refused(ack *starlingpb.WriteAck) {
+	n := int(ack.RefusedSamples)
+	p.result.Accepted -= min(n, p.result.Accepted)
+	p.result.Rejected += n
+	if p.result.Reasons == nil {
+		p.result.Reasons = map[string]int{}
+	}
+	p.result.Reasons[storage.ReasonSeriesLimit] += n
+	p.refusedSeries += int(ack.RefusedSeries)
+	if p.refusedWhy == "" {
+		p.refusedWhy = ack.RefusedMessage
+	}
+}
+
+// message is the request's rejection message: the build's, and the
+// series limits'.
+func (p *pendingIngest) message() string {
+	if p.refusedSeries == 0 {
+		return p.result.Message
+	}
+	m := fmt.Sprintf("%d new series refused: %s", p.refusedSeries, p.refusedWhy)
+	if p.result.Message != "" {
+		m = p.result.Message + "; " + m
+	}
+	return m
 }
 
 func (f *frontend) Receive(ctx actor.Context) {
@@ -279,6 +312,10 @@ func (f *frontend) ack(ctx actor.Context, ack *starlingpb.WriteAck) {
 		f.finish(ctx, ack.RequestId, p, fmt.Errorf("%s partition %d: %s", storage.SignalName(p.signal), id, ack.Error), ack.Retryable)
 		return
 	}
+	if ack.RefusedSamples > 0 {
+		p.refused(ack)
+		b.Seen = slices.DeleteFunc(b.Seen, func(k uint64) bool { return slices.Contains(ack.Unseen, k) })
+	}
 	f.seen.Add(b.Seen)
 	delete(p.batches, id)
 	if len(p.batches) == 0 {
@@ -387,7 +424,7 @@ func (f *frontend) finish(ctx actor.Context, id uint64, p *pendingIngest, err er
 	}
 	r := &IngestResult{
 		Accepted: p.result.Accepted, Rejected: p.result.Rejected,
-		Reasons: p.result.Reasons, Message: p.result.Message,
+		Reasons: p.result.Reasons, Message: p.message(),
 		Err: err, Retryable: retryable,
 	}
 	if err == nil {

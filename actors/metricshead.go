@@ -30,6 +30,11 @@ type MetricsConfig struct {
 	Head tsdb.HeadConfig
 	// FlushInterval is how often a copy looks for blocks to flush.
 	FlushInterval time.Duration
+	// Limits admits the new series a primary writes (nil: no limit).
+	Limits SeriesAdmitter
+	// Heads gets the heads of the partitions this node is primary of
+	// (nil: not kept).
+	Heads *HeadSet
 }
 
 // DefaultMetricsConfig is 2 h blocks (for a window they divide), a 10 min
@@ -78,6 +83,7 @@ func (a *partition) startHead(ctx actor.Context) {
 	}
 	a.mh = &metricsHead{head: head, writer: writerID(a.self), readable: a.readable()}
 	a.replay()
+	a.trackHead()
 	a.scheduleTick(ctx)
 }
 
@@ -120,6 +126,16 @@ func (a *partition) headAssigned() {
 		a.replay()
 	}
 	a.mh.readable = readable
+	a.trackHead()
+}
+
+// trackHead keeps the node's head set to the partitions it is primary of.
+func (a *partition) trackHead() {
+	if a.role == starlingpb.Role_ROLE_PRIMARY {
+		a.metricsCfg.Heads.set(a.id, a.mh.head)
+	} else {
+		a.metricsCfg.Heads.set(a.id, nil)
+	}
 }
 
 // localEntries returns the entries a metrics copy commits for a batch:
@@ -214,6 +230,7 @@ func (a *partition) flushOnStop() {
 	if a.mh == nil {
 		return
 	}
+	a.metricsCfg.Heads.set(a.id, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), stopFlushTimeout)
 	defer cancel()
 	running := make(chan struct{})

@@ -151,8 +151,13 @@ func (a *partition) write(ctx actor.Context, b *starlingpb.WriteBatch) {
 		reply(fmt.Errorf("%s partition %d has %d in-sync copies: %w", storage.SignalName(a.signal), a.id, n, ErrBelowMinInSync), true)
 		return
 	}
+	b, refused, err := a.limitSeries(b)
+	if err != nil {
+		reply(fmt.Errorf("series limits: %w", err), false)
+		return
+	}
 	if replicas := a.replicas(); len(replicas) > 0 || len(a.catchups) > 0 {
-		a.writeReplicated(ctx, b, replicas)
+		a.writeReplicated(ctx, b, replicas, refused)
 		return
 	}
 	// With no replica to wait for, the commit is the acknowledgement: the
@@ -168,6 +173,7 @@ func (a *partition) write(ctx actor.Context, b *starlingpb.WriteBatch) {
 	a.store.Apply(a.signal, local, int(b.Records), func(err error) {
 		a.direct.Add(-1)
 		ack := &starlingpb.WriteAck{RequestId: b.RequestId, Partition: ref, Records: b.Records}
+		refused.annotate(ack)
 		if err != nil {
 			ack.Error = err.Error()
 			ack.Retryable = !errors.Is(err, storage.ErrCorrupt) && !errors.Is(err, storage.ErrWrongPartition)

@@ -69,6 +69,7 @@ type replicatedWrite struct {
 	recheck   error  // the shrink failed: look again when the row changes
 	epoch     uint64 // the primary's epoch when the write came in
 	stale     bool   // a replica answered from a newer epoch: re-route
+	refused   *refusal
 }
 
 // Messages a partition actor sends itself.
@@ -97,7 +98,7 @@ func (a *partition) replicas() []string {
 }
 
 // writeReplicated starts a primary's write with replicas to wait for.
-func (a *partition) writeReplicated(ctx actor.Context, b *starlingpb.WriteBatch, replicas []string) {
+func (a *partition) writeReplicated(ctx actor.Context, b *starlingpb.WriteBatch, replicas []string, refused *refusal) {
 	local, err := a.localEntries(b.Entries)
 	if err != nil {
 		ctx.Send(ctx.Sender(), &starlingpb.WriteAck{RequestId: b.RequestId, Partition: a.ref(), Error: "records: " + err.Error()})
@@ -105,7 +106,7 @@ func (a *partition) writeReplicated(ctx actor.Context, b *starlingpb.WriteBatch,
 	}
 	a.nextWrite++
 	id := a.nextWrite
-	w := &replicatedWrite{sender: ctx.Sender(), requestID: b.RequestId, records: b.Records, waiting: map[string]bool{}, epoch: a.epoch}
+	w := &replicatedWrite{sender: ctx.Sender(), requestID: b.RequestId, records: b.Records, waiting: map[string]bool{}, epoch: a.epoch, refused: refused}
 	a.pending[id] = w
 	self, system := ctx.Self(), ctx.ActorSystem()
 	a.store.Apply(a.signal, local, int(b.Records), func(err error) {
@@ -319,6 +320,7 @@ func (a *partition) finish(ctx actor.Context, id uint64, err error) {
 	w.timer.Stop()
 	defer a.writeDone(ctx, id)
 	ack := &starlingpb.WriteAck{RequestId: w.requestID, Partition: a.ref(), Records: w.records}
+	w.refused.annotate(ack)
 	if err != nil {
 		ack.Error, ack.Retryable = err.Error(), !errors.Is(err, storage.ErrCorrupt)
 	}

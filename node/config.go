@@ -102,6 +102,9 @@ type Config struct {
 	// MetricsLateFlush is how long samples for a block already flushed
 	// are gathered before they are merged into its stored chunks.
 	MetricsLateFlush time.Duration
+	// SeriesLimits bound the cluster's active metric series, in total and
+	// per metric name (--max-series, --max-series-per-metric).
+	SeriesLimits actors.SeriesLimits
 	// MaxFuture is how far ahead of the node's clock a record may be.
 	MaxFuture time.Duration
 	// SyncWrites fsyncs each group commit (power-loss safety on one node).
@@ -159,6 +162,7 @@ func DefaultConfig() Config {
 		MetricsOutOfOrder:       10 * time.Minute,
 		MetricsFlushInterval:    10 * time.Second,
 		MetricsLateFlush:        30 * time.Second,
+		SeriesLimits:            actors.DefaultSeriesLimits(),
 		MaxFuture:               time.Hour,
 		MaxRequestBytes:         16 << 20,
 		IngestTimeout:           15 * time.Second,
@@ -191,6 +195,7 @@ func LocalConfig(dataDir string) Config {
 	c.Storage = storage.LocalConfig("")
 	c.MetricsFlushInterval = 500 * time.Millisecond
 	c.MetricsLateFlush = 200 * time.Millisecond
+	c.SeriesLimits.RefreshInterval = 200 * time.Millisecond
 	return c
 }
 
@@ -211,6 +216,9 @@ func (c Config) Validate() error {
 	}
 	if c.Partitions < 1 || c.Partitions > 4096 {
 		errs = append(errs, fmt.Errorf("partitions: %d is outside 1..4096", c.Partitions))
+	}
+	if err := c.SeriesLimits.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MetricsOutOfOrder < 0 {
 		errs = append(errs, fmt.Errorf("metrics-out-of-order: %s is negative", c.MetricsOutOfOrder))

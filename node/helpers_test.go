@@ -172,7 +172,7 @@ func counterSum(mfs map[string]*dto.MetricFamily, name string, match map[string]
 			}
 		}
 		if ok {
-			sum += m.GetCounter().GetValue()
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
 	return sum

@@ -48,6 +48,7 @@ type Node struct {
 	proposer     *proposer
 	guard        *actors.PartitionGuard
 	droppedCount prometheus.Counter
+	limiter      *actors.SeriesLimiter // nil: no series limits
 	router       *actors.Router
 	actorMetrics *actors.Metrics
 	manager      *actors.Manager
@@ -157,6 +158,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		},
 	}
 	mcfg.Metrics = n.cfg.metricsConfig(n.store.Config().Window, n.cfg.Storage.Now)
+	mcfg.Metrics.Heads = actors.NewHeadSet()
+	n.reg.MustRegister(mcfg.Metrics.Heads)
+	if n.cfg.SeriesLimits.Enabled() {
+		if n.limiter, err = actors.NewSeriesLimiter(n.cfg.SeriesLimits, n.reg); err != nil {
+			return err
+		}
+		mcfg.Metrics.Limits = n.limiter
+	}
 	n.guard = actors.NewPartitionGuard()
 	n.droppedCount = newDroppedCounter(n.reg)
 	mcfg.Guard = n.guard
@@ -233,6 +242,9 @@ func (n *Node) startServing(cs *starlingpb.ClusterSettings) error {
 		go n.runDropper(int(cs.Partitions))
 	}
 	go n.runSizeReporter(n.proposer)
+	if n.limiter != nil {
+		go n.runSeriesCounts()
+	}
 	return nil
 }
 

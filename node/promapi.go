@@ -188,3 +188,25 @@ func (n *Node) getCardinality(w http.ResponseWriter, r *http.Request) {
 		"time":         time.Now().UTC().Format(time.RFC3339),
 	})
 }
+
+// runSeriesCounts refreshes the series limiter's counts from every
+// metrics partition's head until the node stops.
+func (n *Node) runSeriesCounts() {
+	every := n.cfg.SeriesLimits.RefreshInterval
+	refresh := func() {
+		sv := n.serving.Load()
+		if sv == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), max(every, time.Second))
+		defer cancel()
+		c, err := sv.querier.Cardinality(ctx, 0)
+		if err != nil {
+			n.log.Warn("series limits: counting active series failed; keeping the last counts", "err", err)
+			return
+		}
+		n.limiter.Set(c)
+	}
+	refresh()
+	n.every(every, refresh)
+}

@@ -103,6 +103,8 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.Var(durationValue{&c.RetentionMetrics5m}, "retention-metrics-5m", "how long the 5 m rollups of metrics are kept")
 	fs.Var(durationValue{&c.RetentionMetrics1h}, "retention-metrics-1h", "how long the 1 h rollups of metrics are kept")
 	fs.Var(durationValue{&c.MetricsOutOfOrder}, "metrics-out-of-order", "how long after a 2 h block ended (in sample time) it takes samples in memory before it is flushed into chunks")
+	fs.IntVar(&c.SeriesLimits.MaxSeries, "max-series", c.SeriesLimits.MaxSeries, "most active metric series in the cluster; samples of a new series beyond it are refused (remote write 400, OTLP partial success); 0: no limit")
+	fs.IntVar(&c.SeriesLimits.MaxSeriesPerMetric, "max-series-per-metric", c.SeriesLimits.MaxSeriesPerMetric, "most active series of one metric name; 0: no limit")
 	fs.Var(durationValue{&c.MaxFuture}, "max-future", "how far ahead of this node's clock a record's time may be")
 	fs.BoolVar(&c.SyncWrites, "sync-writes", c.SyncWrites, "fsync every group commit (survives power loss on a single node; slower)")
 	fs.Var(bytesValue{&c.MaxRequestBytes}, "max-request-bytes", "largest OTLP request accepted, after decompression (e.g. 16MiB)")

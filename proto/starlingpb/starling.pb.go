@@ -681,15 +681,22 @@ func (x *WriteBatch) GetReplicate() bool {
 // WriteAck answers a WriteBatch. An empty `error` means every entry is
 // committed to the partition's store.
 type WriteAck struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RequestId     uint64                 `protobuf:"varint,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	Partition     *PartitionRef          `protobuf:"bytes,2,opt,name=partition,proto3" json:"partition,omitempty"`
-	Records       uint32                 `protobuf:"varint,3,opt,name=records,proto3" json:"records,omitempty"`
-	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
-	Retryable     bool                   `protobuf:"varint,5,opt,name=retryable,proto3" json:"retryable,omitempty"`
-	Node          string                 `protobuf:"bytes,6,opt,name=node,proto3" json:"node,omitempty"` // node id of the replica answering a forwarded batch
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId uint64                 `protobuf:"varint,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Partition *PartitionRef          `protobuf:"bytes,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Records   uint32                 `protobuf:"varint,3,opt,name=records,proto3" json:"records,omitempty"`
+	Error     string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Retryable bool                   `protobuf:"varint,5,opt,name=retryable,proto3" json:"retryable,omitempty"`
+	Node      string                 `protobuf:"bytes,6,opt,name=node,proto3" json:"node,omitempty"` // node id of the replica answering a forwarded batch
+	// Series a metrics primary refused under a series limit (the rest of
+	// the batch is committed): their samples, why, and the seen-cache keys
+	// of their definitions, which the frontend must forget.
+	RefusedSamples uint32   `protobuf:"varint,7,opt,name=refused_samples,json=refusedSamples,proto3" json:"refused_samples,omitempty"`
+	RefusedMessage string   `protobuf:"bytes,8,opt,name=refused_message,json=refusedMessage,proto3" json:"refused_message,omitempty"` // why (the first limit hit, and another)
+	Unseen         []uint64 `protobuf:"fixed64,9,rep,packed,name=unseen,proto3" json:"unseen,omitempty"`
+	RefusedSeries  uint32   `protobuf:"varint,10,opt,name=refused_series,json=refusedSeries,proto3" json:"refused_series,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *WriteAck) Reset() {
@@ -762,6 +769,34 @@ func (x *WriteAck) GetNode() string {
 		return x.Node
 	}
 	return ""
+}
+
+func (x *WriteAck) GetRefusedSamples() uint32 {
+	if x != nil {
+		return x.RefusedSamples
+	}
+	return 0
+}
+
+func (x *WriteAck) GetRefusedMessage() string {
+	if x != nil {
+		return x.RefusedMessage
+	}
+	return ""
+}
+
+func (x *WriteAck) GetUnseen() []uint64 {
+	if x != nil {
+		return x.Unseen
+	}
+	return nil
+}
+
+func (x *WriteAck) GetRefusedSeries() uint32 {
+	if x != nil {
+		return x.RefusedSeries
+	}
+	return 0
 }
 
 // NotPrimary answers a request sent to a node that is not (or no longer) the
@@ -3536,7 +3571,7 @@ const file_starling_proto_rawDesc = "" +
 	"request_id\x18\x03 \x01(\x04R\trequestId\x12\x18\n" +
 	"\arecords\x18\x04 \x01(\rR\arecords\x12\x18\n" +
 	"\aentries\x18\x05 \x01(\fR\aentries\x12\x1c\n" +
-	"\treplicate\x18\x06 \x01(\bR\treplicate\"\xc4\x01\n" +
+	"\treplicate\x18\x06 \x01(\bR\treplicate\"\xd5\x02\n" +
 	"\bWriteAck\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x127\n" +
@@ -3544,7 +3579,12 @@ const file_starling_proto_rawDesc = "" +
 	"\arecords\x18\x03 \x01(\rR\arecords\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\x1c\n" +
 	"\tretryable\x18\x05 \x01(\bR\tretryable\x12\x12\n" +
-	"\x04node\x18\x06 \x01(\tR\x04node\"~\n" +
+	"\x04node\x18\x06 \x01(\tR\x04node\x12'\n" +
+	"\x0frefused_samples\x18\a \x01(\rR\x0erefusedSamples\x12'\n" +
+	"\x0frefused_message\x18\b \x01(\tR\x0erefusedMessage\x12\x16\n" +
+	"\x06unseen\x18\t \x03(\x06R\x06unseen\x12%\n" +
+	"\x0erefused_series\x18\n" +
+	" \x01(\rR\rrefusedSeries\"~\n" +
 	"\n" +
 	"NotPrimary\x12\x1d\n" +
 	"\n" +
