@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
@@ -22,9 +23,9 @@ import (
 //
 //   - a span: in GET /api/v1/traces/{traceID} (404: no copy);
 //   - a log record: in GET /api/v1/logs?q=<group word>, by its trace id;
-//   - a metric point: in GET /api/v1/metrics/series?name=chaos_points&
-//     label.worker=<w>, per minute of the run, by series and timestamp
-//     (and its value is compared).
+//   - a metric point: through PromQL, GET /prometheus/api/v1/query of
+//     chaos_points{worker="<w>"}[1m] at the end of each minute of the run,
+//     by series and timestamp (and its value is compared).
 //
 // Exactly one copy is right; none is a loss, more a duplicate. A query
 // that keeps failing leaves its records unverified.
@@ -297,24 +298,30 @@ func (v *verifier) checkLogGroup(ctx context.Context, word string, recs []*logRe
 	}
 }
 
-// seriesAnswer is the part of a series search the check reads.
-type seriesAnswer struct {
-	Series []struct {
-		Labels  map[string]string `json:"labels"`
-		Samples []struct {
-			Time  string `json:"time"`
-			Value any    `json:"value"`
-		} `json:"samples"`
-	} `json:"series"`
+// matrixAnswer is the Prometheus API's answer to a range-vector query.
+type matrixAnswer struct {
+	Status string `json:"status"`
+	Data   struct {
+		ResultType string       `json:"resultType"`
+		Result     model.Matrix `json:"result"`
+	} `json:"data"`
 }
 
+// checkPoints reads a worker's points of [start, end] (unix ns, a minute)
+// through PromQL: the range vector chaos_points{worker="w"}[1m] evaluated
+// at the end of the minute returns every raw sample in it.
 func (v *verifier) checkPoints(ctx context.Context, worker int, start, end int64, recs []*pointRec) {
-	q := url.Values{"name": {chaosMetric}, "label.worker": {strconv.Itoa(worker)},
-		"start": {strconv.FormatInt(start, 10)}, "end": {strconv.FormatInt(end, 10)}, "limit": {"1000"}}
-	var ans seriesAnswer
-	b, err := v.query(ctx, "/api/v1/metrics/series?"+q.Encode(), false)
+	at := time.Unix(0, end).Truncate(time.Millisecond)
+	rng := at.Sub(time.Unix(0, start)).Truncate(time.Millisecond) + time.Millisecond // (start-1ms, at]
+	q := url.Values{"query": {fmt.Sprintf(`%s{worker="%d"}[%dms]`, chaosMetric, worker, rng.Milliseconds())},
+		"time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}
+	var ans matrixAnswer
+	b, err := v.query(ctx, "/prometheus/api/v1/query?"+q.Encode(), false)
 	if err == nil {
 		err = json.Unmarshal(b, &ans)
+	}
+	if err == nil && (ans.Status != "success" || ans.Data.ResultType != "matrix") {
+		err = fmt.Errorf("answer %s of type %q", ans.Status, ans.Data.ResultType)
 	}
 	if err != nil {
 		v.queryFailed(sigMetrics, len(recs), fmt.Errorf("metric points of worker %d: %w", worker, err))
@@ -326,21 +333,15 @@ func (v *verifier) checkPoints(ctx context.Context, worker int, start, end int64
 	}
 	found := map[point]int{}
 	values := map[point]float64{}
-	for _, s := range ans.Series {
-		sn, err := strconv.Atoi(s.Labels["s"])
+	for _, s := range ans.Data.Result {
+		sn, err := strconv.Atoi(string(s.Metric["s"]))
 		if err != nil {
 			continue
 		}
-		for _, p := range s.Samples {
-			t, err := time.Parse(time.RFC3339Nano, p.Time)
-			if err != nil {
-				continue
-			}
-			k := point{sn, t.UnixNano()}
+		for _, p := range s.Values {
+			k := point{sn, int64(p.Timestamp) * int64(time.Millisecond)}
 			found[k]++
-			if f, ok := p.Value.(float64); ok {
-				values[k] = f
-			}
+			values[k] = float64(p.Value)
 		}
 	}
 	for _, r := range recs {
