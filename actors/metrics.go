@@ -23,6 +23,9 @@ type Metrics struct {
 	flushedChunks  prometheus.Counter
 	flushedBytes   prometheus.Counter
 	mergedSeries   prometheus.Counter
+	rollupSeconds  prometheus.Histogram
+	rollupBlocks   prometheus.Counter
+	rollupSamples  prometheus.Counter
 }
 
 // NewMetrics registers the actors' metrics on reg (nil: not registered).
@@ -75,12 +78,32 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "starling_tsdb_merged_series_total",
 			Help: "Series whose stored chunks a flush merged with late samples and rewrote.",
 		}),
+		rollupSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "starling_tsdb_rollup_seconds",
+			Help:    "Time of one rollup pass step of a partition (up to a day of blocks).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
+		rollupBlocks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "starling_tsdb_rollup_blocks_total",
+			Help: "Partition blocks whose 5 m and 1 h rollups a rollup pass wrote.",
+		}),
+		rollupSamples: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "starling_tsdb_rollup_samples_total",
+			Help: "Samples read from chunks by rollup passes.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.ingestedRecords, m.rejectedRecords, m.writeLatency, m.buildSeconds, m.partitions, m.reads,
-			m.flushSeconds, m.flushedSamples, m.flushedChunks, m.flushedBytes, m.mergedSeries)
+			m.flushSeconds, m.flushedSamples, m.flushedChunks, m.flushedBytes, m.mergedSeries,
+			m.rollupSeconds, m.rollupBlocks, m.rollupSamples)
 	}
 	return m
+}
+
+func (m *Metrics) observeRollup(st storage.RollupStats, took time.Duration) {
+	m.rollupSeconds.Observe(took.Seconds())
+	m.rollupBlocks.Add(float64(st.Blocks))
+	m.rollupSamples.Add(float64(st.Samples))
 }
 
 func (m *Metrics) observeFlush(st storage.FlushStats, took time.Duration) {

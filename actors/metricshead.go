@@ -30,6 +30,11 @@ type MetricsConfig struct {
 	Head tsdb.HeadConfig
 	// FlushInterval is how often a copy looks for blocks to flush.
 	FlushInterval time.Duration
+	// RollupAfter is how old (by the clock) a flushed block's end must be
+	// before a rollup pass writes its 5 m and 1 h rollups.
+	RollupAfter time.Duration
+	// RollupInterval is how often a copy runs a rollup pass.
+	RollupInterval time.Duration
 	// Limits admits the new series a primary writes (nil: no limit).
 	Limits SeriesAdmitter
 	// Heads gets the heads of the partitions this node is primary of
@@ -38,15 +43,19 @@ type MetricsConfig struct {
 }
 
 // DefaultMetricsConfig is 2 h blocks (for a window they divide), a 10 min
-// out-of-order window and a flush check every 10 s.
+// out-of-order window, a flush check every 10 s, and rollups of blocks
+// older than 40 h (as Thanos' first downsampling) looked for every minute.
 func DefaultMetricsConfig() MetricsConfig {
-	return MetricsConfig{Head: tsdb.DefaultHeadConfig(), FlushInterval: 10 * time.Second}
+	return MetricsConfig{Head: tsdb.DefaultHeadConfig(), FlushInterval: 10 * time.Second, RollupAfter: 40 * time.Hour, RollupInterval: time.Minute}
 }
 
 // Validate reports the first invalid field.
 func (c MetricsConfig) Validate() error {
 	if c.FlushInterval <= 0 {
 		return fmt.Errorf("metrics flush interval: %s must be positive", c.FlushInterval)
+	}
+	if c.RollupAfter < 0 || c.RollupInterval <= 0 {
+		return fmt.Errorf("metrics rollups: after %s must not be negative, interval %s must be positive", c.RollupAfter, c.RollupInterval)
 	}
 	return c.Head.Validate()
 }
@@ -57,6 +66,7 @@ type metricsHead struct {
 	writer   uint32 // this node's writer id in record keys
 	readable bool   // serving reads (primary or in sync) when last assigned
 	flushing bool
+	rollupAt time.Time      // the next rollup pass is due
 	flushes  sync.WaitGroup // the running flush goroutine
 }
 
@@ -161,8 +171,13 @@ func (a *partition) flushTick(ctx actor.Context) {
 		return
 	}
 	blocks := a.mh.head.Due(false)
-	if len(blocks) == 0 {
+	now := time.Now()
+	rollup := !now.Before(a.mh.rollupAt)
+	if len(blocks) == 0 && !rollup {
 		return
+	}
+	if rollup {
+		a.mh.rollupAt = now.Add(a.metricsCfg.RollupInterval)
 	}
 	a.mh.flushing = true
 	a.mh.flushes.Add(1)
@@ -170,8 +185,34 @@ func (a *partition) flushTick(ctx actor.Context) {
 	go func() {
 		defer a.mh.flushes.Done()
 		a.flushBlocks(context.Background(), blocks)
+		if rollup {
+			a.rollupPass(context.Background())
+		}
 		system.Root.Send(self, &flushOver{})
 	}()
+}
+
+// rollupPass writes the rollups of the flushed blocks older than
+// RollupAfter that have none. Runs on the flush goroutine.
+func (a *partition) rollupPass(ctx context.Context) {
+	upTo := min(a.metricsCfg.Head.Now().Add(-a.metricsCfg.RollupAfter).UnixMilli(), a.mh.head.MinBlockStart())
+	for {
+		began := time.Now()
+		entries, st, err := a.store.RollupEntries(ctx, a.id, upTo)
+		if err == nil && len(entries) > 0 {
+			err = a.applyWait(ctx, entries)
+		}
+		if err != nil {
+			a.log.Error("metrics rollups", "partition", a.id, "err", err)
+			return
+		}
+		if st.Blocks == 0 {
+			return
+		}
+		if a.m != nil {
+			a.m.observeRollup(st, time.Since(began))
+		}
+	}
 }
 
 // flushBlocks flushes blocks in order: chunks first, the block out of the

@@ -102,6 +102,10 @@ type Config struct {
 	// MetricsLateFlush is how long samples for a block already flushed
 	// are gathered before they are merged into its stored chunks.
 	MetricsLateFlush time.Duration
+	// MetricsRollupAfter is how old a flushed block must be before its 5 m
+	// and 1 h rollups are written (queries roll younger data up on the
+	// fly).
+	MetricsRollupAfter time.Duration
 	// SeriesLimits bound the cluster's active metric series, in total and
 	// per metric name (--max-series, --max-series-per-metric).
 	SeriesLimits actors.SeriesLimits
@@ -162,6 +166,7 @@ func DefaultConfig() Config {
 		MetricsOutOfOrder:       10 * time.Minute,
 		MetricsFlushInterval:    10 * time.Second,
 		MetricsLateFlush:        30 * time.Second,
+		MetricsRollupAfter:      40 * time.Hour,
 		SeriesLimits:            actors.DefaultSeriesLimits(),
 		MaxFuture:               time.Hour,
 		MaxRequestBytes:         16 << 20,
@@ -219,6 +224,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.SeriesLimits.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.MetricsRollupAfter < 0 {
+		errs = append(errs, fmt.Errorf("metrics-rollup-after: %s is negative", c.MetricsRollupAfter))
 	}
 	if c.MetricsOutOfOrder < 0 {
 		errs = append(errs, fmt.Errorf("metrics-out-of-order: %s is negative", c.MetricsOutOfOrder))
@@ -329,7 +337,12 @@ func (c Config) metricsConfig(window time.Duration, now func() time.Time) actors
 	if now != nil {
 		h.Now = now
 	}
-	return actors.MetricsConfig{Head: h, FlushInterval: c.MetricsFlushInterval}
+	m := actors.DefaultMetricsConfig()
+	m.Head, m.FlushInterval, m.RollupAfter = h, c.MetricsFlushInterval, c.MetricsRollupAfter
+	if c.MetricsFlushInterval < time.Second {
+		m.RollupInterval = c.MetricsFlushInterval // a fast preset: rollups as often as flushes
+	}
+	return m
 }
 
 // handoffConfig is the handoff sender's configuration.

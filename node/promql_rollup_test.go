@@ -71,7 +71,7 @@ func (p resolutionParam) RoundTrip(r *http.Request) (*http.Response, error) {
 // gives the raw answer within floating-point rounding; a 5 m step reads
 // the 5 m rollup.
 func TestRollupQueriesMatchRaw(t *testing.T) {
-	n := startNode(t, func(c *Config) { c.RetentionMetrics = 9 * 24 * time.Hour })
+	n := startNode(t, func(c *Config) { c.RetentionMetrics, c.MetricsRollupAfter = 9*24*time.Hour, 0 })
 	end := time.Now().Add(-time.Minute).Truncate(time.Minute)
 	series := genRollupData(end)
 	remoteWrite(t, "http://"+n.HTTPAddr()+"/api/v1/write", series)
@@ -83,11 +83,11 @@ func TestRollupQueriesMatchRaw(t *testing.T) {
 			}
 		}
 	}
-	// Every block older than the last few hours gets flushed, rollups
-	// with it.
+	// Every block older than the last few hours gets flushed, then rolled
+	// up by a rollup pass.
 	eventually(t, 60*time.Second, func() string {
-		if got := counterSum(scrape(t, n), "starling_tsdb_flushed_samples_total", nil); got < float64(total) {
-			return fmt.Sprintf("%.0f of %d old samples flushed", got, total)
+		if got := counterSum(scrape(t, n), "starling_tsdb_rollup_samples_total", nil); got < float64(total) {
+			return fmt.Sprintf("%.0f of %d old samples rolled up", got, total)
 		}
 		return ""
 	})

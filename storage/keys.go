@@ -30,6 +30,7 @@ import (
 //	  kindChunk         [p][k][series 8][min time 8][hash 4]      encoded samples of one series in one block
 //	  kindExemplar      [p][k][series 8][time 8][hash 4]          exemplar
 //	  kindMetadata      [p][k][family]                            type, help, unit
+//	  kindRollupMark    [p][k][block 8]                           - (the block's rollups are written)
 //	  kindRollup5m      [p][k][series 8][block 8]                 5 m aggregates of one block (5m space)
 //	  kindRollup1h      [p][k][series 8][block 8]                 1 h aggregates of one block (1h space)
 //	  kindRollup5mSeries, …Marker, …Posting, and the same of 1h: each rollup
@@ -55,6 +56,7 @@ const (
 	kindChunk      byte = 0x2c
 	kindExemplar   byte = 0x2d
 	kindMetadata   byte = 0x2e
+	kindRollupMark byte = 0x2f
 	kindRollup5m   byte = 0x30
 	kindRollup1h   byte = 0x31
 

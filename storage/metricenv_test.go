@@ -110,6 +110,32 @@ func (e *testEnv) flushMetrics(all bool) FlushStats {
 	return total
 }
 
+// rollupMetrics runs rollup passes of every partition up to upTo (ms)
+// until they find nothing more, as the partition actors do.
+func (e *testEnv) rollupMetrics(upTo int64) RollupStats {
+	e.t.Helper()
+	var total RollupStats
+	for p := uint32(0); p < uint32(e.parts); p++ {
+		for {
+			if h := e.heads[p]; h != nil {
+				upTo = min(upTo, h.MinBlockStart())
+			}
+			ents, st, err := e.store.RollupEntries(context.Background(), p, upTo)
+			if err != nil {
+				e.t.Fatalf("rollup partition %d: %v", p, err)
+			}
+			if st.Blocks == 0 {
+				break
+			}
+			e.commit(ents)
+			total.Blocks += st.Blocks
+			total.Series += st.Series
+			total.Samples += st.Samples
+		}
+	}
+	return total
+}
+
 // commit applies raw entries and waits.
 func (e *testEnv) commit(entries []byte) {
 	e.t.Helper()

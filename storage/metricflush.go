@@ -34,7 +34,8 @@ type FlushStats struct {
 // of partition p: every series' samples of the block, merged with the
 // chunks already stored for it in the block (a block reopened by late
 // samples, or replayed after a restart), as chunk keys; deletions of the
-// stored chunks they replace; the rollups of the merged float samples. The block must be flushing (tsdb.Head.Due).
+// stored chunks they replace; for a block rolled up already, the rollups
+// of the merged float samples. The block must be flushing (tsdb.Head.Due).
 func (s *Store) FlushEntries(ctx context.Context, p uint32, b *tsdb.Block) ([]byte, FlushStats, error) {
 	var st FlushStats
 	startNs := b.Start * 1e6
@@ -50,8 +51,18 @@ func (s *Store) FlushEntries(ctx context.Context, p uint32, b *tsdb.Block) ([]by
 		it = txn.NewIterator(badger.IteratorOptions{Prefix: appendHeader(nil, p, kindChunk)})
 		defer it.Close()
 	}
-	rw := s.newRollupWriter(p, b.Start, txn)
-	defer rw.close()
+	// A block rolled up already gets its rollups anew from the merged
+	// samples; the others get theirs from a rollup pass once they are old
+	// enough (RollupEntries).
+	var rw *rollupWriter
+	if txn != nil {
+		if _, err := txn.Get(rollupMarkKey(nil, p, b.Start)); err == nil {
+			rw = s.newRollupWriter(p, b.Start, txn)
+			defer rw.close()
+		} else if err != badger.ErrKeyNotFound {
+			return nil, st, err
+		}
+	}
 	var key, val []byte
 	var stored []storedChunk
 	var old series
@@ -79,7 +90,7 @@ func (s *Store) FlushEntries(ctx context.Context, p uint32, b *tsdb.Block) ([]by
 			samples = tsdb.MergeSamples(old.floats, samples)
 			hists = tsdb.MergeHistograms(old.hists, hists)
 		}
-		if len(samples) > 0 {
+		if rw != nil && len(samples) > 0 {
 			var err error
 			if out, err = rw.append(out, hash, samples); err != nil {
 				return fmt.Errorf("rollups of series %016x: %w", hash, err)

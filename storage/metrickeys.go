@@ -155,5 +155,11 @@ func rollupKey(dst []byte, p uint32, kind byte, series uint64, block int64) []by
 	return appendFixed64(dst, sortableTime(block))
 }
 
+// rollupMarkKey says block's rollups are written (by a rollup pass), so
+// that a later flush of the block, merging late samples, writes them anew.
+func rollupMarkKey(dst []byte, p uint32, block int64) []byte {
+	return appendFixed64(appendHeader(dst, p, kindRollupMark), sortableTime(block))
+}
+
 // keySeries is the series hash of a series, chunk, exemplar or rollup key.
 func keySeries(k []byte) uint64 { return binary.BigEndian.Uint64(k[headerLen:]) }

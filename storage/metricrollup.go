@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -319,4 +320,131 @@ func (s *Store) indexWindows(startNs, endNs int64, sp space) []*window {
 	ws = append(ws, s.acquireSpace(starlingpb.Signal_SIGNAL_METRICS, sp, startNs, endNs)...)
 	slices.SortStableFunc(ws, func(a, b *window) int { return cmpInt64(b.start, a.start) })
 	return ws
+}
+
+// RollupStats is what a rollup pass wrote.
+type RollupStats struct {
+	Blocks  int // blocks rolled up (marked)
+	Series  int // series-blocks with float samples rolled up
+	Samples int // samples read
+}
+
+// maxRollupBlocks bounds the blocks of one rollup pass: a day of 2 h
+// blocks.
+const maxRollupBlocks = 12
+
+// RollupEntries returns the entries of one rollup pass of partition p:
+// the rollups of the flushed blocks that end by upTo (ms) and have none
+// yet, read from their chunks, oldest first and at most maxRollupBlocks,
+// with each block's mark. The caller keeps upTo at or before the head's
+// oldest open block: a block still in the head has no chunks yet.
+func (s *Store) RollupEntries(ctx context.Context, p uint32, upTo int64) ([]byte, RollupStats, error) {
+	var st RollupStats
+	var out []byte
+	blockMs := s.blockMs()
+	ws := s.acquire(starlingpb.Signal_SIGNAL_METRICS, math.MinInt64, endNs(upTo))
+	defer releaseAll(ws)
+	for i := len(ws) - 1; i >= 0 && st.Blocks < maxRollupBlocks; i-- { // oldest first
+		w := ws[i]
+		txn := w.db(p).NewTransactionAt(^uint64(0), false)
+		start := w.start * 1000
+		end := min(start+s.cfg.Window.Milliseconds(), upTo)
+		var pending []int64
+		for b := start; b+blockMs <= end && st.Blocks+len(pending) < maxRollupBlocks; b += blockMs {
+			if _, err := txn.Get(rollupMarkKey(nil, p, b)); err == badger.ErrKeyNotFound {
+				pending = append(pending, b)
+			} else if err != nil {
+				txn.Discard()
+				return nil, st, err
+			}
+		}
+		if len(pending) > 0 {
+			var err error
+			out, err = s.rollupBlocks(ctx, txn, out, p, w.start, pending, &st)
+			if err != nil {
+				txn.Discard()
+				return nil, st, err
+			}
+		}
+		txn.Discard()
+	}
+	return out, st, ctx.Err()
+}
+
+// rollupBlocks appends the rollups of blocks (sorted, of one window of
+// partition p, read through txn) and their marks to out.
+func (s *Store) rollupBlocks(ctx context.Context, txn *badger.Txn, out []byte, p uint32, win int64, blocks []int64, st *RollupStats) ([]byte, error) {
+	blockMs := s.blockMs()
+	first, last := blocks[0], blocks[len(blocks)-1]+blockMs
+	writers := map[int64]*rollupWriter{}
+	for _, b := range blocks {
+		writers[b] = s.newRollupWriter(p, b, txn)
+		defer writers[b].close()
+	}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: appendHeader(nil, p, kindChunk)})
+	defer it.Close()
+	var cur uint64
+	chunks := map[int64][][]byte{} // block → chunks of the current series
+	finish := func() error {
+		for _, b := range blocks {
+			cs := chunks[b]
+			if len(cs) == 0 {
+				continue
+			}
+			floats, _, err := DecodeChunks(cs)
+			if err != nil {
+				return fmt.Errorf("chunks of series %016x: %w", cur, err)
+			}
+			if len(floats) > 0 {
+				if out, err = writers[b].append(out, cur, floats); err != nil {
+					return err
+				}
+				st.Series++
+				st.Samples += len(floats)
+			}
+			chunks[b] = cs[:0]
+		}
+		return ctx.Err()
+	}
+	var seek []byte
+	for it.Rewind(); it.Valid(); {
+		k := it.Item().Key()
+		if len(k) != chunkKeyLen {
+			it.Next()
+			continue
+		}
+		h, minT := keySeries(k), chunkMinTime(k)
+		if h != cur {
+			if err := finish(); err != nil {
+				return nil, err
+			}
+			cur = h
+		}
+		switch b := floorTo(minT, blockMs); {
+		case minT < first:
+			seek = appendFixed64(chunkPrefix(seek[:0], p, h), sortableTime(first))
+			it.Seek(seek)
+			continue
+		case minT >= last:
+			it.Seek(prefixEnd(chunkPrefix(seek[:0], p, h)))
+			continue
+		case writers[b] != nil:
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return nil, err
+			}
+			chunks[b] = append(chunks[b], v)
+		}
+		it.Next()
+	}
+	if err := finish(); err != nil {
+		return nil, err
+	}
+	var key []byte
+	for _, b := range blocks {
+		key = rollupMarkKey(key[:0], p, b)
+		out = appendEntry(out, win, key, nil)
+		st.Blocks++
+	}
+	return out, nil
 }

@@ -106,9 +106,11 @@ func TestRollupSelect(t *testing.T) {
 	base -= base % block
 	flushed := rollupSeries(base, 16*240) // 16 h
 	e.writeProm(&tsdb.WriteRequest{Series: flushed})
-	st := e.flushMetrics(true)
-	if st.Rollups != 3*8 {
-		t.Fatalf("flush wrote rollups of %d series-blocks, want 24", st.Rollups)
+	if st := e.flushMetrics(true); st.Rollups != 0 {
+		t.Fatalf("a first flush wrote rollups of %d series-blocks, want none (a rollup pass writes them)", st.Rollups)
+	}
+	if st := e.rollupMetrics(maxTime); st.Series != 3*8 || st.Samples != 3*16*240 {
+		t.Fatalf("rollup pass: %+v, want 24 series-blocks of 11,520 samples", st)
 	}
 	// The next hours stay in the head; one late sample reopens block 2.
 	recent := rollupSeries(base+16*3600_000, 3*240)
@@ -119,21 +121,31 @@ func TestRollupSelect(t *testing.T) {
 	recent[1].Samples = append(recent[1].Samples, late)
 	slices.SortFunc(recent[1].Samples, func(a, b tsdb.Sample) int { return cmpInt64(a.T, b.T) })
 	e.writeProm(&tsdb.WriteRequest{Series: recent})
-
-	for _, tier := range rollupTiers {
-		res := starlingpb.Resolution_RESOLUTION_5M
-		if tier.res == tsdb.Res1h {
-			res = starlingpb.Resolution_RESOLUTION_1H
-		}
-		for _, rng := range [][2]int64{{base, base + 19*3600_000}, {base + 90*60_000 + 1, base + 17*3600_000 - 1}} {
-			got := e.selectRolled(res, rng[0], rng[1])
-			for i := range flushed {
-				all := tsdb.MergeSamples(append([]tsdb.Sample(nil), flushed[i].Samples...), recent[i].Samples)
-				name := tsdb.LabelsString(flushed[i].Labels)
-				checkBuckets(t, name+" at "+res.String(), got[name], wantBuckets(all, tier.res, rng[0], rng[1]))
+	check := func(t *testing.T) {
+		for _, tier := range rollupTiers {
+			res := starlingpb.Resolution_RESOLUTION_5M
+			if tier.res == tsdb.Res1h {
+				res = starlingpb.Resolution_RESOLUTION_1H
+			}
+			for _, rng := range [][2]int64{{base, base + 19*3600_000}, {base + 90*60_000 + 1, base + 17*3600_000 - 1}} {
+				got := e.selectRolled(res, rng[0], rng[1])
+				for i := range flushed {
+					all := tsdb.MergeSamples(append([]tsdb.Sample(nil), flushed[i].Samples...), recent[i].Samples)
+					name := tsdb.LabelsString(flushed[i].Labels)
+					checkBuckets(t, name+" at "+res.String(), got[name], wantBuckets(all, tier.res, rng[0], rng[1]))
+				}
 			}
 		}
 	}
+	t.Run("rollups, late block and head", check)
+	// Every block up to the pass's bound is marked rolled up, so their
+	// flushes write rollups: the late block's (merged anew) and the head's
+	// two blocks of three series.
+	if st := e.flushMetrics(true); st.Rollups != 7 {
+		t.Fatalf("flush of the late block and the head wrote rollups of %d series, want 7", st.Rollups)
+	}
+	e.rollupMetrics(maxTime)
+	t.Run("rollups only", check)
 }
 
 // TestRollupsOutliveRawData: once raw windows expire, the rollup tiers
@@ -150,6 +162,7 @@ func TestRollupsOutliveRawData(t *testing.T) {
 	series := rollupSeries(base, 8*240)
 	e.writeProm(&tsdb.WriteRequest{Series: series})
 	e.flushMetrics(true)
+	e.rollupMetrics(maxTime)
 	clock.Advance(5 * 24 * time.Hour)
 	if n, _, err := e.store.ExpireWindows(); err != nil || n == 0 {
 		t.Fatalf("expire: %d windows, %v", n, err)

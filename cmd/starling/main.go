@@ -102,6 +102,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.Var(durationValue{&c.RetentionMetrics}, "retention-metrics", "how long raw metric samples are kept")
 	fs.Var(durationValue{&c.RetentionMetrics5m}, "retention-metrics-5m", "how long the 5 m rollups of metrics are kept")
 	fs.Var(durationValue{&c.RetentionMetrics1h}, "retention-metrics-1h", "how long the 1 h rollups of metrics are kept")
+	fs.Var(durationValue{&c.MetricsRollupAfter}, "metrics-rollup-after", "how old a flushed 2 h block of metrics must be before its 5 m and 1 h rollups are written (younger data is rolled up at query time)")
 	fs.Var(durationValue{&c.MetricsOutOfOrder}, "metrics-out-of-order", "how long after a 2 h block ended (in sample time) it takes samples in memory before it is flushed into chunks")
 	fs.IntVar(&c.SeriesLimits.MaxSeries, "max-series", c.SeriesLimits.MaxSeries, "most active metric series in the cluster; samples of a new series beyond it are refused (remote write 400, OTLP partial success); 0: no limit")
 	fs.IntVar(&c.SeriesLimits.MaxSeriesPerMetric, "max-series-per-metric", c.SeriesLimits.MaxSeriesPerMetric, "most active series of one metric name; 0: no limit")

@@ -3,6 +3,7 @@ package tsdb
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -456,4 +457,16 @@ func (h *Head) IsActive(hash uint64) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.active[hash] != nil
+}
+
+// MinBlockStart is the start of the head's oldest open block, or
+// math.MaxInt64 when it has none: the blocks before it are flushed.
+func (h *Head) MinBlockStart() int64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	m := int64(math.MaxInt64)
+	for _, b := range h.blocks {
+		m = min(m, b.Start)
+	}
+	return m
 }
