@@ -13,8 +13,8 @@
 // into requests before any timing (send.go), so the generator costs little
 // while the server is measured; the driver's own CPU is reported too.
 // VictoriaMetrics and Prometheus are Debian's binaries, fetched once into
-// .cache/peers (peers.go). Starling is skipped with a message while its
-// remote write endpoint answers 404.
+// .cache/peers (benchkit.DebianBinary). Starling is skipped with a message
+// while its remote write endpoint answers 404.
 //
 // Run it with `task bench-metrics` (scripts/bench-metrics.sh), e.g.
 // `task bench-metrics -- -series 500 -duration 30m -targets victoriametrics,prometheus`.
@@ -200,7 +200,7 @@ func peerBinaries(o *options) error {
 			*p.version = "(" + *p.path + ")"
 			continue
 		}
-		if *p.path, *p.version, err = peerBinary(cache, p.pkg, p.bin); err != nil {
+		if *p.path, *p.version, err = benchkit.DebianBinary(cache, p.pkg, p.bin); err != nil {
 			return err
 		}
 	}
