@@ -86,7 +86,9 @@ func writerID(node string) uint32 {
 // startHead creates the head of a metrics partition copy and replays the
 // stored records into it (a restart, or data that came by handoff).
 func (a *partition) startHead(ctx actor.Context) {
-	head, err := tsdb.NewHead(a.metricsCfg.Head)
+	cfg := a.metricsCfg.Head
+	cfg.Names = seriesNames{a.store, a.id}
+	head, err := tsdb.NewHead(cfg)
 	if err != nil {
 		a.log.Error("metrics head", "partition", a.id, "err", err)
 		return
@@ -96,6 +98,15 @@ func (a *partition) startHead(ctx actor.Context) {
 	a.trackHead()
 	a.scheduleTick(ctx)
 }
+
+// seriesNames finds the names records leave out in the partition's
+// series definitions.
+type seriesNames struct {
+	store *storage.Store
+	p     uint32
+}
+
+func (n seriesNames) MetricName(hash uint64) string { return n.store.SeriesName(n.p, hash) }
 
 // readable reports whether this copy serves reads.
 func (a *partition) readable() bool {

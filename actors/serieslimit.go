@@ -140,6 +140,9 @@ func (a *partition) limitSeries(b *starlingpb.WriteBatch) (*starlingpb.WriteBatc
 		if head.IsActive(h) {
 			return ""
 		}
+		if len(name) == 0 { // a known series, back: named by its definition
+			name = []byte(a.store.SeriesName(a.id, h))
+		}
 		return adm.Admit(name)
 	})
 	if err != nil || len(refused) == 0 {

@@ -103,6 +103,8 @@ type Builder struct {
 	conv    *prometheusremotewrite.PrometheusConverter // OTLP metrics translator, reused
 	prom    *promBatches                               // metrics output by partition, reused
 	hashBuf []byte                                     // scratch of series hashes
+	hashes  []uint64                                   // a request's series hashes (0: skipped)
+	known   []bool                                     // whether the seen cache has each one's definition
 	blockMs int64                                      // metrics block length
 }
 

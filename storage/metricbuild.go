@@ -44,8 +44,15 @@ func (b *Builder) Prom(req *tsdb.WriteRequest, strict bool) BuildResult {
 	var r BuildResult
 	pb := b.promParts()
 	accepted := 0
+	// First every series is checked and hashed; then the seen cache is
+	// probed for the definitions of all of them in one tight loop, whose
+	// independent loads the CPU overlaps (one probe is a cache miss: done
+	// one by one among the rest of the work they cost as much as the rest
+	// of the build); then each series is written out.
+	b.hashes = slices.Grow(b.hashes[:0], len(req.Series))[:len(req.Series)]
 	for i := range req.Series {
 		s := &req.Series[i]
+		b.hashes[i] = 0
 		n := len(s.Samples) + len(s.Histograms)
 		if !req.Checked {
 			tsdb.SortLabels(s.Labels)
@@ -62,14 +69,34 @@ func (b *Builder) Prom(req *tsdb.WriteRequest, strict bool) BuildResult {
 		if strict && r.Rejected > 0 || n == 0 && len(s.Exemplars) == 0 {
 			continue // nothing to store, or nothing will be
 		}
-		var h uint64
-		h, b.hashBuf = tsdb.SeriesHashBuf(s.Labels, b.hashBuf)
+		b.hashes[i], b.hashBuf = tsdb.SeriesHashBuf(s.Labels, b.hashBuf)
+		if b.hashes[i] == 0 {
+			b.hashes[i] = 1 // 0 marks a skipped series
+		}
+	}
+	if strict && r.Rejected > 0 {
+		return r
+	}
+	b.known = slices.Grow(b.known[:0], len(req.Series))[:len(req.Series)]
+	for i := range req.Series {
+		b.known[i] = b.hashes[i] != 0 && b.seen.Contains(seriesSeenKey(b.hashes[i], b.firstWindow(&req.Series[i])))
+	}
+	for i := range req.Series {
+		h := b.hashes[i]
+		if h == 0 {
+			continue
+		}
+		s := &req.Series[i]
+		n := len(s.Samples) + len(s.Histograms)
 		acc := pb.part(PartitionOf(h, b.cfg.Partitions))
 		acc.records += n
-		b.addSeriesIndex(acc, h, s)
+		name := "" // named in the record only with its definition (see tsdb.HeadConfig.Names)
+		if b.addSeriesIndex(acc, h, s, b.known[i]) {
+			name = tsdb.MetricName(s.Labels)
+		}
 		b.addExemplars(acc, h, s, bounds)
 		if n > 0 {
-			acc.addSamples(b.blockMs, h, tsdb.MetricName(s.Labels), s)
+			acc.addSamples(b.blockMs, h, name, s)
 		}
 		accepted += n
 	}
@@ -353,21 +380,50 @@ func appendSeriesIndex(dst, key []byte, ix indexKinds, win int64, p uint32, hash
 	return dst, key
 }
 
+// firstWindow is the window of a series' first sample (or histogram, or
+// exemplar): the one its definition is probed for before the build.
+func (b *Builder) firstWindow(s *tsdb.Series) int64 {
+	switch {
+	case len(s.Samples) > 0:
+		return windowOfMs(s.Samples[0].T, b.windowSeconds)
+	case len(s.Histograms) > 0:
+		return windowOfMs(s.Histograms[0].T, b.windowSeconds)
+	}
+	for _, e := range s.Exemplars {
+		if e.HasT {
+			return windowOfMs(e.T, b.windowSeconds)
+		}
+	}
+	return -1
+}
+
 // addSeriesIndex adds the series definition and its postings to every
-// window its samples fall in, once per window.
-func (b *Builder) addSeriesIndex(a *partAcc, hash uint64, s *tsdb.Series) {
+// window its samples fall in, once per window. known says the seen cache
+// has the definition of the first window (probed before). It reports
+// whether it added a definition.
+func (b *Builder) addSeriesIndex(a *partAcc, hash uint64, s *tsdb.Series, known bool) bool {
+	added := false
 	last := int64(-1)
+	first := b.firstWindow(s)
 	each := func(t int64) {
 		win := windowOfMs(t, b.windowSeconds)
 		if win == last {
 			return
 		}
 		last = win
-		if !a.once(b.seen, seriesSeenKey(hash, win)) {
+		switch key := seriesSeenKey(hash, win); {
+		case win == first && known:
+			return
+		case win == first:
+			if !a.once(nil, key) { // probed already: only this request may have it
+				return
+			}
+		case !a.once(b.seen, key):
 			return
 		}
 		b.val = encodeSeriesDef(b.val[:0], s.Labels)
 		a.entries, a.key = appendSeriesIndex(a.entries, a.key, mainIndex, win, a.p, hash, b.val, s.Labels)
+		added = true
 	}
 	for _, smp := range s.Samples {
 		each(smp.T)
@@ -384,6 +440,7 @@ func (b *Builder) addSeriesIndex(a *partAcc, hash uint64, s *tsdb.Series) {
 			}
 		}
 	}
+	return added
 }
 
 // seriesSeenKey is the seen-cache key of a series' definition and postings

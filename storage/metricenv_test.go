@@ -34,6 +34,7 @@ func (e *testEnv) head(p uint32) *tsdb.Head {
 	cfg := tsdb.DefaultHeadConfig()
 	cfg.BlockDuration = BlockDuration(e.cfg.Window).Milliseconds()
 	cfg.Now = e.clock.Now
+	cfg.Names = storeNames{e.store, p}
 	h, err := tsdb.NewHead(cfg)
 	if err != nil {
 		e.t.Fatal(err)
@@ -41,6 +42,14 @@ func (e *testEnv) head(p uint32) *tsdb.Head {
 	e.heads[p] = h
 	return h
 }
+
+// storeNames is the partition actors' tsdb.SeriesNames.
+type storeNames struct {
+	s *Store
+	p uint32
+}
+
+func (n storeNames) MetricName(hash uint64) string { return n.s.SeriesName(n.p, hash) }
 
 func (e *testEnv) writeMetrics(md pmetric.Metrics) BuildResult {
 	e.t.Helper()

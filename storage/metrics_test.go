@@ -400,3 +400,51 @@ func TestIdempotentMetrics(t *testing.T) {
 	e.flushMetrics(true)
 	compareRead(t, "three times, flushed twice", e.allSeries(start, end), want)
 }
+
+// TestRecordNames: a record names a series only in the batch writing its
+// definition; a head meeting the series without a name (back after its
+// block was flushed, or replayed) finds it in the definition.
+func TestRecordNames(t *testing.T) {
+	e := newTestEnv(t, 1)
+	block := BlockDuration(e.cfg.Window).Milliseconds()
+	base := e.clock.Now().UnixMilli() - 3*block
+	base -= base % block
+	write := func(t0 int64) BuildResult {
+		return e.writeProm(&tsdb.WriteRequest{Series: []tsdb.Series{promSeries("named", []tsdb.Sample{{T: t0, V: 1}}, "k", "v")}})
+	}
+	recordNames := func(r BuildResult) []string {
+		var names []string
+		it := NewEntryIter(r.Batches[0].Entries)
+		for it.Next() {
+			if e := it.Entry(); e.Key[partLen] == kindRecord {
+				if err := tsdb.DecodeRecord(e.Value, func(rs *tsdb.RecordSeries) error {
+					names = append(names, rs.Name())
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return names
+	}
+	if got := recordNames(write(base)); len(got) != 1 || got[0] != "named" {
+		t.Fatalf("first record names %q, want the name with the definition", got)
+	}
+	if got := recordNames(write(base + 1000)); len(got) != 1 || got[0] != "" {
+		t.Fatalf("second record names %q, want none", got)
+	}
+	active := func() map[string]int {
+		m := map[string]int{}
+		e.head(0).ActiveByName(func(n string, c int) { m[n] = c })
+		return m
+	}
+	e.flushMetrics(true)
+	write(base + block) // the next block: the series is back in the head unnamed
+	if got := active(); got["named"] != 1 || len(got) != 1 {
+		t.Errorf("active after the series came back: %v", got)
+	}
+	e.replayHeads()
+	if got := active(); got["named"] != 1 || len(got) != 1 {
+		t.Errorf("active after a replay: %v", got)
+	}
+}

@@ -472,3 +472,27 @@ func DecodeChunks(chunks [][]byte) ([]tsdb.Sample, []tsdb.HistogramSample, error
 	}
 	return floats, hists, nil
 }
+
+// SeriesName returns the metric name of series hash of partition p from
+// its definition in the newest window that has it ("" when none does):
+// what a head asks for the series a record leaves unnamed.
+func (s *Store) SeriesName(p uint32, hash uint64) string {
+	ws := s.acquire(starlingpb.Signal_SIGNAL_METRICS, math.MinInt64, math.MaxInt64)
+	defer releaseAll(ws)
+	key := seriesKey(nil, p, hash)
+	for _, w := range ws { // newest first
+		var def []byte
+		err := w.db(p).View(func(txn *badger.Txn) error {
+			var err error
+			def, err = getValue(txn, key)
+			return err
+		})
+		if err != nil || def == nil {
+			continue
+		}
+		if ls, err := decodeSeriesDef(def); err == nil {
+			return tsdb.MetricName(ls)
+		}
+	}
+	return ""
+}

@@ -1,7 +1,7 @@
 package storage
 
 import (
-	"sync"
+	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -13,23 +13,32 @@ import (
 // writes are idempotent. Callers add a key only after the batch carrying it
 // was acknowledged. Safe for concurrent use.
 type SeenCache struct {
-	shards [64]seenShard
-	max    int // per shard
+	// slots is a 2-way set-associative table of keys (0: empty): a key
+	// lives in one of the two slots of its set, the newer first. A lookup
+	// is one cache line and no lock; racing writers may lose a key, which
+	// costs a rewrite.
+	slots []atomic.Uint64
+	mask  uint64 // sets - 1
 }
 
-type seenShard struct {
-	mu sync.Mutex
-	m  map[uint64]struct{}
-}
-
-// NewSeenCache returns a cache holding about maxEntries keys; when a shard
-// fills up it is cleared.
+// NewSeenCache returns a cache of about maxEntries keys; a key may be
+// forgotten before then when its set is full.
 func NewSeenCache(maxEntries int) *SeenCache {
-	c := &SeenCache{max: max(maxEntries/64, 16)}
-	for i := range c.shards {
-		c.shards[i].m = make(map[uint64]struct{})
+	sets := uint64(16)
+	for sets < uint64(maxEntries) {
+		sets <<= 1
 	}
-	return c
+	return &SeenCache{slots: make([]atomic.Uint64, 2*sets), mask: sets - 1}
+}
+
+// slot returns the first slot of h's set and h as stored (never 0).
+func (c *SeenCache) slot(h uint64) (int, uint64) {
+	if h == 0 {
+		h = 1
+	}
+	// Keys are hashes already; mix anyway so that low bits that vary
+	// little (a window mixed into a series hash) spread.
+	return int((h*0x9e3779b97f4a7c15)>>32&c.mask) * 2, h
 }
 
 // Contains reports whether h was added and not since forgotten.
@@ -37,11 +46,8 @@ func (c *SeenCache) Contains(h uint64) bool {
 	if c == nil {
 		return false
 	}
-	s := &c.shards[h%64]
-	s.mu.Lock()
-	_, ok := s.m[h]
-	s.mu.Unlock()
-	return ok
+	i, v := c.slot(h)
+	return c.slots[i].Load() == v || c.slots[i+1].Load() == v
 }
 
 // Add remembers hs.
@@ -50,13 +56,13 @@ func (c *SeenCache) Add(hs []uint64) {
 		return
 	}
 	for _, h := range hs {
-		s := &c.shards[h%64]
-		s.mu.Lock()
-		if len(s.m) >= c.max {
-			clear(s.m)
+		i, v := c.slot(h)
+		first := c.slots[i].Load()
+		if first == v || c.slots[i+1].Load() == v {
+			continue
 		}
-		s.m[h] = struct{}{}
-		s.mu.Unlock()
+		c.slots[i+1].Store(first) // the older key moves over; the oldest goes
+		c.slots[i].Store(v)
 	}
 }
 

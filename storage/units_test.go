@@ -277,12 +277,28 @@ func TestSeenCache(t *testing.T) {
 	if c.Contains(3) {
 		t.Error("contains 3")
 	}
-	// A full shard is cleared rather than growing.
-	for i := range uint64(100) {
-		c.Add([]uint64{i * 64})
+	// The table never grows: of many keys, the newest are kept.
+	for i := range uint64(100_000) {
+		c.Add([]uint64{i + 1000})
 	}
-	if n := len(c.shards[0].m); n > c.max {
-		t.Errorf("shard holds %d, max %d", n, c.max)
+	if len(c.slots) != 2*1024 {
+		t.Errorf("%d slots, want 2,048", len(c.slots))
+	}
+	if !c.Contains(100_999) {
+		t.Error("the newest key is forgotten")
+	}
+	kept := 0
+	for i := range uint64(100_000) {
+		if c.Contains(i + 1000) {
+			kept++
+		}
+	}
+	if kept < 1000 || kept > 2048 {
+		t.Errorf("%d keys kept of 100,000 in 2,048 slots", kept)
+	}
+	c.Add([]uint64{0})
+	if !c.Contains(0) {
+		t.Error("key 0 (stored as 1) is missing")
 	}
 	if seenKey(1, 0, []byte("k")) == seenKey(2, 0, []byte("k")) || seenKey(1, 0, []byte("k")) == seenKey(1, 86400, []byte("k")) {
 		t.Error("seenKey ignores signal or window")

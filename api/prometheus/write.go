@@ -55,11 +55,38 @@ var ErrRetryable = errors.New("temporarily unavailable")
 
 // WriteHandler is the remote write receiver.
 type WriteHandler struct {
-	w        Writer
-	log      *slog.Logger
-	maxBody  int64
-	decoders sync.Pool
-	cfg      remotewrite.Config
+	w       Writer
+	log     *slog.Logger
+	maxBody int64
+	scratch sync.Pool // *writeScratch
+	cfg     remotewrite.Config
+}
+
+// writeScratch is what one request reuses: a decoder and the body buffer.
+type writeScratch struct {
+	d    *remotewrite.Decoder
+	body []byte
+}
+
+// readBody reads r into buf, grown to the announced length (n < 0:
+// unknown) first: one allocation at most, none when buf is large enough.
+func readBody(r io.Reader, n int64, buf []byte) ([]byte, error) {
+	if n > 0 && int64(cap(buf)) < n+1 {
+		buf = make([]byte, 0, n+1) // +1: the read that sees EOF
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // NewWriteHandler returns a receiver storing through w. maxBody bounds
@@ -99,7 +126,20 @@ func (h *WriteHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("unsupported compression: %s. Only snappy compression is supported", enc), http.StatusUnsupportedMediaType)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	sc, _ := h.scratch.Get().(*writeScratch)
+	if sc == nil {
+		d, err := remotewrite.NewDecoder(h.cfg)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		sc = &writeScratch{d: d}
+	}
+	defer h.scratch.Put(sc)
+	body, err := readBody(http.MaxBytesReader(w, r.Body, h.maxBody), r.ContentLength, sc.body[:0])
+	if cap(body) <= h.cfg.MaxRetainedBytes {
+		sc.body = body
+	}
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -109,14 +149,7 @@ func (h *WriteHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	d, _ := h.decoders.Get().(*remotewrite.Decoder)
-	if d == nil {
-		if d, err = remotewrite.NewDecoder(h.cfg); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-	}
-	defer h.decoders.Put(d)
+	d := sc.d
 	req, err := d.Decode(body, version)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)

@@ -28,6 +28,19 @@ type HeadConfig struct {
 	LateFlushDelay time.Duration
 	// Now is the wall clock (tests move it).
 	Now func() time.Time
+	// Names looks up the metric names records leave out (nil: such
+	// series count under the empty name).
+	Names SeriesNames
+}
+
+// SeriesNames finds the metric name of a series by its hash. A record
+// names a series only in the batch that also writes its definition; the
+// head asks for the others' names when it first holds them (after a
+// restart, or when a series comes back after a flush). Called from Append
+// under the head's lock, so calls do not overlap for one head; it must not
+// call the head.
+type SeriesNames interface {
+	MetricName(hash uint64) string
 }
 
 // DefaultHeadConfig is 2 h blocks, a 10 min out-of-order window and late
@@ -219,7 +232,11 @@ func (h *Head) dueAt(b *Block) bool {
 func (h *Head) addActive(hash uint64, name []byte) {
 	a := h.active[hash]
 	if a == nil {
-		a = &activeSeries{name: string(name)}
+		n := string(name)
+		if n == "" && h.cfg.Names != nil {
+			n = h.cfg.Names.MetricName(hash)
+		}
+		a = &activeSeries{name: n}
 		h.active[hash] = a
 		h.names[a.name]++
 	}

@@ -23,8 +23,10 @@ import (
 //	    [floats uvarint]     floats × [t varint, delta to the previous t of the series (the first: absolute)][v fixed64 bits]
 //	    [histograms uvarint] histograms × [t varint, as above][histogram, see appendHistogram]
 //
-// Names are written inline: a table would cost a map lookup per series to
-// build, and the head needs a series' name only when it first sees it.
+// Names are written inline, and only in the batch that also writes the
+// series' definition (else the name is empty): a table would cost a map
+// lookup per series to build, and the head needs a series' name only when
+// it first holds it (HeadConfig.Names finds the ones left out).
 const recordVersion byte = 2
 
 // ErrCorruptRecord is returned for record bytes that do not decode.
