@@ -117,14 +117,14 @@ type Block struct {
 
 	flushing bool
 	cut      uint64           // records with sequence ≤ cut are in this block (set when flushing)
-	index    map[uint64]int32 // series hash → its place in series
+	index    seriesIndex // series hash → its place in series
 	series   []memSeries
 	samples  int
 }
 
 // get returns the block's series of hash, or nil.
 func (b *Block) get(hash uint64) *memSeries {
-	if i, ok := b.index[hash]; ok {
+	if i := b.index.get(hash); i >= 0 {
 		return &b.series[i]
 	}
 	return nil
@@ -170,7 +170,7 @@ func (h *Head) Append(blockStart int64, seq uint64, record []byte) error {
 	return DecodeRecord(record, func(rs *RecordSeries) error {
 		s := b.get(rs.Hash)
 		if s == nil {
-			b.index[rs.Hash] = int32(len(b.series))
+			b.index.put(rs.Hash, int32(len(b.series)))
 			b.series = append(b.series, memSeries{hash: rs.Hash})
 			s = &b.series[len(b.series)-1]
 			h.addActive(rs.Hash, rs.NameBytes)
@@ -202,7 +202,7 @@ func (h *Head) openBlock(start int64) *Block {
 			return h.blocks[j]
 		}
 	}
-	b := &Block{Start: start, End: start + h.cfg.BlockDuration, created: h.cfg.Now(), index: map[uint64]int32{}}
+	b := &Block{Start: start, End: start + h.cfg.BlockDuration, created: h.cfg.Now()}
 	b.late = h.dueAt(b) || (i < len(h.blocks) && h.blocks[i].Start == start)
 	// After every block of the same start: the younger last.
 	for i < len(h.blocks) && h.blocks[i].Start == start {
@@ -342,7 +342,7 @@ func (b *Block) EachSeries(fn func(hash uint64, samples []Sample, hists []Histog
 func (s *memSeries) floats(dst []Sample, mint, maxt int64) []Sample {
 	start := len(dst)
 	if s.xor.n > 0 {
-		c, err := chunkenc.FromData(chunkenc.EncXOR, s.xor.b)
+		c, err := chunkenc.FromData(chunkenc.EncXOR, s.xor.chunk(nil))
 		if err != nil {
 			panic("BUG: head chunk: " + err.Error())
 		}

@@ -8,15 +8,20 @@ import (
 
 // xorWriter appends float samples in Prometheus' XOR chunk format
 // (Gorilla: delta-of-delta times, XOR values) so that chunkenc reads what
-// it wrote. It is the head's own appender: its state lives in the head's
-// series (no pointer to chase per sample but the byte slice), and its bit
-// writer fills whole bytes at a time, where chunkenc's appender, made for
-// a chunk it also reads, costs several dependent loads a sample.
+// it wrote (chunk). It is the head's own appender: its state lives in the
+// head's series, and the newest bits wait in a 64-bit accumulator there,
+// so that an append touches the stream's memory once every few samples
+// (the head appends to thousands of series in turn: each touch is a cache
+// miss), where chunkenc's appender, made for a chunk it also reads, costs
+// several dependent loads a sample.
 //
-// b is the chunk: a 2-byte big-endian sample count, then the bit stream.
+// b is the chunk as far as it is written: a 2-byte big-endian sample count
+// (set by chunk), then the bit stream, whole 64-bit words of it after the
+// first sample; acc holds the next nacc bits.
 type xorWriter struct {
 	b        []byte
-	free     uint8 // unwritten low bits of the last byte of b
+	acc      uint64
+	nacc     uint8
 	n        uint16
 	t        int64
 	v        float64
@@ -64,7 +69,21 @@ func (w *xorWriter) append(t int64, v float64) {
 	}
 	w.t, w.v = t, v
 	w.n++
-	binary.BigEndian.PutUint16(w.b, w.n)
+}
+
+// chunk appends the chunk's bytes (count, stream, pending bits) to dst.
+func (w *xorWriter) chunk(dst []byte) []byte {
+	start := len(dst)
+	dst = append(dst, w.b...)
+	if len(dst)-start >= 2 {
+		binary.BigEndian.PutUint16(dst[start:], w.n)
+	}
+	rest := w.acc << (64 - w.nacc) // left-aligned
+	for k := uint8(0); k < w.nacc; k += 8 {
+		dst = append(dst, byte(rest>>56))
+		rest <<= 8
+	}
+	return dst
 }
 
 func bitRange(x int64, nbits uint8) bool {
@@ -101,25 +120,17 @@ func (w *xorWriter) bits(u uint64, n int) {
 	if n < 64 {
 		u &= 1<<uint(n) - 1
 	}
-	if w.free > 0 {
-		f := int(w.free)
-		if n <= f {
-			w.b[len(w.b)-1] |= byte(u << uint(f-n))
-			w.free = uint8(f - n)
-			return
-		}
-		w.b[len(w.b)-1] |= byte(u >> uint(n-f))
-		n -= f
-		w.free = 0
+	free := 64 - int(w.nacc)
+	if n < free {
+		w.acc = w.acc<<uint(n) | u
+		w.nacc += uint8(n)
+		return
 	}
-	for n >= 8 {
-		n -= 8
-		w.b = append(w.b, byte(u>>uint(n)))
-	}
-	if n > 0 {
-		w.b = append(w.b, byte(u<<uint(8-n)))
-		w.free = uint8(8 - n)
-	}
+	// Fill the accumulator, write it out, keep the rest of u (a shift by
+	// 64 gives 0).
+	rest := n - free
+	w.b = binary.BigEndian.AppendUint64(w.b, w.acc<<uint(free)|u>>uint(rest))
+	w.acc, w.nacc = u&(1<<uint(rest)-1), uint8(rest)
 }
 
 // bytesAligned appends whole bytes at the current bit position.

@@ -44,8 +44,8 @@ func TestXORWriterMatchesChunkenc(t *testing.T) {
 				app.Append(0, ts, v)
 				w.append(ts, v)
 			}
-			if !bytes.Equal(w.b, c.Bytes()) {
-				t.Fatalf("%s, %d samples: %d bytes, chunkenc %d, first difference at %d", name, n, len(w.b), len(c.Bytes()), firstDifference(w.b, c.Bytes()))
+			if got := w.chunk(nil); !bytes.Equal(got, c.Bytes()) {
+				t.Fatalf("%s, %d samples: %d bytes, chunkenc %d, first difference at %d", name, n, len(got), len(c.Bytes()), firstDifference(got, c.Bytes()))
 			}
 		}
 	}
