@@ -116,7 +116,7 @@ type Block struct {
 	created time.Time
 
 	flushing bool
-	cut      uint64           // records with sequence ≤ cut are in this block (set when flushing)
+	cut      uint64      // records with sequence ≤ cut are in this block (set when flushing)
 	index    seriesIndex // series hash → its place in series
 	series   []memSeries
 	samples  int
