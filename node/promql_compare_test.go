@@ -315,6 +315,7 @@ func TestPromQLMatchesPrometheus(t *testing.T) {
 		}
 	}
 	t.Run("heads", compare)
+	t.Run("metadata", func(t *testing.T) { compareMetadata(t, ref, got, end) })
 	// Blocks older than the out-of-order window are flushed into chunks
 	// by now or soon: wait until every partition flushed its old blocks.
 	eventually(t, 30*time.Second, func() string {
@@ -325,6 +326,49 @@ func TestPromQLMatchesPrometheus(t *testing.T) {
 	})
 	time.Sleep(500 * time.Millisecond) // let the other partitions' flushes of the same tick finish
 	t.Run("chunks", compare)
+}
+
+// compareMetadata compares labels, label values and series, over all time
+// (no start or end: Prometheus' MinTime and MaxTime, which once overflowed
+// in Starling's nanosecond windows) and over the last hour.
+func compareMetadata(t *testing.T, ref, got promv1.API, end time.Time) {
+	ctx := context.Background()
+	for _, r := range []struct {
+		name       string
+		start, end time.Time
+	}{{"all time", time.Time{}, time.Time{}}, {"last hour", end.Add(-time.Hour), end}} {
+		for _, m := range [][]string{nil, {`http_requests_total`}} {
+			want, _, _, err1 := ref.LabelNames(ctx, m, r.start, r.end)
+			have, _, _, err2 := got.LabelNames(ctx, m, r.start, r.end)
+			if err1 != nil || err2 != nil || !slices.Equal(want, have) {
+				t.Errorf("labels %v, %s: got %v (%v), want %v (%v)", m, r.name, have, err2, want, err1)
+			}
+			for _, name := range []string{"__name__", "instance"} {
+				want, _, _, err1 := ref.LabelValues(ctx, name, m, r.start, r.end)
+				have, _, _, err2 := got.LabelValues(ctx, name, m, r.start, r.end)
+				if err1 != nil || err2 != nil || len(want) == 0 || !slices.Equal(want, have) {
+					t.Errorf("label %s values %v, %s: got %v (%v), want %v (%v)", name, m, r.name, have, err2, want, err1)
+				}
+			}
+		}
+		want, _, _, err1 := ref.Series(ctx, []string{`{__name__=~"http_.*"}`}, r.start, r.end)
+		have, _, _, err2 := got.Series(ctx, []string{`{__name__=~"http_.*"}`}, r.start, r.end)
+		// Prometheus lists the series of one selector in postings order
+		// (unsorted); the set is what both must agree on.
+		ws, hs := sortedStrings(want), sortedStrings(have)
+		if err1 != nil || err2 != nil || len(want) == 0 || ws != hs {
+			t.Errorf("series, %s: got %s (%v), want %s (%v)", r.name, clip(hs), err2, clip(ws), err1)
+		}
+	}
+}
+
+func sortedStrings(sets []model.LabelSet) string {
+	out := make([]string, len(sets))
+	for i, s := range sets {
+		out[i] = s.String()
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
 }
 
 // checkSame fails when two answers differ (NaN equal to NaN). The order of

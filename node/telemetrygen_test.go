@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -127,35 +128,46 @@ func TestTelemetrygen(t *testing.T) {
 	})
 
 	t.Run("metrics", func(t *testing.T) {
-		runTelemetrygen(t, bin, append([]string{"metrics", "--metrics", "100", "--metric-type", "Sum"}, common...)...)
+		// Samples are kept at millisecond precision, as Prometheus keeps
+		// them, and a second sample of a series in the same millisecond
+		// replaces the first. telemetrygen takes a point's time before
+		// its rate limiter waits, so its first two points (values 0 and
+		// 1) share a time, and at high rates later ones do too: at 100/s
+		// the others are 10 ms apart, and what Starling holds is known.
+		runTelemetrygen(t, bin, "metrics", "--metrics", "100", "--metric-type", "Sum", "--rate", "100",
+			"--otlp-insecure", "--otlp-endpoint", n.OTLPGRPCAddr())
 		// telemetrygen's "gen" sum is a monotonic counter: gen_total, as
 		// Prometheus' OTLP receiver names it; job is its service.name.
 		var got apiSeriesList
 		getJSON(t, n, withQuery("/api/v1/metrics/series", "name", "gen_total", "limit", "1000"), &got)
-		samples := 0
-		for _, s := range got.Series {
-			if s.Labels["job"] != "telemetrygen" {
-				t.Errorf("series %s %v: job %q", s.Name, s.Labels, s.Labels["job"])
-			}
-			samples += len(s.Samples)
-			prev := int64(0)
-			for _, p := range s.Samples {
-				tm := nanos(t, p.Time)
-				if tm <= prev {
-					t.Errorf("series %v: samples not in time order", s.Labels)
-				}
-				prev = tm
-				if _, ok := p.Value.(json.Number); !ok {
-					t.Errorf("series %v: sample value %#v is not a number", s.Labels, p.Value)
-				}
-			}
+		if len(got.Series) != 1 {
+			t.Fatalf("gen_total: %d series, want 1", len(got.Series))
 		}
-		if samples != 100 {
-			t.Errorf("gen_total: %d samples in %d series, want 100", samples, len(got.Series))
+		s := got.Series[0]
+		if s.Labels["job"] != "telemetrygen" {
+			t.Errorf("series %s %v: job %q", s.Name, s.Labels, s.Labels["job"])
+		}
+		// Values 0..99 in time order, 0 replaced by 1 unless the two
+		// straddled a millisecond.
+		first := 100 - len(s.Samples)
+		if first != 0 && first != 1 {
+			t.Fatalf("gen_total: %d samples, want 99 (the first two in one millisecond) or 100", len(s.Samples))
+		}
+		prev := int64(0)
+		for i, p := range s.Samples {
+			tm := nanos(t, p.Time)
+			if tm <= prev {
+				t.Errorf("sample %d: not in time order", i)
+			}
+			prev = tm
+			if v, ok := p.Value.(json.Number); !ok || v.String() != strconv.Itoa(first+i) {
+				t.Errorf("sample %d: value %#v, want %d", i, p.Value, first+i)
+			}
 		}
 		// And through PromQL.
-		checkInstant(t, promAPI(t, n), `count(count_over_time(gen_total{job="telemetrygen"}[1h]))`, map[string]float64{"{}": float64(len(got.Series))})
-		checkInstant(t, promAPI(t, n), `sum(count_over_time(gen_total{job="telemetrygen"}[1h]))`, map[string]float64{"{}": 100})
+		checkInstant(t, promAPI(t, n), `count(count_over_time(gen_total{job="telemetrygen"}[1h]))`, map[string]float64{"{}": 1})
+		checkInstant(t, promAPI(t, n), `sum(count_over_time(gen_total{job="telemetrygen"}[1h]))`, map[string]float64{"{}": float64(len(s.Samples))})
+		checkInstant(t, promAPI(t, n), `max_over_time(gen_total{job="telemetrygen"}[1h])`, map[string]float64{`{job="telemetrygen"}`: 99})
 	})
 }
 

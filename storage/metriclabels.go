@@ -28,7 +28,7 @@ func (s *Store) LabelQuery(ctx context.Context, p uint32, q *starlingpb.LabelQue
 		return err
 	}
 	defer release()
-	ws := s.indexWindows(q.GetStartMs()*1e6, endNs(q.GetEndMs()), spaceRollup1h)
+	ws := s.indexWindows(startNs(q.GetStartMs()), endNs(q.GetEndMs()), spaceRollup1h)
 	defer releaseAll(ws)
 	names := map[string]struct{}{}
 	add := func(n string) {
@@ -149,7 +149,7 @@ func (s *Store) ReadExemplars(ctx context.Context, p uint32, q *starlingpb.Exemp
 		return err
 	}
 	defer release()
-	ws := s.acquire(starlingpb.Signal_SIGNAL_METRICS, q.GetStartMs()*1e6, endNs(q.GetEndMs()))
+	ws := s.acquire(starlingpb.Signal_SIGNAL_METRICS, startNs(q.GetStartMs()), endNs(q.GetEndMs()))
 	defer releaseAll(ws)
 	found, err := s.selectMatched(ctx, ws, p, ms, 0)
 	if err != nil {

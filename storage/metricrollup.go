@@ -139,7 +139,7 @@ func (s *Store) storedRollups(p uint32, t rollupTier, found []matched, from, to 
 	blockMs := s.blockMs()
 	// A block [S, S+len) holds buckets ending in [S, S+len].
 	first := floorTo(from, blockMs) - blockMs
-	ws := s.acquireSpace(starlingpb.Signal_SIGNAL_METRICS, t.sp, first*1e6, endNs(to))
+	ws := s.acquireSpace(starlingpb.Signal_SIGNAL_METRICS, t.sp, startNs(first), endNs(to))
 	defer releaseAll(ws)
 	for _, w := range ws {
 		err := w.db(p).View(func(txn *badger.Txn) error {

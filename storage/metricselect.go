@@ -80,7 +80,7 @@ func (s *Store) SelectSeries(ctx context.Context, p uint32, q *starlingpb.Series
 		sp = t.sp
 		startMs, endMs = bucketEndOf(startMs, t.res)-t.res+1, bucketEndOf(endMs, t.res)
 	}
-	ws := s.indexWindows(startMs*1e6, endNs(endMs), sp)
+	ws := s.indexWindows(startNs(startMs), endNs(endMs), sp)
 	defer releaseAll(ws)
 	found, err := s.selectMatched(ctx, ws, p, ms, limit)
 	if err != nil || len(found) == 0 {
@@ -120,6 +120,16 @@ func (s *Store) SelectSeries(ctx context.Context, p uint32, q *starlingpb.Series
 		}
 	}
 	return ctx.Err()
+}
+
+// startNs and endNs turn a millisecond bound into nanoseconds, saturating
+// instead of overflowing: the Prometheus API's default range is
+// [math.MinInt64/2, math.MaxInt64/2] milliseconds.
+func startNs(startMs int64) int64 {
+	if startMs < math.MinInt64/1_000_000 {
+		return math.MinInt64
+	}
+	return startMs * 1e6
 }
 
 func endNs(endMs int64) int64 {
