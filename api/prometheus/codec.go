@@ -1,6 +1,7 @@
 package prometheus
 
 import (
+	"io"
 	"reflect"
 	"unsafe"
 
@@ -39,6 +40,22 @@ func newJSONCodec() jsonCodec {
 
 func (c jsonCodec) encode(resp *response) ([]byte, error) {
 	return c.api.Marshal(resp)
+}
+
+// streamFlushBytes is how much encoded JSON a streamed answer holds before
+// it goes to the writer: a large matrix is written (and compressed) while
+// the rest is encoded.
+const streamFlushBytes = 64 << 10
+
+// encodeTo writes the encoding of resp to w as it goes.
+func (c jsonCodec) encodeTo(w io.Writer, resp *response) error {
+	s := c.api.BorrowStream(w)
+	defer c.api.ReturnStream(s)
+	s.WriteVal(resp)
+	if s.Error != nil {
+		return s.Error
+	}
+	return s.Flush()
 }
 
 var (
@@ -112,6 +129,9 @@ func writeMatrix(m promql.Matrix, s *jsoniter.Stream) {
 			s.WriteMore()
 		}
 		writeSeries(ser, s)
+		if s.Buffered() > streamFlushBytes {
+			_ = s.Flush() // a write error sticks in the stream
+		}
 	}
 	s.WriteArrayEnd()
 }

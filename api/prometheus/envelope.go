@@ -127,16 +127,28 @@ func storageError(err error) *apiError {
 // ("(1:5)") and may be empty.
 func (a *API) respond(w http.ResponseWriter, r *http.Request, data any, warnings annotations.Annotations, query string) {
 	warn, info := warnings.AsStrings(query, maxWarnings, maxInfos)
-	b, err := a.codec.encode(&response{Status: statusSuccess, Data: data, Warnings: warn, Infos: info})
-	if err != nil {
-		a.logger.Error("prometheus api: encoding response", "url", r.URL.String(), "err", err)
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+	resp := &response{Status: statusSuccess, Data: data, Warnings: warn, Infos: info}
+	w.Header().Set("Content-Type", "application/json")
+	if _, ok := data.(*queryData); !ok {
+		// Encoded whole first, so that an encoding error can still answer
+		// 500, as Prometheus does.
+		b, err := a.codec.encode(resp)
+		if err != nil {
+			a.logger.Error("prometheus api: encoding response", "url", r.URL.String(), "err", err)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		if n, err := w.Write(b); err != nil {
+			a.logger.Debug("prometheus api: writing response", "url", r.URL.String(), "bytesWritten", n, "err", err)
+		}
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	// A query's answer may be megabytes: streamed, so that it is written
+	// and compressed while it is encoded (its values encode without fail).
 	w.WriteHeader(http.StatusOK)
-	if n, err := w.Write(b); err != nil {
-		a.logger.Debug("prometheus api: writing response", "url", r.URL.String(), "bytesWritten", n, "err", err)
+	if err := a.codec.encodeTo(w, resp); err != nil {
+		a.logger.Debug("prometheus api: writing response", "url", r.URL.String(), "err", err)
 	}
 }
 
