@@ -32,9 +32,13 @@ var (
 	rateExtrapolation = change{"rate-extrapolation", "rate()/increase() extrapolation of a counter starting in the window",
 		"rate() and increase() of a counter that starts inside the window: 2.x extrapolates back to the counter's zero point when that is within 1.1 sample intervals, 3.x never more than half an interval (both recomputed from the window's samples)",
 		"Prometheus 2.50.0 CHANGELOG, #13725 (constrain extrapolation in rate() to half of sample interval)"}
+
+	topkTie = change{"topk-tie", "topk/bottomk among series tied at the k-th value",
+		"topk and bottomk keep k series per group, and which of several series tied at the k-th value are kept follows the order the storage lists series in, which PromQL leaves undefined (checked: the input both engines agree on has the point's series tied at the k-th place)",
+		"prometheus/prometheus#15908 (maintainers: the order is not defined for equal sample values)"}
 )
 
-var changes = []change{leftOpen, subqueryEdge, kahan, rateExtrapolation}
+var changes = []change{leftOpen, subqueryEdge, kahan, rateExtrapolation, topkTie}
 
 // explanation says why one evaluation's answers differ: the innermost
 // sub-expressions whose answers already differ (culprits), and for each
@@ -214,7 +218,9 @@ func evaluable(n parser.Expr) bool {
 //     and both values are the exact sum up to float64 rounding
 //     (roundingOnly): Kahan summation;
 //   - n is rate or increase, and the values are 2.42's and 3.x's
-//     extrapolation of the window's samples (extrapolationOnly).
+//     extrapolation of the window's samples (extrapolationOnly);
+//   - n is topk or bottomk and d's series is tied at the k-th place in
+//     the input both agree on (tieOnly): an undefined order.
 func (x *explainer) classify(n parser.Expr, d pointDiff) (c change, checked bool, why string) {
 	if windowed(n) && (d.inProm || d.inStar) {
 		var ed edges
@@ -249,6 +255,12 @@ func (x *explainer) classify(n parser.Expr, d pointDiff) (c change, checked bool
 			return change{}, false, why
 		}
 		return rateExtrapolation, true, ""
+	}
+	if agg, ok := n.(*parser.AggregateExpr); ok && (agg.Op == parser.TOPK || agg.Op == parser.BOTTOMK) {
+		if ok, why := x.tieOnly(agg, d); !ok {
+			return change{}, false, why
+		}
+		return topkTie, true, ""
 	}
 	return change{}, false, d.String()
 }

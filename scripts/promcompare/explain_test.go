@@ -55,3 +55,38 @@ func TestExtrapolation(t *testing.T) {
 		t.Errorf("a counter starting in the window: 2.42 %v (want %v), 3.x %v (want %v)", v2, want2, v3, want3)
 	}
 }
+
+func TestTiedAt(t *testing.T) {
+	p := parser.NewParser(parser.Options{})
+	vec := func(vals map[string]float64) model.Vector {
+		var out model.Vector
+		for cpu, v := range vals {
+			out = append(out, &model.Sample{Metric: model.Metric{"cpu": model.LabelValue(cpu), "job": "node"}, Value: model.SampleValue(v)})
+		}
+		return out
+	}
+	in := vec(map[string]float64{"0": 5, "1": 3, "2": 3, "3": 1})
+	for _, c := range []struct {
+		q    string
+		cpu  string
+		v    float64
+		want bool
+	}{
+		{`topk(2, x)`, "1", 3, true},     // 5, then one of the two 3s
+		{`topk(2, x)`, "0", 5, false},    // the top one is no tie
+		{`topk(3, x)`, "2", 3, false},    // both 3s fit
+		{`bottomk(1, x)`, "3", 1, false}, // alone at the bottom
+		{`bottomk(2, x)`, "2", 3, true},
+		{`topk(2, x)`, "1", 4, false}, // not the input's value
+	} {
+		e, err := p.ParseExpr(c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		agg := e.(*parser.AggregateExpr)
+		d := pointDiff{metric: model.Metric{"cpu": model.LabelValue(c.cpu), "job": "node"}, starling: c.v, inStar: true}
+		if got, why := tiedAt(agg, int(agg.Param.(*parser.NumberLiteral).Val), in, d, c.v); got != c.want {
+			t.Errorf("%s, cpu %s = %v: tied %v (%s), want %v", c.q, c.cpu, c.v, got, why, c.want)
+		}
+	}
+}

@@ -103,13 +103,13 @@ func report(w io.Writer, p plan, raw rawResult, results []queryResult, took time
 	}
 	switch {
 	case unexpl > 0:
-		fmt.Fprintf(w, "RESULT: FAIL: %d of %d evaluations differ for no documented 2.x→3.x engine change (NOT EXPLAINED above); %d differ only by documented changes: %s\n",
+		fmt.Fprintf(w, "RESULT: FAIL: %d of %d evaluations differ for no documented engine change or undefined behaviour (NOT EXPLAINED above); %d differ only by documented changes: %s\n",
 			unexpl, evals, notSame-unexpl, orNone(explained))
 		return true
 	case notSame == 0:
 		fmt.Fprintf(w, "RESULT: PASS: every one of %d evaluations identical, bit for bit, on the same raw samples\n", evals)
 	default:
-		fmt.Fprintf(w, "RESULT: PASS: %d of %d evaluations identical bit for bit on the same raw samples; the other %d differ only by documented Prometheus 2.x→3.x engine changes: %s\n",
+		fmt.Fprintf(w, "RESULT: PASS: %d of %d evaluations identical bit for bit on the same raw samples; the other %d differ only by documented Prometheus 2.x→3.x engine changes or behaviour PromQL leaves undefined: %s\n",
 			identical, evals, notSame, strings.Join(explained, "; "))
 	}
 	return false
