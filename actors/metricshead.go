@@ -40,6 +40,9 @@ type MetricsConfig struct {
 	// Heads gets the heads of the partitions this node is primary of
 	// (nil: not kept).
 	Heads *HeadSet
+	// Flushes bounds the flushes running at once on the node, shared by
+	// its partitions (nil: no bound).
+	Flushes *FlushGate
 }
 
 // DefaultMetricsConfig is 2 h blocks (for a window they divide), a 10 min
@@ -195,6 +198,8 @@ func (a *partition) flushTick(ctx actor.Context) {
 	self, system := ctx.Self(), ctx.ActorSystem()
 	go func() {
 		defer a.mh.flushes.Done()
+		a.metricsCfg.Flushes.enter()
+		defer a.metricsCfg.Flushes.leave()
 		a.flushBlocks(context.Background(), blocks)
 		if rollup {
 			a.rollupPass(context.Background())

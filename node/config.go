@@ -99,8 +99,9 @@ type Config struct {
 	// MetricsFlushInterval is how often metrics partitions look for
 	// blocks to flush.
 	MetricsFlushInterval time.Duration
-	// MetricsLateFlush is how long samples for a block already flushed
-	// are gathered before they are merged into its stored chunks.
+	// MetricsLateFlush is the longest samples for a block already flushed
+	// are gathered before they are merged into its stored chunks (sooner
+	// once none came for tsdb.HeadConfig.LateFlushIdle, or this if less).
 	MetricsLateFlush time.Duration
 	// MetricsRollupAfter is how old a flushed block must be before its 5 m
 	// and 1 h rollups are written (queries roll younger data up on the
@@ -334,6 +335,7 @@ func (c Config) metricsConfig(window time.Duration, now func() time.Time) actors
 	h.BlockDuration = storage.BlockDuration(window).Milliseconds()
 	h.OutOfOrder = c.MetricsOutOfOrder.Milliseconds()
 	h.LateFlushDelay = c.MetricsLateFlush
+	h.LateFlushIdle = min(h.LateFlushIdle, c.MetricsLateFlush)
 	if now != nil {
 		h.Now = now
 	}

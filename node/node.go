@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -159,6 +160,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	mcfg.Metrics = n.cfg.metricsConfig(n.store.Config().Window, n.cfg.Storage.Now)
 	mcfg.Metrics.Heads = actors.NewHeadSet()
+	// Flushes take at most half the cores (one of two): queries keep the rest.
+	mcfg.Metrics.Flushes = actors.NewFlushGate(runtime.GOMAXPROCS(0) / 2)
 	n.reg.MustRegister(mcfg.Metrics.Heads)
 	if n.cfg.SeriesLimits.Enabled() {
 		if n.limiter, err = actors.NewSeriesLimiter(n.cfg.SeriesLimits, n.reg); err != nil {

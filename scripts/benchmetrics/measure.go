@@ -27,6 +27,7 @@ type result struct {
 	loadavg       string // /proc/loadavg before the run
 	send          sendResult
 	cpuSend       float64       // server CPU seconds over the send
+	cpuWait       float64       // server CPU seconds from the send's start to the end of the fixed wait (background work included)
 	cpu           float64       // server CPU seconds over the send and until it settled
 	settled       time.Duration // after the send's end; < 0: not within the wait
 	counted       float64       // the server's own count of samples stored (0: none)
@@ -110,6 +111,7 @@ func measure(o *options, s *server, p *Payload) (r result) {
 		r.cpu = benchkit.ProcCPU(pid) - cpu0
 		logf("%s: still busy %s after the send (CPU counted up to here)", s.name, o.wait)
 	}
+	r.cpuWait = benchkit.ProcCPU(pid) - cpu0
 	r.counted = count()
 	if s.proc.Exited() {
 		r.skipped = "exited; log " + s.log + ":\n" + s.proc.LogTail(20)

@@ -63,6 +63,7 @@ func rows(ref *result) []row {
 		{label: "server CPU-µs/sample (send + settle)", val: perSample(func(r *result) float64 { return 1e6 * r.cpu }), ratio: true},
 		{label: "  of which during the send", val: perSample(func(r *result) float64 { return 1e6 * r.cpuSend }), ratio: true},
 		{label: "  server CPU during the send (cores)", val: func(r *result) float64 { return r.cpuSend / r.send.Wall.Seconds() }},
+		{label: "server CPU-µs/sample (send + whole wait)", val: perSample(func(r *result) float64 { return 1e6 * r.cpuWait }), ratio: true},
 		{label: "  settled after the send", val: func(r *result) float64 {
 			if r.settled < 0 {
 				return na
@@ -126,7 +127,7 @@ func report(o *options, rw, otlp *Payload, results []*result) {
 	fmt.Fprintf(w, "sending: %d senders, series i to sender i mod %d, time-major; retries on 5xx/429\n", o.senders, o.senders)
 	fmt.Fprintf(w, "machine: %d cores shared by the server and this driver (the generator); other load on the machine shows in the load average row\n", runtime.NumCPU())
 	fmt.Fprintf(w, "after each send: a fixed %s wait for every server (VictoriaMetrics merges and Prometheus compacts in the background), then queries, then SIGTERM; disk measured after exit\n", o.wait)
-	fmt.Fprintf(w, "server CPU is counted from the send's start until the server settled (its own sample counter unchanged and < 5%% of a core for 2 s), or the whole wait\n")
+	fmt.Fprintf(w, "server CPU is counted from the send's start until the server settled (its own sample counter unchanged and < 5%% of a core for 2 s), or the whole wait; the \"whole wait\" row counts to the end of the fixed wait, background work (flushes, merges, compactions) included\n")
 	start, end := queryWindow(o)
 	fmt.Fprintf(w, "query: %s, query_range %s … %s UTC step 15 s (half an interval off the sample times), %d requests one after another after ingest\n",
 		queryExpr(), start.UTC().Format("15:04:05.0"), end.UTC().Format("15:04:05.0"), o.queries)

@@ -23,9 +23,13 @@ type HeadConfig struct {
 	// samples) must pass the block's end by this much. Samples that come
 	// later reopen the block (see LateFlushDelay).
 	OutOfOrder int64
-	// LateFlushDelay is how long a block reopened by late samples gathers
-	// them before it is flushed (merged with the chunks already stored).
+	// LateFlushDelay is the longest a block reopened by late samples
+	// gathers them before it is flushed (merged with the chunks already
+	// stored), and LateFlushIdle how long it waits after the last of them:
+	// a backfill is flushed once it stops, a steady trickle of late
+	// samples once per LateFlushDelay.
 	LateFlushDelay time.Duration
+	LateFlushIdle  time.Duration
 	// Now is the wall clock (tests move it).
 	Now func() time.Time
 	// Names looks up the metric names records leave out (nil: such
@@ -46,7 +50,7 @@ type SeriesNames interface {
 // DefaultHeadConfig is 2 h blocks, a 10 min out-of-order window and late
 // samples gathered for 30 s.
 func DefaultHeadConfig() HeadConfig {
-	return HeadConfig{BlockDuration: 2 * 3600 * 1000, OutOfOrder: 10 * 60 * 1000, LateFlushDelay: 30 * time.Second, Now: time.Now}
+	return HeadConfig{BlockDuration: 2 * 3600 * 1000, OutOfOrder: 10 * 60 * 1000, LateFlushDelay: 30 * time.Second, LateFlushIdle: 5 * time.Second, Now: time.Now}
 }
 
 // Validate reports the first invalid field.
@@ -58,6 +62,8 @@ func (c HeadConfig) Validate() error {
 		return fmt.Errorf("out-of-order window: %d ms is negative", c.OutOfOrder)
 	case c.LateFlushDelay < 0:
 		return fmt.Errorf("late flush delay: %s is negative", c.LateFlushDelay)
+	case c.LateFlushIdle < 0:
+		return fmt.Errorf("late flush idle time: %s is negative", c.LateFlushIdle)
 	}
 	return nil
 }
@@ -111,9 +117,11 @@ func (h *Head) Config() HeadConfig { return h.cfg }
 type Block struct {
 	Start, End int64
 	// late: created for samples that came after the block was due (or
-	// while it was being flushed); flushed LateFlushDelay after creation.
+	// while it was being flushed); flushed LateFlushIdle after the last
+	// append (touched), at most LateFlushDelay after creation.
 	late    bool
 	created time.Time
+	touched time.Time
 
 	flushing bool
 	cut      uint64      // records with sequence ≤ cut are in this block (set when flushing)
@@ -166,6 +174,9 @@ func (h *Head) Append(blockStart int64, seq uint64, record []byte) error {
 	defer h.mu.Unlock()
 	h.seq = max(h.seq, seq)
 	b := h.openBlock(blockStart)
+	if b.late {
+		b.touched = h.cfg.Now()
+	}
 	end := blockStart + h.cfg.BlockDuration
 	return DecodeRecord(record, func(rs *RecordSeries) error {
 		s := b.get(rs.Hash)
@@ -258,8 +269,9 @@ func (h *Head) dropActive(hash uint64) {
 }
 
 // Due marks the blocks to flush now as flushing and returns them, oldest
-// first: on-time blocks that are over, late blocks LateFlushDelay after
-// they were created, and with all every block (a node stopping). Samples
+// first: on-time blocks that are over, late blocks LateFlushIdle after
+// their last append or LateFlushDelay after they were created, and with
+// all every block (a node stopping). Samples
 // appended to a flushing block's start from now on go to a new block.
 func (h *Head) Due(all bool) []*Block {
 	h.mu.Lock()
@@ -272,7 +284,7 @@ func (h *Head) Due(all bool) []*Block {
 		}
 		due := all
 		if !due && b.late {
-			due = !now.Before(b.created.Add(h.cfg.LateFlushDelay))
+			due = !now.Before(b.created.Add(h.cfg.LateFlushDelay)) || !now.Before(b.touched.Add(h.cfg.LateFlushIdle))
 		} else if !due {
 			due = h.dueAt(b)
 		}

@@ -77,6 +77,45 @@ func TestHeadOrderDuplicatesAndBlocks(t *testing.T) {
 	}
 }
 
+// TestHeadLateIdle: a late block (a backfill) is flushed once samples
+// stop coming for LateFlushIdle, long before LateFlushDelay.
+func TestHeadLateIdle(t *testing.T) {
+	clock := &testClock{t: time.UnixMilli(4 * 3600 * 1000)}
+	h := newTestHead(t, clock)
+	cfg := h.Config()
+	old := cfg.BlockStart(clock.t.UnixMilli()) - 2*cfg.BlockDuration
+	for i := range 3 {
+		if err := h.Append(old, h.NextSeq(), record(RecordSeries{Hash: 1, NameBytes: []byte("m"), Samples: []Sample{{T: old + int64(i), V: 1}}})); err != nil {
+			t.Fatal(err)
+		}
+		clock.t = clock.t.Add(cfg.LateFlushIdle - time.Millisecond)
+		if due := h.Due(false); len(due) != 0 {
+			t.Fatalf("due %s after a sample", cfg.LateFlushIdle-time.Millisecond)
+		}
+	}
+	clock.t = clock.t.Add(time.Millisecond)
+	due := h.Due(false)
+	if len(due) != 1 || due[0].Samples() != 3 {
+		t.Fatalf("due %d blocks %s after the last sample", len(due), cfg.LateFlushIdle)
+	}
+	h.Flushed(due[0])
+	// A steady trickle: flushed LateFlushDelay after the block was made.
+	created := clock.t
+	for clock.t.Add(cfg.LateFlushIdle / 2).Before(created.Add(cfg.LateFlushDelay)) {
+		if err := h.Append(old, h.NextSeq(), record(RecordSeries{Hash: 1, NameBytes: []byte("m"), Samples: []Sample{{T: old, V: 2}}})); err != nil {
+			t.Fatal(err)
+		}
+		clock.t = clock.t.Add(cfg.LateFlushIdle / 2)
+		if due := h.Due(false); len(due) != 0 {
+			t.Fatalf("due while late samples keep coming, %s after the first", clock.t.Sub(created))
+		}
+	}
+	clock.t = created.Add(cfg.LateFlushDelay)
+	if due := h.Due(false); len(due) != 1 {
+		t.Fatalf("due %d blocks LateFlushDelay after the first of a trickle", len(due))
+	}
+}
+
 func TestHeadDueAndFlush(t *testing.T) {
 	clock := &testClock{t: time.UnixMilli(4 * 3600 * 1000)}
 	h := newTestHead(t, clock)
