@@ -42,7 +42,9 @@ func (s *Store) FlushEntries(ctx context.Context, p uint32, b *tsdb.Block) ([]by
 	ws := s.acquire(starlingpb.Signal_SIGNAL_METRICS, startNs, startNs)
 	defer releaseAll(ws)
 	win := windowOfMs(b.Start, s.WindowSeconds())
-	var out []byte
+	// Chunks take about 1.5-7 bytes a sample, and a key with its entry
+	// header about 50 bytes: sized once, out is not copied as it grows.
+	out := make([]byte, 0, b.Samples()*4+b.SeriesCount()*64)
 	var txn *badger.Txn
 	var it *badger.Iterator
 	if len(ws) > 0 {
@@ -63,7 +65,10 @@ func (s *Store) FlushEntries(ctx context.Context, p uint32, b *tsdb.Block) ([]by
 			return nil, st, err
 		}
 	}
-	var key, val []byte
+	var key, val, keys []byte
+	var written [][]byte
+	var ts []int64
+	var vs []float64
 	var stored []storedChunk
 	var old series
 	var ci chunk.Iterator
@@ -97,10 +102,13 @@ func (s *Store) FlushEntries(ctx context.Context, p uint32, b *tsdb.Block) ([]by
 			}
 			st.Rollups++
 		}
-		var written [][]byte
+		keys, written = keys[:0], written[:0]
 		emit := func(v []byte, minT int64) {
 			key = chunkKey(key[:0], p, hash, minT, uint32(xxhash.Sum64(v)))
-			written = append(written, append([]byte(nil), key...))
+			if len(stored) > 0 { // kept to tell the stored chunks it replaces
+				keys = append(keys, key...)
+				written = append(written, keys[len(keys)-len(key):])
+			}
 			for _, c := range stored {
 				if bytes.Equal(c.key, key) {
 					return // the same chunk is stored already
@@ -112,7 +120,7 @@ func (s *Store) FlushEntries(ctx context.Context, p uint32, b *tsdb.Block) ([]by
 		}
 		for len(samples) > 0 {
 			n := min(len(samples), MaxChunkSamples)
-			ts, vs := splitSamples(samples[:n])
+			ts, vs = splitSamples(ts[:0], vs[:0], samples[:n])
 			val = chunk.AppendFloats(val[:0], ts, vs)
 			emit(val, ts[0])
 			st.Samples += n
@@ -201,11 +209,9 @@ func (s *series) decode(it *chunk.Iterator, b []byte) error {
 	}
 }
 
-func splitSamples(ss []tsdb.Sample) ([]int64, []float64) {
-	ts := make([]int64, len(ss))
-	vs := make([]float64, len(ss))
-	for i, s := range ss {
-		ts[i], vs[i] = s.T, s.V
+func splitSamples(ts []int64, vs []float64, ss []tsdb.Sample) ([]int64, []float64) {
+	for _, s := range ss {
+		ts, vs = append(ts, s.T), append(vs, s.V)
 	}
 	return ts, vs
 }

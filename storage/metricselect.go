@@ -394,9 +394,11 @@ func readChunks(db *badger.DB, p uint32, found []matched, mint, maxt, blockMs in
 
 // appendHeadChunks adds the head's samples of a series as chunk records.
 func appendHeadChunks(out *starlingpb.ResultChunk, p uint32, hash uint64, floats []tsdb.Sample, hists []tsdb.HistogramSample) error {
+	var ts []int64
+	var vs []float64
 	for len(floats) > 0 {
 		n := min(len(floats), chunk.MaxSamples)
-		ts, vs := splitSamples(floats[:n])
+		ts, vs = splitSamples(ts[:0], vs[:0], floats[:n])
 		v := chunk.AppendFloatsPlain(nil, ts, vs) // travels, never stored: cheap over small
 		out.Records = append(out.Records, &starlingpb.Record{Key: chunkKey(nil, p, hash, ts[0], 0), Value: v})
 		floats = floats[n:]
