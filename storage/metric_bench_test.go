@@ -395,7 +395,7 @@ func BenchmarkFlushMetrics(b *testing.B) {
 		if st.Series != g.series() || st.Samples != total || st.Chunks != g.series() || st.Merged != 0 {
 			b.Fatalf("flush: %+v, want %d series of %d samples in %d chunks, none merged", st, g.series(), total, g.series())
 		}
-		if n := recordsLeft(b, e); n != 0 {
+		if n := countRecords(b, e); n != 0 {
 			b.Fatalf("%d records left after the flush", n)
 		}
 		got := e.selectSeries(t0, t0+perSeries*step, labels.MustNewMatcher(labels.MatchEqual, "cluster", "eu-0"))
@@ -420,19 +420,6 @@ func BenchmarkFlushMetrics(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*total), "ns/sample")
 	})
-}
-
-// recordsLeft counts the write-through records stored (countRecords of
-// metrics_test.go, which takes a *testing.T).
-func recordsLeft(b *testing.B, e *testEnv) int {
-	b.Helper()
-	n := 0
-	for p := uint32(0); p < uint32(e.parts); p++ {
-		if err := e.store.EachRecord(context.Background(), p, func(int64, uint64, []byte) error { n++; return nil }); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return n
 }
 
 func BenchmarkSelectMetrics(b *testing.B) {

@@ -45,7 +45,7 @@ func TestMetricRoundTrip(t *testing.T) {
 }
 
 // countRecords counts the write-through records stored.
-func countRecords(t *testing.T, e *testEnv) int {
+func countRecords(t testing.TB, e *testEnv) int {
 	t.Helper()
 	n := 0
 	for p := uint32(0); p < uint32(e.parts); p++ {

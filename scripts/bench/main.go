@@ -1,6 +1,6 @@
 // Command bench measures a fresh single Starling node under paced
-// telemetrygen trace load, the way ../shared/notes/benchmarking.md measures
-// Jaeger: spans/s stored from the node's own counters (mean and worst 2 s
+// telemetrygen trace load, the way Jaeger's load is usually measured:
+// spans/s stored from the node's own counters (mean and worst 2 s
 // window), CPU of node and generator, peak RSS, disk bytes per span after a
 // clean close, and trace-by-ID and search latency over 200 sequential
 // requests each. Run it with `task bench` (scripts/bench.sh).

@@ -5,8 +5,7 @@
 // samples/s accepted, server CPU-µs per sample, peak RSS, disk bytes per
 // sample after a clean stop, and the latency of
 // sum by (instance)(rate(bench_requests_total[5m])) over the last hour,
-// with a check that every server returns the same answer. The way it
-// measures follows ../shared/notes/benchmarking.md.
+// with a check that every server returns the same answer.
 //
 // The data set (generator.go) is deterministic for a seed: by default
 // 10,000 series × 6 h at 15 s, ending at the run's start. It is encoded

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -62,15 +61,6 @@ var targets = []target{
 
 func logPath(name string) string {
 	return filepath.Join(os.TempDir(), marker+strings.ToLower(strings.ReplaceAll(name, " ", "-"))+".log")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // errSkip marks a target the run skips (its endpoints are not there yet).
@@ -176,7 +166,7 @@ func startVictoriaMetrics(o *options, _ string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := benchkit.FreePort("127.0.0.1")
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +195,7 @@ func startPrometheus(o *options, _ string) (*server, error) {
 	if err := os.WriteFile(cfg, []byte("# starling benchmetrics: no scrape jobs; samples come by remote write\nglobal:\n  scrape_interval: 15s\n"), 0o644); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := benchkit.FreePort("127.0.0.1")
 	if err != nil {
 		return nil, err
 	}

@@ -214,7 +214,7 @@ func report(o *options, rw, otlp *Payload, results []*result) {
 	}
 	fmt.Fprintf(w, "Ratios are Starling's figure over the peer's: above 1 is more samples/s but more CPU, memory, disk or latency.\n")
 	if o.samples < 50e6 {
-		fmt.Fprintf(w, "Note: %.1fM samples; the notes' anchors were measured with 115.2M (10,000 series × 48 h): a short send flatters LSM stores and hides compaction.\n", float64(o.samples)/1e6)
+		fmt.Fprintf(w, "Note: %.1fM samples; the issue's anchor figures were measured with 115.2M (10,000 series × 48 h; -duration 48h): a short send flatters LSM stores and hides compaction.\n", float64(o.samples)/1e6)
 	}
 }
 

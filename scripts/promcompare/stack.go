@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,15 +37,6 @@ type stack struct {
 }
 
 func logPath(name string) string { return filepath.Join(os.TempDir(), marker+name+".log") }
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 // startStack fetches the Debian binaries if needed, clears what an
 // earlier run left and starts Starling, the exporters and Prometheus,
@@ -127,7 +117,7 @@ func (st *stack) startExporters(bin string) error {
 		return err
 	}
 	for i := range exporters {
-		port, err := freePort()
+		port, err := benchkit.FreePort("127.0.0.1")
 		if err != nil {
 			return err
 		}
@@ -150,7 +140,7 @@ func (st *stack) startExporters(bin string) error {
 }
 
 func (st *stack) startPrometheus(bin string, interval time.Duration) error {
-	port, err := freePort()
+	port, err := benchkit.FreePort("127.0.0.1")
 	if err != nil {
 		return err
 	}

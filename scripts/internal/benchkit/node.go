@@ -138,6 +138,17 @@ func DefaultPorts() Ports {
 
 func (p Ports) list() []int { return []int{p.OTLPGRPC, p.OTLPHTTP, p.HTTP, p.Gossip, p.Raft, p.Actor} }
 
+// FreePort returns a TCP port free on host right now (for a peer's one
+// listener).
+func FreePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
 // FreePorts picks six distinct ports free on host (the gossip port free for
 // UDP too, memberlist uses both).
 func FreePorts(host string) (Ports, error) {
