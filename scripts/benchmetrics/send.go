@@ -161,7 +161,9 @@ func encodeRemoteWrite(d *Dataset, b *batch) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return snappy.Encode(nil, raw), nil
+	// Cloned: snappy.Encode's buffer has the capacity of the worst case,
+	// about the uncompressed size, and it would stay with the payload.
+	return bytes.Clone(snappy.Encode(nil, raw)), nil
 }
 
 // otlpPayload is the data set as OTLP/HTTP protobuf requests, gzipped (the
@@ -240,7 +242,9 @@ func encodeOTLP(d *Dataset, b *batch) ([]byte, error) {
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	// A copy of exactly its length: the buffer's spare capacity would
+	// stay with the payload, up to half of it.
+	return bytes.Clone(buf.Bytes()), nil
 }
 
 // sendResult is what one send phase did.
