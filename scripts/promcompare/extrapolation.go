@@ -73,14 +73,23 @@ func increase(pts []model.SamplePair) float64 {
 	return r
 }
 
+// rateWindow is what both releases' extrapolatedRate start from: the
+// window's first sample, the counter's increase over the samples, the
+// gaps from the window's start and to its end to the first and last
+// sample, the time the samples span and their mean interval (seconds).
+func rateWindow(pts []model.SamplePair, start, end int64) (first model.SamplePair, result, toStart, toEnd, sampled, avg float64) {
+	first, last := pts[0], pts[len(pts)-1]
+	result = increase(pts)
+	toStart = float64(int64(first.Timestamp)-start) / 1000
+	toEnd = float64(end-int64(last.Timestamp)) / 1000
+	sampled = float64(last.Timestamp-first.Timestamp) / 1000
+	avg = sampled / float64(len(pts)-1)
+	return first, result, toStart, toEnd, sampled, avg
+}
+
 // extrapolated2 is Prometheus 2.42's extrapolatedRate for a counter.
 func extrapolated2(pts []model.SamplePair, start, end int64, rng time.Duration, isRate bool) float64 {
-	first, last := pts[0], pts[len(pts)-1]
-	result := increase(pts)
-	toStart := float64(int64(first.Timestamp)-start) / 1000
-	toEnd := float64(end-int64(last.Timestamp)) / 1000
-	sampled := float64(last.Timestamp-first.Timestamp) / 1000
-	avg := sampled / float64(len(pts)-1)
+	first, result, toStart, toEnd, sampled, avg := rateWindow(pts, start, end)
 	if result > 0 && first.Value >= 0 {
 		if toZero := sampled * (float64(first.Value) / result); toZero < toStart {
 			toStart = toZero
@@ -108,12 +117,7 @@ func extrapolated2(pts []model.SamplePair, start, end int64, rng time.Duration, 
 // extrapolated3 is the 3.x engine's extrapolatedRate for a counter
 // without start timestamps.
 func extrapolated3(pts []model.SamplePair, start, end int64, rng time.Duration, isRate bool) float64 {
-	first, last := pts[0], pts[len(pts)-1]
-	result := increase(pts)
-	toStart := float64(int64(first.Timestamp)-start) / 1000
-	toEnd := float64(end-int64(last.Timestamp)) / 1000
-	sampled := float64(last.Timestamp-first.Timestamp) / 1000
-	avg := sampled / float64(len(pts)-1)
+	first, result, toStart, toEnd, sampled, avg := rateWindow(pts, start, end)
 	threshold := avg * 1.1
 	if toStart >= threshold {
 		toStart = avg / 2

@@ -68,13 +68,9 @@ func (x *explainer) summands(n parser.Expr, d pointDiff) (xs []float64, mean boo
 	at := evaluation{instant: true, at: d.t.Time()}
 	switch n := n.(type) {
 	case *parser.AggregateExpr:
-		a := at.run(x.c.prom, n.Expr.String())
-		if a.err != nil {
-			return nil, false, a.err
-		}
-		vec, ok := a.val.(model.Vector)
-		if !ok {
-			return nil, false, fmt.Errorf("%s answer", a.val.Type())
+		vec, err := x.promVector(n.Expr.String(), d.t)
+		if err != nil {
+			return nil, false, err
 		}
 		for _, s := range vec {
 			if group(n, s.Metric).Equal(d.metric) {
@@ -105,6 +101,19 @@ func (x *explainer) summands(n parser.Expr, d pointDiff) (xs []float64, mean boo
 		return xs, n.Func.Name == "avg_over_time", nil
 	}
 	return nil, false, fmt.Errorf("not a sum")
+}
+
+// promVector is Prometheus' answer to instant vector query q at t.
+func (x *explainer) promVector(q string, t model.Time) (model.Vector, error) {
+	a := evaluation{instant: true, at: t.Time()}.run(x.c.prom, q)
+	if a.err != nil {
+		return nil, a.err
+	}
+	vec, ok := a.val.(model.Vector)
+	if !ok {
+		return nil, fmt.Errorf("a %s answer", a.val.Type())
+	}
+	return vec, nil
 }
 
 // group is the labels of the output series of aggregation a that the

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -30,13 +29,9 @@ func (x *explainer) tieOnly(n *parser.AggregateExpr, d pointDiff) (bool, string)
 	if d.inProm {
 		v = d.prom
 	}
-	in := evaluation{instant: true, at: d.t.Time()}.run(x.c.prom, n.Expr.String())
-	if in.err != nil {
-		return false, fmt.Sprintf("input of %s: %v", n, in.err)
-	}
-	vec, ok := in.val.(model.Vector)
-	if !ok {
-		return false, fmt.Sprintf("input of %s: a %s", n, in.val.Type())
+	vec, err := x.promVector(n.Expr.String(), d.t)
+	if err != nil {
+		return false, fmt.Sprintf("input of %s: %v", n, err)
 	}
 	return tiedAt(n, k, vec, d, v)
 }
@@ -44,10 +39,10 @@ func (x *explainer) tieOnly(n *parser.AggregateExpr, d pointDiff) (bool, string)
 // tiedAt tells whether d's series, of value v, is tied at place k of
 // topk or bottomk n over its input vec; when not, why.
 func tiedAt(n *parser.AggregateExpr, k int, vec model.Vector, d pointDiff, v float64) (bool, string) {
-	group := groupOf(n, d.metric)
+	g := group(n, d.metric)
 	beyond, tied, self := 0, 0, false
 	for _, s := range vec {
-		if groupOf(n, s.Metric) != group {
+		if !group(n, s.Metric).Equal(g) {
 			continue
 		}
 		w := float64(s.Value)
@@ -63,15 +58,4 @@ func tiedAt(n *parser.AggregateExpr, k int, vec model.Vector, d pointDiff, v flo
 		return false, fmt.Sprintf("%s: %v is not tied at place %d of %s (%d beyond it, %d equal)", d.metric, v, k, n, beyond, tied)
 	}
 	return true, ""
-}
-
-// groupOf is the group of series m in aggregation n, as a string.
-func groupOf(n *parser.AggregateExpr, m model.Metric) string {
-	g := model.Metric{}
-	for name, val := range m {
-		if slices.Contains(n.Grouping, string(name)) != n.Without && name != model.MetricNameLabel {
-			g[name] = val
-		}
-	}
-	return g.String()
 }
