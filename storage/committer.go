@@ -82,7 +82,12 @@ func openShard(cfg *Config, w *window, index int, m *metrics) (*shard, error) {
 		// chunks: their values go to the value log, written once, and the
 		// tables (compacted over and over) hold only keys and pointers;
 		// compressing them costs more than the disk it saves. The value
-		// log's dead files are collected by the retention loop.
+		// log is never garbage collected: a records window whose records
+		// are all deleted is removed whole (dropEmptiedRecords). Badger's
+		// value log GC could bring a deleted record back: its rewrite
+		// looks a value up at the value's own version, below the
+		// deletion, and writes it back while a compaction may purge the
+		// deletion marker.
 		opts = opts.WithCompression(options.None).
 			WithValueThreshold(recordValueThreshold).
 			WithValueLogFileSize(recordValueLogFileSize).
@@ -111,7 +116,7 @@ func openShard(cfg *Config, w *window, index int, m *metrics) (*shard, error) {
 // owns reports whether an entry belongs to this shard.
 func (sh *shard) owns(e Entry) bool {
 	p, _ := keyPartition(e.Key)
-	return e.Window == sh.w.start && int(p)%len(sh.w.shards) == sh.index && spaceOfKind(e.Key[partLen]) == sh.w.space
+	return entryWindow(e, sh.w.recordsWindow) == sh.w.start && int(p)%len(sh.w.shards) == sh.index && spaceOfKind(e.Key[partLen]) == sh.w.space
 }
 
 // close stops the committer (callers guarantee no submission is pending or

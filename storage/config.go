@@ -31,8 +31,17 @@ type Config struct {
 	RetentionMetrics5m time.Duration
 	RetentionMetrics1h time.Duration
 
-	// RetentionInterval is how often expired windows are looked for.
+	// RetentionInterval is how often expired windows, and records
+	// windows whose every record is flushed, are looked for.
 	RetentionInterval time.Duration
+
+	// RecordsWindow is the time span of one database of metrics'
+	// write-through records, by the head block a record belongs to (a
+	// whole number of hours; the head's block length is a good choice).
+	// Records are deleted once their block is flushed into chunks, and a
+	// records database holding none is deleted whole: that is how their
+	// disk comes back, with no value log garbage collection.
+	RecordsWindow time.Duration
 
 	// SyncWrites fsyncs Badger's write-ahead log on every group commit.
 	// Without it a commit survives kill -9 of the process (the log is in
@@ -91,6 +100,7 @@ func DefaultConfig(dir string) Config {
 		RetentionMetrics5m: 90 * 24 * time.Hour,
 		RetentionMetrics1h: 365 * 24 * time.Hour,
 		RetentionInterval:  time.Minute,
+		RecordsWindow:      2 * time.Hour,
 		Shards:             1,
 		MemTableSize:       32 << 20,
 		NumMemtables:       3,
@@ -143,6 +153,9 @@ func (c Config) Validate() error {
 		if r.d < 0 {
 			errs = append(errs, fmt.Errorf("%s: %s is negative", r.name, r.d))
 		}
+	}
+	if c.RecordsWindow < time.Hour || c.RecordsWindow%time.Hour != 0 {
+		errs = append(errs, fmt.Errorf("records window: %s is not a whole number of hours", c.RecordsWindow))
 	}
 	if c.RetentionInterval <= 0 {
 		errs = append(errs, fmt.Errorf("retention interval: %s must be positive", c.RetentionInterval))

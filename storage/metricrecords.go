@@ -96,9 +96,13 @@ func (s *Store) EachRecord(ctx context.Context, p uint32, fn func(block int64, s
 }
 
 // RecordDeletes returns entries deleting every record of partition p and
-// block with a sequence up to cut: the second commit of a flush.
+// block with a sequence up to cut: the second commit of a flush. Every
+// records window is searched (a handful: records windows live a few
+// hours), not only the block's: one written by a version that windowed
+// records by day, or loaded from a snapshot of a node with another
+// records window length, may hold the block's records.
 func (s *Store) RecordDeletes(p uint32, block int64, cut uint64) ([]byte, error) {
-	ws := s.acquireSpace(starlingpb.Signal_SIGNAL_METRICS, spaceRecords, block*1e6, block*1e6)
+	ws := s.acquireSpace(starlingpb.Signal_SIGNAL_METRICS, spaceRecords, math.MinInt64, math.MaxInt64)
 	defer releaseAll(ws)
 	var out []byte
 	prefix := recordPrefix(nil, p, block)

@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
 )
 
 func (s *Store) retentionLoop() {
@@ -22,7 +23,7 @@ func (s *Store) retentionLoop() {
 			if _, _, err := s.ExpireWindows(); err != nil {
 				s.log.Error("retention failed", "err", err)
 			}
-			s.collectRecordLogs()
+			s.dropEmptiedRecords()
 		}
 	}
 }
@@ -78,20 +79,75 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-// collectRecordLogs rewrites or deletes the value log files of the records
-// space that are mostly dead (records deleted once their block is flushed):
-// one Badger value log GC round per file while it finds one worth it.
-func (s *Store) collectRecordLogs() {
-	for _, sig := range Signals {
-		for _, w := range s.acquireSpace(sig, spaceRecords, math.MinInt64, math.MaxInt64) {
-			for _, sh := range w.shards {
-				for i := 0; i < 16; i++ {
-					if err := sh.db.RunValueLogGC(0.5); err != nil {
-						break // badger.ErrNoRewrite: nothing worth it
-					}
-				}
-			}
-			w.release()
+// dropEmptiedRecords removes the records windows that hold no record (all
+// flushed into chunks and deleted) and were opened at least a retention
+// interval ago (a new window is empty until its first commit lands). A
+// window found holding a record once no one uses it (a write got in
+// after the first look) is opened again instead.
+func (s *Store) dropEmptiedRecords() {
+	sw := s.space(starlingpb.Signal_SIGNAL_METRICS, spaceRecords)
+	if sw == nil {
+		return
+	}
+	sw.mu.RLock()
+	var candidates []*window
+	for _, w := range sw.windows {
+		if s.cfg.Now().Sub(w.opened) >= s.cfg.RetentionInterval {
+			candidates = append(candidates, w)
 		}
 	}
+	sw.mu.RUnlock()
+	for _, w := range candidates {
+		if w.hasLiveKey() {
+			continue
+		}
+		if err := s.removeWindow(sw, w); err != nil {
+			s.log.Error("remove emptied records window", "window", windowName(w.start), "err", err)
+		}
+	}
+}
+
+// removeWindow takes w out of sw, waits for its users, and deletes it if
+// it holds no live key, else opens it again. Until then a writer needing
+// the window waits (Store.window).
+func (s *Store) removeWindow(sw *signalWindows, w *window) error {
+	sw.mu.Lock()
+	if sw.windows[w.start] != w {
+		sw.mu.Unlock()
+		return nil
+	}
+	delete(sw.windows, w.start)
+	removed := make(chan struct{})
+	sw.removing[w.start] = removed
+	sw.mu.Unlock()
+	defer func() {
+		sw.mu.Lock()
+		delete(sw.removing, w.start)
+		sw.mu.Unlock()
+		close(removed)
+	}()
+
+	<-w.drop()
+	live := w.hasLiveKey()
+	size := dirSize(w.dir)
+	if err := w.close(); err != nil {
+		return err
+	}
+	if live {
+		again, err := openWindow(&s.cfg, sw.sig, sw.sp, w.start, w.dir, s.m)
+		if err != nil {
+			return err
+		}
+		sw.mu.Lock()
+		sw.windows[w.start] = again
+		sw.mu.Unlock()
+		return nil
+	}
+	if err := os.RemoveAll(w.dir); err != nil {
+		return fmt.Errorf("remove %s: %w", w.dir, err)
+	}
+	s.m.windowsDropped.WithLabelValues(sw.sp.name(sw.sig)).Inc()
+	s.m.bytesFreed.WithLabelValues(sw.sp.name(sw.sig)).Add(float64(size))
+	s.log.Debug("removed emptied records window", "window", windowName(w.start), "bytes", size)
+	return nil
 }

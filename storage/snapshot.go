@@ -169,7 +169,13 @@ func (s *Store) LoadSnapshot(c *starlingpb.SnapshotChunk) (SnapshotStats, error)
 		st.Bytes += int64(len(kv.Key) + len(kv.Value))
 	}
 	st.Versions, st.Chunks = len(c.Kvs), 1
-	w, err := s.window(sw, c.Window)
+	start := c.Window
+	if sw.sp == spaceRecords {
+		// A sender with another records window length: any window of ours
+		// will do (records are found in every records window).
+		start = floorTo(start, s.recordsWindow())
+	}
+	w, err := s.window(sw, start)
 	if err == ErrWindowExpired {
 		return SnapshotStats{}, nil
 	}

@@ -72,8 +72,27 @@ func (c *Config) windowLength(sp space) time.Duration {
 		return c.Window * rollup5mWindows
 	case spaceRollup1h:
 		return c.Window * rollup1hWindows
+	case spaceRecords:
+		return c.RecordsWindow
 	}
 	return c.Window
+}
+
+// entryWindow returns the start of the window of its space that entry e
+// goes to: the window it names, but for a write-through record the records
+// window of the record's block (records are windowed by block, not by the
+// raw window the frontend names, so that a flushed block's records empty
+// their database; recordsWindow is its length in seconds). A deletion
+// goes where it says: RecordDeletes names the window holding the record.
+func entryWindow(e Entry, recordsWindow int64) int64 {
+	if e.Key[partLen] != kindRecord || e.Delete {
+		return e.Window
+	}
+	block, _, ok := parseRecordKey(e.Key)
+	if !ok {
+		return e.Window // refused by CompleteRecords before it gets here
+	}
+	return floorTo(block, recordsWindow*1000) / 1000
 }
 
 // How many raw windows one rollup window spans (7 and 28 days by default).

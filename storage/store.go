@@ -48,6 +48,9 @@ type signalWindows struct {
 	length  time.Duration // of a window
 	mu      sync.RWMutex
 	windows map[int64]*window
+	// removing holds, per window being removed (removeWindow), a channel
+	// closed once it is gone or open again.
+	removing map[int64]chan struct{}
 }
 
 // Open opens (or creates) the store under cfg.Dir, opening every window
@@ -89,7 +92,7 @@ func Open(cfg Config, reg prometheus.Registerer) (s *Store, err error) {
 
 // openSpace opens every window found in a space's directory.
 func (s *Store) openSpace(sig starlingpb.Signal, sp space) error {
-	sw := &signalWindows{sig: sig, sp: sp, dir: filepath.Join(s.cfg.Dir, sp.dirName(sig)), length: s.cfg.windowLength(sp), windows: make(map[int64]*window)}
+	sw := &signalWindows{sig: sig, sp: sp, dir: filepath.Join(s.cfg.Dir, sp.dirName(sig)), length: s.cfg.windowLength(sp), windows: make(map[int64]*window), removing: make(map[int64]chan struct{})}
 	s.spaces[spaceKey{sig, sp}] = sw
 	if err := os.MkdirAll(sw.dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", sw.dir, err)
@@ -117,6 +120,9 @@ func (s *Store) openSpace(sig starlingpb.Signal, sp space) error {
 func (s *Store) space(sig starlingpb.Signal, sp space) *signalWindows {
 	return s.spaces[spaceKey{sig, sp}]
 }
+
+// recordsWindow is the records windows' length in seconds.
+func (s *Store) recordsWindow() int64 { return int64(s.cfg.RecordsWindow / time.Second) }
 
 // WindowSeconds is the window length in seconds.
 func (s *Store) WindowSeconds() int64 { return int64(s.cfg.Window / time.Second) }
@@ -148,7 +154,7 @@ func (s *Store) Apply(sig starlingpb.Signal, entries []byte, records int, done f
 	it := NewEntryIter(entries)
 	for it.Next() {
 		e := it.Entry()
-		w, sp := e.Window, spaceOfKind(e.Key[partLen])
+		w, sp := entryWindow(e, s.recordsWindow()), spaceOfKind(e.Key[partLen])
 		i := 0
 		for i < len(parts) && (parts[i].start != w || parts[i].sp != sp) {
 			i++
@@ -185,7 +191,7 @@ func (s *Store) Apply(sig starlingpb.Signal, entries []byte, records int, done f
 		counts := make([]int, len(w.shards))
 		it := NewEntryIter(entries)
 		for it.Next() {
-			if e := it.Entry(); e.Window == pt.start && spaceOfKind(e.Key[partLen]) == pt.sp {
+			if e := it.Entry(); entryWindow(e, s.recordsWindow()) == pt.start && spaceOfKind(e.Key[partLen]) == pt.sp {
 				p, _ := keyPartition(e.Key)
 				counts[int(p)%len(counts)]++
 			}
@@ -240,6 +246,12 @@ func (s *Store) window(sw *signalWindows, start int64) (*window, error) {
 	}
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
+	for sw.removing[start] != nil {
+		removed := sw.removing[start]
+		sw.mu.Unlock()
+		<-removed
+		sw.mu.Lock()
+	}
 	if w = sw.windows[start]; w == nil {
 		var err error
 		dir := filepath.Join(sw.dir, windowName(start))
@@ -262,7 +274,13 @@ func (s *Store) expired(sw *signalWindows, start int64) bool {
 	if r <= 0 {
 		return false
 	}
-	end := time.Unix(start, 0).Add(sw.length)
+	length := sw.length
+	if sw.sp == spaceRecords {
+		// A records window expires with the raw window it is part of, as
+		// the records did when they shared the raw window.
+		length = s.cfg.Window
+	}
+	end := time.Unix(start, 0).Add(length)
 	return !end.After(s.cfg.Now().Add(-r))
 }
 

@@ -34,6 +34,10 @@ type window struct {
 	dir    string
 	log    *slog.Logger
 	shards []*shard
+	// recordsWindow is the records windows' length in seconds (see
+	// entryWindow).
+	recordsWindow int64
+	opened        time.Time
 
 	mu      sync.Mutex
 	refs    int
@@ -76,6 +80,7 @@ func openWindow(cfg *Config, sig starlingpb.Signal, sp space, start int64, dir s
 	}
 	w = &window{
 		signal: sig, space: sp, start: start, dir: dir, idle: make(chan struct{}),
+		recordsWindow: int64(cfg.RecordsWindow / time.Second), opened: cfg.Now(),
 		log: cfg.Logger.With("signal", sp.name(sig), "window", windowName(start)),
 	}
 	defer func() {
