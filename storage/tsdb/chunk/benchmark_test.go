@@ -64,6 +64,19 @@ var valueClasses = []valueClass{
 		}
 		return vs
 	}},
+	{"seconds-counter", func(r *rand.Rand, n int) []float64 {
+		// http_request_duration_seconds_sum, process_cpu_seconds_total
+		// from a runtime's clock: sums of durations at full precision,
+		// 0.0005 to 25 seconds per second, up to 30 days since a restart.
+		rate := math.Exp(math.Log(0.0005)+r.Float64()*(math.Log(25)-math.Log(0.0005))) * 15
+		v := rate * r.Float64() * 30 * 86400 / 15
+		vs := make([]float64, n)
+		for i := range vs {
+			v += rate * (0.2 + 1.6*r.Float64())
+			vs[i] = v
+		}
+		return vs
+	}},
 	{"gauge-2dec", func(r *rand.Rand, n int) []float64 {
 		// Temperatures, percentages, load: a random walk in 0.01 steps.
 		sigma := math.Exp(r.Float64()*math.Log(500)) / 100 // 0.01 .. 5

@@ -58,7 +58,9 @@
 //	0x06  Histogram      uvarint parts, then per part: uvarint len, len bytes of a
 //	                     Prometheus chunkenc.HistogramChunk (its own 3-byte header included)
 //	0x07  FloatHistogram as 0x06 with chunkenc.FloatHistogramChunk parts
-//	0x08…0xff reserved
+//	0x08  FloatBits      ts block, then a differenced integer block (below, without
+//	                     patches) of the values' bit patterns as ordered integers
+//	0x09…0xff reserved
 //
 // A ts block (float encodings) starts with a kind byte; n ≤ 2 is always
 // regular:
@@ -100,9 +102,19 @@
 // bits: page-sized byte counts, timestamps of second precision, decimals
 // whose last digit is always 0.
 //
+// FloatBits maps each value's bits b to an int64 ordered as the floats are
+// (b when the sign bit is clear, −(b without its sign bit) − 1 when set; a
+// bijection, −0 and NaN payloads kept) and stores those integers as the
+// integer value block does: byte order d, d seeds, the int block. Within
+// one binary exponent the map is linear, so a full-precision counter of
+// seconds becomes small increments (order 1) and a hovering gauge a narrow
+// band of levels (order 0), with none of XOR's per-sample control bits:
+// 20 % smaller than XOR on sums of durations, 6 % on noisy gauges
+// (BenchmarkFloats, seconds-counter and gauge-float).
+//
 // The encoder computes every candidate's exact or near-exact size and keeps
 // the smallest: constant, integer or decimal (orders 0..2, the three int
-// block kinds, the best slot width), XOR, plain. Plain wins only where XOR
+// block kinds, the best slot width), bits, XOR, plain. Plain wins only where XOR
 // would exceed 8 bytes a sample. Storing plain whenever XOR saves less than
 // 10 % (VictoriaMetrics' rule) was measured and rejected: on hard float
 // gauges it made chunks 1 % larger on disk, as ZSTD gains nothing on raw

@@ -20,6 +20,7 @@ const (
 	EncFloatPlain     Encoding = 0x05 // Floats, raw 8 bytes each.
 	EncHistogram      Encoding = 0x06 // Integer native histograms, chunkenc.HistogramChunk parts.
 	EncFloatHistogram Encoding = 0x07 // Float native histograms, chunkenc.FloatHistogramChunk parts.
+	EncFloatBits      Encoding = 0x08 // Floats, their bit patterns as ordered integers, differenced.
 )
 
 // MaxSamples is the largest number of samples one chunk holds.
@@ -43,15 +44,19 @@ func (e Encoding) String() string {
 		return "histogram"
 	case EncFloatHistogram:
 		return "float-histogram"
+	case EncFloatBits:
+		return "float-bits"
 	}
 	return fmt.Sprintf("unknown(0x%02x)", uint8(e))
 }
 
 // IsFloat reports whether chunks of encoding e hold float samples.
-func (e Encoding) IsFloat() bool { return e >= EncFloatConst && e <= EncFloatPlain }
+func (e Encoding) IsFloat() bool {
+	return (e >= EncFloatConst && e <= EncFloatPlain) || e == EncFloatBits
+}
 
 // IsValid reports whether e is a defined encoding.
-func (e Encoding) IsValid() bool { return e >= EncFloatConst && e <= EncFloatHistogram }
+func (e Encoding) IsValid() bool { return e >= EncFloatConst && e <= EncFloatBits }
 
 // Errors returned by this package. Decoding errors wrap ErrCorrupt; callers
 // test them with errors.Is.

@@ -21,8 +21,6 @@ const maxOrder = 2
 // raw values vs[p] at the patched positions e.patch.
 func (e *Encoder) appendIntValues(dst []byte, vs []float64) []byte {
 	m := e.m[:len(vs)]
-	n := len(m)
-
 	dst = appendUvarint(dst, uint64(len(e.patch)))
 	last := -1
 	for _, p := range e.patch {
@@ -30,7 +28,13 @@ func (e *Encoder) appendIntValues(dst []byte, vs []float64) []byte {
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(vs[p]))
 		last = int(p)
 	}
+	return e.appendDifferenced(dst, m)
+}
 
+// appendDifferenced appends m differenced d times (the order, its d
+// seeds, the int block of the rest), d the order of the smallest block.
+func (e *Encoder) appendDifferenced(dst []byte, m []int64) []byte {
+	n := len(m)
 	// diffs[d] is m differenced d times; the first d elements are seeds.
 	var diffs [maxOrder + 1][]int64
 	diffs[0] = m
@@ -63,6 +67,30 @@ func (e *Encoder) appendIntValues(dst []byte, vs []float64) []byte {
 	return appendInts(dst, a[bestOrder:], bestPlan)
 }
 
+// decodeDifferenced fills m from the block appendDifferenced wrote at r.
+func (d *Decoder) decodeDifferenced(r *byteReader, m []int64) error {
+	n := len(m)
+	order := int(r.byte())
+	if r.bad || order > maxOrder || order > n {
+		return corruptf("bad integer block order")
+	}
+	for i := range order {
+		m[i] = r.varint()
+	}
+	if r.bad {
+		return corruptf("truncated integer seeds")
+	}
+	if err := decodeInts(r, m[order:], grow(&d.slots, n)); err != nil {
+		return err
+	}
+	for lvl := order; lvl >= 1; lvl-- {
+		for i := lvl; i < n; i++ {
+			m[i] += m[i-1]
+		}
+	}
+	return nil
+}
+
 // decodeIntValues fills out from the integer value block at r, scaling by
 // 10^−k.
 func (d *Decoder) decodeIntValues(r *byteReader, out []float64, k int) error {
@@ -77,24 +105,9 @@ func (d *Decoder) decodeIntValues(r *byteReader, out []float64, k int) error {
 		r.uvarint()
 		r.bytes(8)
 	}
-	order := int(r.byte())
-	if r.bad || order > maxOrder || order > n {
-		return corruptf("bad integer block order")
-	}
 	m := grow(&d.ints, n)
-	for i := range order {
-		m[i] = r.varint()
-	}
-	if r.bad {
-		return corruptf("truncated integer seeds")
-	}
-	if err := decodeInts(r, m[order:], grow(&d.slots, n)); err != nil {
+	if err := d.decodeDifferenced(r, m); err != nil {
 		return err
-	}
-	for lvl := order; lvl >= 1; lvl-- {
-		for i := lvl; i < n; i++ {
-			m[i] += m[i-1]
-		}
 	}
 	for i, mi := range m {
 		if mi > maxExactInt || mi < -maxExactInt {

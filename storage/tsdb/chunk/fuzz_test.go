@@ -33,6 +33,7 @@ func seedChunks(tb testing.TB) [][]byte {
 		AppendFloats(nil, []int64{math.MinInt64, math.MaxInt64}, []float64{math.Inf(1), math.Copysign(0, -1)}),
 		AppendFloats(nil, regularTS(40, 1000), fill(40, func(int) float64 { return 4096 * float64(r.Int64N(1e6)) })),
 		AppendFloats(nil, jitterTS(r, 40, 15000, 1000), fill(40, func(int) float64 { return float64(r.Int64N(1e6)) / 1e4 })),
+		AppendFloats(nil, reg, accumulate(40, 0.7391*math.Pi)), // EncFloatBits
 	}
 	for _, c := range histCases(30) {
 		ts := regularTS(len(c.hs), 1000)
