@@ -424,16 +424,28 @@ func BenchmarkFlushMetrics(b *testing.B) {
 
 func BenchmarkSelectMetrics(b *testing.B) {
 	// 10,000 series (10 names × 100 instances × 10 cpus) with 1 h of 15 s
-	// samples, flushed into chunks; the selector matches one name and one
-	// cpu: 100 series, one per instance.
+	// samples, flushed into chunks or still in the heads; the selector
+	// matches one name and one cpu: 100 series, one per instance.
+	for _, flushed := range []bool{true, false} {
+		name := "from=chunks"
+		if !flushed {
+			name = "from=head"
+		}
+		b.Run(name, func(b *testing.B) { benchmarkSelectMetrics(b, flushed) })
+	}
+}
+
+func benchmarkSelectMetrics(b *testing.B, flushed bool) {
 	const parts, perSeries, step = 16, 240, 15_000
 	e := newTestEnv(b, parts, withMemTable(16<<20))
 	g := newNodeGen(5, "eu-1", 10, 100, 10)
 	t0 := previousBlock(e.clock.Now(), e.cfg.Window)
 	began := time.Now()
 	writeNodeGen(e, g, t0, step, perSeries, 10)
-	if st := e.flushMetrics(true); st.Series != g.series() || st.Samples != g.series()*perSeries {
-		b.Fatalf("flush: %+v", st)
+	if flushed {
+		if st := e.flushMetrics(true); st.Series != g.series() || st.Samples != g.series()*perSeries {
+			b.Fatalf("flush: %+v", st)
+		}
 	}
 	b.Logf("setup: %d samples in %s", g.series()*perSeries, time.Since(began).Round(time.Millisecond))
 	start, end := t0, t0+perSeries*step-1

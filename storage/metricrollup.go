@@ -225,6 +225,7 @@ func (s *Store) selectRollups(ws []*window, p uint32, t rollupTier, q *starlingp
 			return err
 		}
 	}
+	var sc headScratch
 	for i, m := range found {
 		out.Records = append(out.Records, &starlingpb.Record{Key: seriesKey(nil, p, m.hash), Value: m.def})
 		vals := make([][]byte, len(chunks[i]))
@@ -238,7 +239,7 @@ func (s *Store) selectRollups(ws []*window, p uint32, t rollupTier, q *starlingp
 		floats = tsdb.MergeSamples(floats, heads[i])
 		if len(hists) > 0 || len(hheads[i]) > 0 {
 			out.Records = append(out.Records, chunks[i]...)
-			if err := appendHeadChunks(out, p, m.hash, heads[i], hheads[i]); err != nil {
+			if err := appendHeadChunks(out, p, m.hash, heads[i], hheads[i], &sc); err != nil {
 				return err
 			}
 			continue
