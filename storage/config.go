@@ -31,8 +31,7 @@ type Config struct {
 	RetentionMetrics5m time.Duration
 	RetentionMetrics1h time.Duration
 
-	// RetentionInterval is how often expired windows, and records
-	// windows whose every record is flushed, are looked for.
+	// RetentionInterval is how often expired windows are looked for.
 	RetentionInterval time.Duration
 
 	// RecordsWindow is the time span of one database of metrics'
@@ -42,6 +41,10 @@ type Config struct {
 	// records database holding none is deleted whole: that is how their
 	// disk comes back, with no value log garbage collection.
 	RecordsWindow time.Duration
+	// RecordsCheckInterval is how often records windows are looked at for
+	// removal: often, as a backfill opens one per block and each holds
+	// memtables until it goes.
+	RecordsCheckInterval time.Duration
 
 	// SyncWrites fsyncs Badger's write-ahead log on every group commit.
 	// Without it a commit survives kill -9 of the process (the log is in
@@ -97,20 +100,21 @@ func DefaultConfig(dir string) Config {
 		RetentionLogs:    7 * 24 * time.Hour,
 		RetentionMetrics: 7 * 24 * time.Hour,
 		// Rollups outlive raw data: 5 m points for 90 days, 1 h for a year.
-		RetentionMetrics5m: 90 * 24 * time.Hour,
-		RetentionMetrics1h: 365 * 24 * time.Hour,
-		RetentionInterval:  time.Minute,
-		RecordsWindow:      2 * time.Hour,
-		Shards:             1,
-		MemTableSize:       32 << 20,
-		NumMemtables:       3,
-		BlockSize:          16 << 10,
-		BlockCacheSize:     64 << 20,
-		LevelZeroTables:    4,
-		NumCompactors:      2,
-		CommitQueue:        4096,
-		MaxCommitEntries:   50000,
-		ReadConcurrency:    2 * runtime.GOMAXPROCS(0),
+		RetentionMetrics5m:   90 * 24 * time.Hour,
+		RetentionMetrics1h:   365 * 24 * time.Hour,
+		RetentionInterval:    time.Minute,
+		RecordsWindow:        2 * time.Hour,
+		RecordsCheckInterval: 5 * time.Second,
+		Shards:               1,
+		MemTableSize:         32 << 20,
+		NumMemtables:         3,
+		BlockSize:            16 << 10,
+		BlockCacheSize:       64 << 20,
+		LevelZeroTables:      4,
+		NumCompactors:        2,
+		CommitQueue:          4096,
+		MaxCommitEntries:     50000,
+		ReadConcurrency:      2 * runtime.GOMAXPROCS(0),
 	}
 }
 
@@ -120,6 +124,7 @@ func LocalConfig(dir string) Config {
 	c.MemTableSize = 4 << 20
 	c.BlockCacheSize = 8 << 20
 	c.RetentionInterval = 100 * time.Millisecond
+	c.RecordsCheckInterval = 100 * time.Millisecond
 	return c
 }
 
@@ -157,8 +162,8 @@ func (c Config) Validate() error {
 	if c.RecordsWindow < time.Hour || c.RecordsWindow%time.Hour != 0 {
 		errs = append(errs, fmt.Errorf("records window: %s is not a whole number of hours", c.RecordsWindow))
 	}
-	if c.RetentionInterval <= 0 {
-		errs = append(errs, fmt.Errorf("retention interval: %s must be positive", c.RetentionInterval))
+	if c.RetentionInterval <= 0 || c.RecordsCheckInterval <= 0 {
+		errs = append(errs, fmt.Errorf("retention interval %s and records check interval %s must be positive", c.RetentionInterval, c.RecordsCheckInterval))
 	}
 	if c.Shards < 1 || c.Shards > 64 {
 		errs = append(errs, fmt.Errorf("shards: %d is outside 1..64", c.Shards))

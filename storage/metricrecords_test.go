@@ -65,7 +65,7 @@ func TestMetricRecordWindows(t *testing.T) {
 	compareRead(t, "replayed", e.allSeries(start, end), want)
 
 	e.flushMetrics(true)
-	e.clock.Advance(e.cfg.RetentionInterval) // the windows are old enough to go
+	e.clock.Advance(e.cfg.RecordsCheckInterval) // the windows are old enough to go
 	e.store.dropEmptiedRecords()
 	if left := recordWindows(e.store); len(left) != 0 {
 		t.Errorf("records windows %v left after every block was flushed", left)

@@ -15,6 +15,8 @@ func (s *Store) retentionLoop() {
 	defer close(s.loopDone)
 	t := time.NewTicker(s.cfg.RetentionInterval)
 	defer t.Stop()
+	records := time.NewTicker(s.cfg.RecordsCheckInterval)
+	defer records.Stop()
 	for {
 		select {
 		case <-s.stop:
@@ -23,6 +25,7 @@ func (s *Store) retentionLoop() {
 			if _, _, err := s.ExpireWindows(); err != nil {
 				s.log.Error("retention failed", "err", err)
 			}
+		case <-records.C:
 			s.dropEmptiedRecords()
 		}
 	}
@@ -80,8 +83,8 @@ func dirSize(dir string) int64 {
 }
 
 // dropEmptiedRecords removes the records windows that hold no record (all
-// flushed into chunks and deleted) and were opened at least a retention
-// interval ago (a new window is empty until its first commit lands). A
+// flushed into chunks and deleted) and were opened at least a records
+// check interval ago (a new window is empty until its first commit lands). A
 // window found holding a record once no one uses it (a write got in
 // after the first look) is opened again instead.
 func (s *Store) dropEmptiedRecords() {
@@ -92,7 +95,7 @@ func (s *Store) dropEmptiedRecords() {
 	sw.mu.RLock()
 	var candidates []*window
 	for _, w := range sw.windows {
-		if s.cfg.Now().Sub(w.opened) >= s.cfg.RetentionInterval {
+		if s.cfg.Now().Sub(w.opened) >= s.cfg.RecordsCheckInterval {
 			candidates = append(candidates, w)
 		}
 	}
@@ -148,6 +151,6 @@ func (s *Store) removeWindow(sw *signalWindows, w *window) error {
 	}
 	s.m.windowsDropped.WithLabelValues(sw.sp.name(sw.sig)).Inc()
 	s.m.bytesFreed.WithLabelValues(sw.sp.name(sw.sig)).Add(float64(size))
-	s.log.Debug("removed emptied records window", "window", windowName(w.start), "bytes", size)
+	s.log.Info("removed emptied records window", "window", windowName(w.start), "bytes", size)
 	return nil
 }

@@ -78,9 +78,9 @@ type testEnv struct {
 type envOption func(*Config, *BuilderConfig)
 
 // withRetentionLoopOff keeps the background retention loop from racing a
-// test that calls ExpireWindows itself.
+// test that calls ExpireWindows or dropEmptiedRecords itself.
 func withRetentionLoopOff() envOption {
-	return func(c *Config, _ *BuilderConfig) { c.RetentionInterval = time.Hour }
+	return func(c *Config, _ *BuilderConfig) { c.RetentionInterval, c.RecordsCheckInterval = time.Hour, time.Hour }
 }
 
 func testBuilderConfig(parts int) BuilderConfig {
