@@ -46,7 +46,13 @@ type coordinator struct {
 	over      bool
 }
 
-const maxReadAttempts = 3
+// maxReadAttempts bounds the sends of one target's read: the nearest
+// copy, the primary, and the primary again after waits (about 0.3 s in
+// all) while the table and the actors disagree.
+const maxReadAttempts = 6
+
+// resendRead is a coordinator's reminder to send a target's read again.
+type resendRead struct{ target int }
 
 func (c *coordinator) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
@@ -94,7 +100,23 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		if !ok || c.finished[i] {
 			return
 		}
-		if err := c.send(ctx, i); err != nil {
+		if c.attempts[i] == 1 {
+			// The nearest copy declined: ask the primary at once.
+			if err := c.send(ctx, i); err != nil {
+				c.finish(ctx, err)
+			}
+			return
+		}
+		// The primary declined or has no actor yet (the table moved
+		// ahead of the actors): ask again a little later each time.
+		delay := min(resendBase<<c.attempts[i], resendMax)
+		self, system := ctx.Self(), ctx.ActorSystem()
+		time.AfterFunc(delay, func() { system.Root.Send(self, &resendRead{target: i}) })
+	case *resendRead:
+		if c.over || c.finished[msg.target] {
+			return
+		}
+		if err := c.send(ctx, msg.target); err != nil {
 			c.finish(ctx, err)
 		}
 	case *actor.ReceiveTimeout:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
 	"github.com/starling-otel/starling/storage"
@@ -46,10 +47,14 @@ func (c ManagerConfig) Validate() error {
 
 // Manager is the handle of the node's partition manager actor.
 type Manager struct {
-	system   *actor.ActorSystem
-	pid      *actor.PID
-	ready    atomic.Bool
+	system *actor.ActorSystem
+	pid    *actor.PID
+	ready  atomic.Bool
+	// readyFor is the table's Changed channel of the table the last
+	// reconcile matched: once it is closed, ready speaks of an old table.
+	readyFor atomic.Pointer[<-chan struct{}]
 	dispatch *poolDispatcher // runs the partition actors
+	sub      *eventstream.Subscription
 }
 
 // StartManager spawns the partition manager, which at once spawns a
@@ -65,23 +70,67 @@ func StartManager(system *actor.ActorSystem, cfg ManagerConfig, store *storage.S
 		log = slog.New(slog.DiscardHandler)
 	}
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &manager{cfg: cfg, store: store, table: table, m: m, ready: &h.ready, children: map[partKey]*child{}, retiring: map[partKey]*actor.PID{}, log: log, dispatch: h.dispatch}
+		return &manager{cfg: cfg, store: store, table: table, m: m, ready: &h.ready, readyFor: &h.readyFor, children: map[partKey]*child{}, retiring: map[partKey]*actor.PID{}, log: log, dispatch: h.dispatch}
 	})
 	pid, err := system.Root.SpawnNamed(props, managerName)
 	if err != nil {
 		return nil, fmt.Errorf("spawn partition manager: %w", err)
 	}
 	h.pid = pid
+	h.sub = system.EventStream.Subscribe(func(evt any) {
+		if e, ok := evt.(*actor.DeadLetterEvent); ok {
+			undelivered(system, e)
+		}
+	})
 	return h, nil
 }
 
-// Ready reports whether every partition actor the table asks for is up.
-func (h *Manager) Ready() bool { return h.ready.Load() }
+// undelivered answers a write or read that reached no partition actor of
+// this node with NotPrimary, so that its frontend or coordinator sends it
+// again once the table and the actors agree: the router may name this
+// node primary of a partition (a new table row) before the manager has
+// spawned its actor, and without an answer the request would wait for its
+// timeout. Replication writes are left to the primary's replication
+// timeout.
+func undelivered(system *actor.ActorSystem, e *actor.DeadLetterEvent) {
+	if e.Sender == nil {
+		return
+	}
+	switch m := e.Message.(type) {
+	case *starlingpb.WriteBatch:
+		if !m.Replicate {
+			system.Root.Send(e.Sender, &starlingpb.NotPrimary{RequestId: m.RequestId, Partition: m.Partition})
+		}
+	case *starlingpb.ReadRequest:
+		system.Root.Send(e.Sender, &starlingpb.NotPrimary{RequestId: m.QueryId, Partition: m.Partition})
+	}
+}
+
+// Ready reports whether every partition actor the table asks for is up:
+// the last reconcile spawned them all, and the table has not changed
+// since (a table the manager has not caught up with yet, as while Raft
+// replays its log at a restart, may place more here).
+func (h *Manager) Ready() bool {
+	if !h.ready.Load() {
+		return false
+	}
+	ch := h.readyFor.Load()
+	if ch == nil {
+		return false
+	}
+	select {
+	case <-*ch:
+		return false
+	default:
+		return true
+	}
+}
 
 // Stop stops the manager and its partition actors after the messages
 // already in their mailboxes.
 func (h *Manager) Stop() {
 	h.ready.Store(false)
+	h.system.EventStream.Unsubscribe(h.sub)
 	_ = h.system.Root.PoisonFuture(h.pid).Wait()
 	h.dispatch.close()
 }
@@ -105,6 +154,7 @@ type manager struct {
 	table    PartitionTable
 	m        *Metrics
 	ready    *atomic.Bool
+	readyFor *atomic.Pointer[<-chan struct{}]
 	children map[partKey]*child
 	// retiring are children told to stop that have not terminated yet:
 	// their names are taken until they do.
@@ -178,6 +228,7 @@ func roleOf(p *starlingpb.Partition, node string) starlingpb.Role {
 }
 
 func (a *manager) reconcile(ctx actor.Context) {
+	changed := a.table.Changed() // before the rows: a change after them closes it
 	want := make(map[partKey]*starlingpb.Partition)
 	for _, p := range a.table.Partitions() {
 		if roleOf(p, a.cfg.NodeID) != starlingpb.Role_ROLE_UNSPECIFIED {
@@ -232,6 +283,7 @@ func (a *manager) reconcile(ctx actor.Context) {
 	for _, sig := range storage.Signals {
 		a.m.partitions.WithLabelValues(storage.SignalName(sig)).Set(float64(counts[sig]))
 	}
+	a.readyFor.Store(&changed)
 	a.ready.Store(ok)
 	if !ok && !a.retrying {
 		// Something is missing (an actor still stopping, a spawn that

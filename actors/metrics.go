@@ -89,7 +89,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		rollupSamples: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "starling_tsdb_rollup_samples_total",
-			Help: "Samples read from chunks by rollup passes.",
+			Help: "Samples rolled up: read from chunks by rollup passes, and flushed into blocks rolled up already (late samples).",
 		}),
 	}
 	if reg != nil {
@@ -112,6 +112,7 @@ func (m *Metrics) observeFlush(st storage.FlushStats, took time.Duration) {
 	m.flushedChunks.Add(float64(st.Chunks))
 	m.flushedBytes.Add(float64(st.Bytes))
 	m.mergedSeries.Add(float64(st.Merged))
+	m.rollupSamples.Add(float64(st.RollupSamples))
 }
 
 func (m *Metrics) ingested(sig starlingpb.Signal, records int, took time.Duration) {

@@ -3,6 +3,7 @@ package actors
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,6 +63,7 @@ type SeriesLimiter struct {
 	total     int
 	perMetric map[string]int
 	refused   *prometheus.CounterVec // by limit
+	refreshes atomic.Uint64
 }
 
 // NewSeriesLimiter returns a limiter with no series counted yet; reg (nil:
@@ -110,7 +112,11 @@ func (l *SeriesLimiter) Set(c *starlingpb.Cardinality) {
 	l.mu.Lock()
 	l.total, l.perMetric = int(c.GetActiveSeries()), per
 	l.mu.Unlock()
+	l.refreshes.Add(1)
 }
+
+// Refreshes is how many times Set has replaced the counts.
+func (l *SeriesLimiter) Refreshes() uint64 { return l.refreshes.Load() }
 
 // refusal is what a primary's series limits took out of a batch.
 type refusal struct {

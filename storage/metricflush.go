@@ -28,6 +28,9 @@ type FlushStats struct {
 	Merged  int // series whose stored chunks were merged and rewritten
 	Bytes   int // bytes of chunk values written
 	Rollups int // series whose rollups were written
+	// RollupSamples are the samples rolled up anew (a block that has its
+	// rollups already, reopened by late samples).
+	RollupSamples int
 }
 
 // FlushEntries returns the entries of the first commit of a block flush
@@ -101,6 +104,7 @@ func (s *Store) FlushEntries(ctx context.Context, p uint32, b *tsdb.Block) ([]by
 				return fmt.Errorf("rollups of series %016x: %w", hash, err)
 			}
 			st.Rollups++
+			st.RollupSamples += len(samples)
 		}
 		keys, written = keys[:0], written[:0]
 		emit := func(v []byte, minT int64) {
