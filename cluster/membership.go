@@ -414,6 +414,22 @@ func (m *Membership) Leave(timeout time.Duration) error {
 	if err := m.UpdateLocal(timeout, func(meta *starlingpb.NodeMeta) { meta.Leaving = true }); err != nil {
 		return fmt.Errorf("announce leave: %w", err)
 	}
+	// Gossip may not have carried the flag to every peer yet (UDP, random
+	// peers, a loaded machine): a push/pull with each over TCP does, so a
+	// peer that learns of the departure from its failure detector before
+	// the leave message still records the node as left.
+	var peers []string
+	self := m.list.LocalNode().Name
+	for _, n := range m.list.Members() {
+		if n.Name != self {
+			peers = append(peers, n.Address())
+		}
+	}
+	if len(peers) > 0 {
+		if reached, err := m.list.Join(peers); err != nil {
+			m.log.Warn("leave: push/pull with peers", "reached", reached, "of", len(peers), "err", err)
+		}
+	}
 	return m.list.Leave(timeout)
 }
 
