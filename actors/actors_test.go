@@ -284,3 +284,41 @@ func TestQueryTimesOutOnSilentPartition(t *testing.T) {
 type nowhere struct{}
 
 func (nowhere) ActorAddress(string) (string, bool) { return "127.0.0.1:1", true }
+
+// TestUndeliveredAnsweredNotPrimary: a write or read sent to a partition
+// actor this node does not run (yet) is answered NotPrimary, so that the
+// sender tries again instead of waiting for its timeout.
+func TestUndeliveredAnsweredNotPrimary(t *testing.T) {
+	e := newEnv(t)
+	got := make(chan *starlingpb.NotPrimary, 2)
+	probe, err := e.system.Root.SpawnNamed(actor.PropsFromFunc(func(c actor.Context) {
+		if np, ok := c.Message().(*starlingpb.NotPrimary); ok {
+			got <- np
+		}
+	}), "probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := actor.NewPID(e.system.Address(), PartitionName(starlingpb.Signal_SIGNAL_TRACES, 9999))
+	ref := &starlingpb.PartitionRef{Signal: starlingpb.Signal_SIGNAL_TRACES, Id: 9999, Epoch: 1}
+	for _, tc := range []struct {
+		name string
+		msg  any
+		id   uint64
+	}{
+		{"write", &starlingpb.WriteBatch{Format: storage.EntryFormat, Partition: ref, RequestId: 41}, 41},
+		{"read", &starlingpb.ReadRequest{Format: storage.EntryFormat, Partition: ref, QueryId: 42}, 42},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.system.Root.RequestWithCustomSender(missing, tc.msg, probe)
+			select {
+			case np := <-got:
+				if np.RequestId != tc.id || np.GetPartition().GetId() != 9999 {
+					t.Fatalf("NotPrimary %+v, want request %d of partition 9999", np, tc.id)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no NotPrimary within 5 s")
+			}
+		})
+	}
+}
