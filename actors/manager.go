@@ -49,10 +49,10 @@ func (c ManagerConfig) Validate() error {
 type Manager struct {
 	system *actor.ActorSystem
 	pid    *actor.PID
-	ready  atomic.Bool
-	// readyFor is the table's Changed channel of the table the last
-	// reconcile matched: once it is closed, ready speaks of an old table.
-	readyFor atomic.Pointer[<-chan struct{}]
+	// ready is the Changed channel of the table the last reconcile
+	// matched in full (nil: it did not, or the manager stops); once the
+	// channel is closed, the table has moved on.
+	ready    atomic.Pointer[<-chan struct{}]
 	dispatch *poolDispatcher // runs the partition actors
 	sub      *eventstream.Subscription
 }
@@ -70,7 +70,7 @@ func StartManager(system *actor.ActorSystem, cfg ManagerConfig, store *storage.S
 		log = slog.New(slog.DiscardHandler)
 	}
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &manager{cfg: cfg, store: store, table: table, m: m, ready: &h.ready, readyFor: &h.readyFor, children: map[partKey]*child{}, retiring: map[partKey]*actor.PID{}, log: log, dispatch: h.dispatch}
+		return &manager{cfg: cfg, store: store, table: table, m: m, ready: &h.ready, children: map[partKey]*child{}, retiring: map[partKey]*actor.PID{}, log: log, dispatch: h.dispatch}
 	})
 	pid, err := system.Root.SpawnNamed(props, managerName)
 	if err != nil {
@@ -111,10 +111,7 @@ func undelivered(system *actor.ActorSystem, e *actor.DeadLetterEvent) {
 // since (a table the manager has not caught up with yet, as while Raft
 // replays its log at a restart, may place more here).
 func (h *Manager) Ready() bool {
-	if !h.ready.Load() {
-		return false
-	}
-	ch := h.readyFor.Load()
+	ch := h.ready.Load()
 	if ch == nil {
 		return false
 	}
@@ -129,7 +126,7 @@ func (h *Manager) Ready() bool {
 // Stop stops the manager and its partition actors after the messages
 // already in their mailboxes.
 func (h *Manager) Stop() {
-	h.ready.Store(false)
+	h.ready.Store(nil)
 	h.system.EventStream.Unsubscribe(h.sub)
 	_ = h.system.Root.PoisonFuture(h.pid).Wait()
 	h.dispatch.close()
@@ -153,8 +150,7 @@ type manager struct {
 	store    *storage.Store
 	table    PartitionTable
 	m        *Metrics
-	ready    *atomic.Bool
-	readyFor *atomic.Pointer[<-chan struct{}]
+	ready    *atomic.Pointer[<-chan struct{}]
 	children map[partKey]*child
 	// retiring are children told to stop that have not terminated yet:
 	// their names are taken until they do.
@@ -209,7 +205,7 @@ func (a *manager) Receive(ctx actor.Context) {
 		a.reconcile(ctx)
 	case *actor.Stopping:
 		a.stopping = true
-		a.ready.Store(false)
+		a.ready.Store(nil)
 		close(a.stop)
 	}
 }
@@ -283,8 +279,11 @@ func (a *manager) reconcile(ctx actor.Context) {
 	for _, sig := range storage.Signals {
 		a.m.partitions.WithLabelValues(storage.SignalName(sig)).Set(float64(counts[sig]))
 	}
-	a.readyFor.Store(&changed)
-	a.ready.Store(ok)
+	if ok {
+		a.ready.Store(&changed)
+	} else {
+		a.ready.Store(nil)
+	}
 	if !ok && !a.retrying {
 		// Something is missing (an actor still stopping, a spawn that
 		// failed): look again soon even if nothing else changes.
