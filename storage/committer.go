@@ -37,6 +37,7 @@ type shard struct {
 	db      *badger.DB
 	commits chan *commitReq
 	loopEnd chan struct{}
+	markers nameMarkers // the metric names its partitions hold, as far as asked
 
 	// clock is set for databases whose versions are a clock (metrics, see
 	// versionClock): version is the last one handed out.
@@ -163,6 +164,7 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 			m.commitWait.WithLabelValues(signalName(sh.w.signal)).Observe(began.Sub(r.queued).Seconds())
 		}
 		kvs, err := sh.sortedEntries(group, queued)
+		marks := sh.noteMarkers(kvs, nil)
 		var wait func() error
 		if err == nil {
 			wait, err = sh.send(kvs)
@@ -173,6 +175,7 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 			if err == nil {
 				err = wait()
 			}
+			defer sh.noteMarkers(marks, nil) // once more, now that Badger has them (see markers.go)
 			// A partition drop (DropPrefix) blocks the shard's writes for
 			// a moment: write the group again once it is over (writes are
 			// idempotent).
@@ -248,6 +251,18 @@ func (sh *shard) sortedEntries(group []*commitReq, n int) ([]*bpb.KV, error) {
 	}
 	slices.SortStableFunc(kvs, func(a, b *bpb.KV) int { return bytes.Compare(a.Key, b.Key) })
 	return kvs, nil
+}
+
+// noteMarkers notes the name markers among kvs in the shard's marker
+// sets and returns them (appended to dst).
+func (sh *shard) noteMarkers(kvs, dst []*bpb.KV) []*bpb.KV {
+	for _, kv := range kvs {
+		if len(kv.Key) > headerLen && isMarkerKind(kv.Key[partLen]) && kv.Meta == nil {
+			sh.markers.noteWrite(kv.Key)
+			dst = append(dst, kv)
+		}
+	}
+	return dst
 }
 
 // send queues kvs for Badger's writer (split where Badger's batch limits

@@ -61,6 +61,11 @@ func (s *Store) DropPartitions(ctx context.Context, sig starlingpb.Signal, ps []
 			}
 			st.Calls++
 			st.Took += time.Since(began)
+			for _, p := range ps {
+				if int(p)%len(w.shards) == i {
+					w.shards[i].markers.forget(p) // memory only: a dropped name costs a lookup, never a miss
+				}
+			}
 		}
 	}
 	return st, nil

@@ -55,8 +55,8 @@ func (ix indexKinds) seriesKey(dst []byte, p uint32, series uint64) []byte {
 }
 
 // markerKey says a window of partition p holds series of metric name: a
-// point lookup (Badger's bloom filters answer most misses without reading
-// a table) spares a select of the name its iterators.
+// select of a name asks the shard's marker sets (markers.go) before it
+// opens an iterator.
 func (ix indexKinds) markerKey(dst []byte, p uint32, name string) []byte {
 	return append(appendHeader(dst, p, ix.marker), name...)
 }

@@ -150,13 +150,10 @@ func (s *Store) selectMatched(ctx context.Context, ws []*window, p uint32, ms []
 	name := metricNameMatch(ms)
 	for _, w := range ws { // newest first
 		ix := indexOf(w.space)
-		err := w.db(p).View(func(txn *badger.Txn) error {
-			if name != "" {
-				if _, err := txn.Get(ix.markerKey(nil, p, name)); err == badger.ErrKeyNotFound {
-					return nil // no series of the name here
-				} else if err != nil {
-					return err
-				}
+		sh := w.shardOf(p)
+		err := sh.db.View(func(txn *badger.Txn) error {
+			if name != "" && !sh.markers.has(txn, p, ix.marker, name) {
+				return nil // no series of the name here
 			}
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: partitionPrefix(p)})
 			defer it.Close()
