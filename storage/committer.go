@@ -164,7 +164,8 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 			m.commitWait.WithLabelValues(signalName(sh.w.signal)).Observe(began.Sub(r.queued).Seconds())
 		}
 		kvs, err := sh.sortedEntries(group, queued)
-		marks := sh.noteMarkers(kvs, nil)
+		marks := sh.markerKeys(kvs)
+		sh.markers.noteWrites(marks)
 		var wait func() error
 		if err == nil {
 			wait, err = sh.send(kvs)
@@ -175,7 +176,7 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 			if err == nil {
 				err = wait()
 			}
-			defer sh.noteMarkers(marks, nil) // once more, now that Badger has them (see markers.go)
+			defer sh.markers.noteWrites(marks) // once more, now that Badger has them (see markers.go)
 			// A partition drop (DropPrefix) blocks the shard's writes for
 			// a moment: write the group again once it is over (writes are
 			// idempotent).
@@ -253,16 +254,19 @@ func (sh *shard) sortedEntries(group []*commitReq, n int) ([]*bpb.KV, error) {
 	return kvs, nil
 }
 
-// noteMarkers notes the name markers among kvs in the shard's marker
-// sets and returns them (appended to dst).
-func (sh *shard) noteMarkers(kvs, dst []*bpb.KV) []*bpb.KV {
+// markerKeys returns the keys of the name markers kvs write (none outside
+// metrics).
+func (sh *shard) markerKeys(kvs []*bpb.KV) [][]byte {
+	if sh.w.signal != starlingpb.Signal_SIGNAL_METRICS {
+		return nil
+	}
+	var keys [][]byte
 	for _, kv := range kvs {
 		if len(kv.Key) > headerLen && isMarkerKind(kv.Key[partLen]) && kv.Meta == nil {
-			sh.markers.noteWrite(kv.Key)
-			dst = append(dst, kv)
+			keys = append(keys, kv.Key)
 		}
 	}
-	return dst
+	return keys
 }
 
 // send queues kvs for Badger's writer (split where Badger's batch limits

@@ -17,7 +17,7 @@ import (
 //
 // The sets stay exact supersets of what Badger holds by these rules:
 //   - the group committer notes every marker it writes before the write
-//     goes to Badger and again once it has (noteWrite): a loaded set gets
+//     goes to Badger and again once it has (noteWrites): a loaded set gets
 //     the name, and a set being loaded is not installed (gen moved);
 //   - a snapshot load or a drop of a partition forgets its sets (forget),
 //     before and after: they are read again on the next select;
@@ -45,15 +45,20 @@ func isMarkerKind(kind byte) bool {
 	return kind == mainIndex.marker || kind == rollup5mIndex.marker || kind == rollup1hIndex.marker
 }
 
-// noteWrite records that marker key (of a marker kind) is being or has
-// been written.
-func (m *nameMarkers) noteWrite(key []byte) {
-	p, _ := keyPartition(key)
+// noteWrites records that marker keys (of marker kinds) are being or
+// have been written.
+func (m *nameMarkers) noteWrites(keys [][]byte) {
+	if len(keys) == 0 {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gen++
-	if set, ok := m.sets[markerSet{p, key[partLen]}]; ok {
-		set[string(key[headerLen:])] = struct{}{}
+	for _, key := range keys {
+		p, _ := keyPartition(key)
+		if set, ok := m.sets[markerSet{p, key[partLen]}]; ok {
+			set[string(key[headerLen:])] = struct{}{}
+		}
 	}
 }
 
