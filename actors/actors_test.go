@@ -155,7 +155,7 @@ func newEnv(t testing.TB) *env {
 	if e.frontends, err = StartFrontends(e.system, fcfg, e.router, storage.NewSeenCache(1<<10), m, nil); err != nil {
 		t.Fatal(err)
 	}
-	e.querier = NewQuerier(e.system, e.router, 5*time.Second)
+	e.querier = NewQuerier(e.system, e.router, 5*time.Second, e.store)
 	t.Cleanup(func() {
 		e.frontends.Stop()
 		e.manager.Stop()
@@ -273,7 +273,7 @@ func TestFrontendFollowsEpochChange(t *testing.T) {
 func TestQueryTimesOutOnSilentPartition(t *testing.T) {
 	e := newEnv(t)
 	silent := NewRouter(e.table, nowhere{})
-	q := NewQuerier(e.system, silent, 200*time.Millisecond)
+	q := NewQuerier(e.system, silent, 200*time.Millisecond, nil)
 	_, _, err := q.TraceByID(context.Background(), [16]byte{1})
 	if !errors.Is(err, ErrQueryTimeout) {
 		t.Fatalf("got %v, want ErrQueryTimeout", err)

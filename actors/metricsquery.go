@@ -25,9 +25,10 @@ func (q *Querier) metricsAll(req func() *starlingpb.ReadRequest) []readTarget {
 // SelectSeries returns the series matching sel with their chunks, sorted
 // by labels; with limit > 0 at most limit series.
 func (q *Querier) SelectSeries(ctx context.Context, sel *starlingpb.SeriesSelect, limit int) ([]storage.SelectedSeries, error) {
-	res, err := q.run(ctx, starlingpb.Signal_SIGNAL_METRICS, q.metricsAll(func() *starlingpb.ReadRequest {
+	targets := q.metricsAll(func() *starlingpb.ReadRequest {
 		return &starlingpb.ReadRequest{Limit: uint32(max(limit, 0)), Query: &starlingpb.ReadRequest_SeriesSelect{SeriesSelect: sel}}
-	}))
+	})
+	res, err := q.run(ctx, starlingpb.Signal_SIGNAL_METRICS, q.pruneLocal(targets, sel))
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +48,27 @@ func (q *Querier) SelectSeries(ctx context.Context, sel *starlingpb.SeriesSelect
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// pruneLocal drops the targets whose reads go to a copy on this node that
+// cannot hold sel's series (see LocalSeries). The table may move before
+// the reads are sent: a partition that moved away was pruned on what this
+// node's copy held, which a read of the new copy would see too (it was
+// in sync); one that moved here is asked as usual.
+func (q *Querier) pruneLocal(targets []readTarget, sel *starlingpb.SeriesSelect) []readTarget {
+	if q.local == nil {
+		return targets
+	}
+	self := q.system.Address()
+	kept := targets[:0]
+	for _, t := range targets {
+		pid, _, err := q.router.Reader(starlingpb.Signal_SIGNAL_METRICS, t.partition)
+		if err == nil && pid.GetAddress() == self && !q.local.MayHoldSeries(t.partition, sel) {
+			continue
+		}
+		kept = append(kept, t)
+	}
+	return kept
 }
 
 // LabelValues returns the sorted distinct label names (lq.Name empty) or

@@ -23,12 +23,24 @@ type Querier struct {
 	system  *actor.ActorSystem
 	router  *Router
 	timeout time.Duration
+	local   LocalSeries
 	nextID  atomic.Uint64
 }
 
-// NewQuerier returns a querier whose queries give up after timeout.
-func NewQuerier(system *actor.ActorSystem, router *Router, timeout time.Duration) *Querier {
-	return &Querier{system: system, router: router, timeout: timeout}
+// LocalSeries is this node's metrics store as a querier sees it before a
+// fan-out: a series select skips the partitions read on this node that
+// cannot hold its series (most partitions lack a given metric name), with
+// no actor message. Called by every select, concurrently.
+type LocalSeries interface {
+	// MayHoldSeries reports whether partition p may hold series that sel
+	// selects; false must be exact (a read would find none).
+	MayHoldSeries(p uint32, sel *starlingpb.SeriesSelect) bool
+}
+
+// NewQuerier returns a querier whose queries give up after timeout; local
+// (nil: none) prunes the series selects of partitions read on this node.
+func NewQuerier(system *actor.ActorSystem, router *Router, timeout time.Duration, local LocalSeries) *Querier {
+	return &Querier{system: system, router: router, timeout: timeout, local: local}
 }
 
 // run executes targets through one coordinator and returns one merged

@@ -75,8 +75,8 @@ func (m *nameMarkers) forget(p uint32) {
 }
 
 // has reports whether partition p holds a marker of kind for name,
-// reading the partition's markers of that kind from txn the first time.
-func (m *nameMarkers) has(txn *badger.Txn, p uint32, kind byte, name string) bool {
+// reading the partition's markers of that kind from db the first time.
+func (m *nameMarkers) has(db *badger.DB, p uint32, kind byte, name string) bool {
 	k := markerSet{p, kind}
 	m.mu.Lock()
 	set, ok := m.sets[k]
@@ -86,7 +86,12 @@ func (m *nameMarkers) has(txn *badger.Txn, p uint32, kind byte, name string) boo
 		_, found := set[name]
 		return found
 	}
-	set = readMarkers(txn, p, kind)
+	if err := db.View(func(txn *badger.Txn) error {
+		set = readMarkers(txn, p, kind)
+		return nil
+	}); err != nil {
+		return true // unknown: let the select read Badger
+	}
 	m.mu.Lock()
 	if m.gen == gen { // no marker written meanwhile that the read may miss
 		if m.sets == nil {

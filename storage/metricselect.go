@@ -72,15 +72,7 @@ func (s *Store) SelectSeries(ctx context.Context, p uint32, q *starlingpb.Series
 		return err
 	}
 	defer release()
-	startMs, endMs := q.GetStartMs(), q.GetEndMs()
-	t, rolled := tierOf(q.GetResolution())
-	rolled = rolled && !q.GetLabelsOnly()
-	sp := spaceRollup1h // the longest kept index, for series of expired raw data
-	if rolled {
-		sp = t.sp
-		startMs, endMs = bucketEndOf(startMs, t.res)-t.res+1, bucketEndOf(endMs, t.res)
-	}
-	ws := s.indexWindows(startNs(startMs), endNs(endMs), sp)
+	ws, t, rolled := s.selectWindows(q)
 	defer releaseAll(ws)
 	found, err := s.selectMatched(ctx, ws, p, ms, limit)
 	if err != nil || len(found) == 0 {
@@ -123,6 +115,47 @@ func (s *Store) SelectSeries(ctx context.Context, p uint32, q *starlingpb.Series
 	return ctx.Err()
 }
 
+// selectWindows acquires the windows whose indexes a select of q reads,
+// newest first, and says whether it reads rollups of tier t.
+func (s *Store) selectWindows(q *starlingpb.SeriesSelect) (ws []*window, t rollupTier, rolled bool) {
+	startMs, endMs := q.GetStartMs(), q.GetEndMs()
+	t, rolled = tierOf(q.GetResolution())
+	rolled = rolled && !q.GetLabelsOnly()
+	sp := spaceRollup1h // the longest kept index, for series of expired raw data
+	if rolled {
+		sp = t.sp
+		startMs, endMs = bucketEndOf(startMs, t.res)-t.res+1, bucketEndOf(endMs, t.res)
+	}
+	return s.indexWindows(startNs(startMs), endNs(endMs), sp), t, rolled
+}
+
+// MayHoldSeries reports whether partition p may hold series that q
+// selects. It is false only when q names its metric (__name__="…") and
+// no window of q's range holds a marker of that name in p: exactly the
+// first test of SelectSeries, from the in-memory marker sets, so that a
+// reader may skip asking the partition at all. Safe for concurrent use.
+func (s *Store) MayHoldSeries(p uint32, q *starlingpb.SeriesSelect) bool {
+	name := ""
+	for _, m := range q.GetMatchers() {
+		if m.GetName() == tsdb.MetricNameLabel && m.GetType() == starlingpb.LabelMatcher_TYPE_EQUAL {
+			name = m.GetValue()
+			break
+		}
+	}
+	if name == "" {
+		return true
+	}
+	ws, _, _ := s.selectWindows(q)
+	defer releaseAll(ws)
+	for _, w := range ws {
+		sh := w.shardOf(p)
+		if sh.markers.has(sh.db, p, indexOf(w.space).marker, name) {
+			return true
+		}
+	}
+	return false
+}
+
 // startNs and endNs turn a millisecond bound into nanoseconds, saturating
 // instead of overflowing: the Prometheus API's default range is
 // [math.MinInt64/2, math.MaxInt64/2] milliseconds.
@@ -151,10 +184,10 @@ func (s *Store) selectMatched(ctx context.Context, ws []*window, p uint32, ms []
 	for _, w := range ws { // newest first
 		ix := indexOf(w.space)
 		sh := w.shardOf(p)
+		if name != "" && !sh.markers.has(sh.db, p, ix.marker, name) {
+			continue // no series of the name here
+		}
 		err := sh.db.View(func(txn *badger.Txn) error {
-			if name != "" && !sh.markers.has(txn, p, ix.marker, name) {
-				return nil // no series of the name here
-			}
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: partitionPrefix(p)})
 			defer it.Close()
 			cands, err := candidates(it, ix, p, ms)
