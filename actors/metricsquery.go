@@ -60,11 +60,21 @@ func (q *Querier) pruneLocal(targets []readTarget, sel *starlingpb.SeriesSelect)
 		return targets
 	}
 	self := q.system.Address()
-	kept := targets[:0]
-	for _, t := range targets {
-		pid, _, err := q.router.Reader(starlingpb.Signal_SIGNAL_METRICS, t.partition)
-		if err == nil && pid.GetAddress() == self && !q.local.MayHoldSeries(t.partition, sel) {
-			continue
+	var local []uint32 // partitions read here, in target order
+	isLocal := make([]bool, len(targets))
+	for i, t := range targets {
+		if pid, _, err := q.router.Reader(starlingpb.Signal_SIGNAL_METRICS, t.partition); err == nil && pid.GetAddress() == self {
+			isLocal[i], local = true, append(local, t.partition)
+		}
+	}
+	may := q.local.MayHoldSeries(sel, local)
+	kept, j := targets[:0], 0
+	for i, t := range targets {
+		if isLocal[i] {
+			j++
+			if !may[j-1] {
+				continue
+			}
 		}
 		kept = append(kept, t)
 	}

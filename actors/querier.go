@@ -32,9 +32,10 @@ type Querier struct {
 // cannot hold its series (most partitions lack a given metric name), with
 // no actor message. Called by every select, concurrently.
 type LocalSeries interface {
-	// MayHoldSeries reports whether partition p may hold series that sel
-	// selects; false must be exact (a read would find none).
-	MayHoldSeries(p uint32, sel *starlingpb.SeriesSelect) bool
+	// MayHoldSeries reports, for each partition of ps, whether it may
+	// hold series that sel selects; false must be exact (a read would
+	// find none).
+	MayHoldSeries(sel *starlingpb.SeriesSelect, ps []uint32) []bool
 }
 
 // NewQuerier returns a querier whose queries give up after timeout; local

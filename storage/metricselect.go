@@ -129,12 +129,14 @@ func (s *Store) selectWindows(q *starlingpb.SeriesSelect) (ws []*window, t rollu
 	return s.indexWindows(startNs(startMs), endNs(endMs), sp), t, rolled
 }
 
-// MayHoldSeries reports whether partition p may hold series that q
-// selects. It is false only when q names its metric (__name__="…") and
-// no window of q's range holds a marker of that name in p: exactly the
-// first test of SelectSeries, from the in-memory marker sets, so that a
-// reader may skip asking the partition at all. Safe for concurrent use.
-func (s *Store) MayHoldSeries(p uint32, q *starlingpb.SeriesSelect) bool {
+// MayHoldSeries reports, for each partition of ps, whether it may hold
+// series that q selects. It is false only when q names its metric
+// (__name__="…") and no window of q's range holds a marker of that name
+// in the partition: exactly the first test of SelectSeries, from the
+// in-memory marker sets, so that a reader may skip asking the partition
+// at all. Safe for concurrent use.
+func (s *Store) MayHoldSeries(q *starlingpb.SeriesSelect, ps []uint32) []bool {
+	may := make([]bool, len(ps))
 	name := ""
 	for _, m := range q.GetMatchers() {
 		if m.GetName() == tsdb.MetricNameLabel && m.GetType() == starlingpb.LabelMatcher_TYPE_EQUAL {
@@ -143,17 +145,22 @@ func (s *Store) MayHoldSeries(p uint32, q *starlingpb.SeriesSelect) bool {
 		}
 	}
 	if name == "" {
-		return true
+		for i := range may {
+			may[i] = true
+		}
+		return may
 	}
 	ws, _, _ := s.selectWindows(q)
 	defer releaseAll(ws)
-	for _, w := range ws {
-		sh := w.shardOf(p)
-		if sh.markers.has(sh.db, p, indexOf(w.space).marker, name) {
-			return true
+	for i, p := range ps {
+		for _, w := range ws {
+			if sh := w.shardOf(p); sh.markers.has(sh.db, p, indexOf(w.space).marker, name) {
+				may[i] = true
+				break
+			}
 		}
 	}
-	return false
+	return may
 }
 
 // startNs and endNs turn a millisecond bound into nanoseconds, saturating
