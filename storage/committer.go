@@ -38,6 +38,7 @@ type shard struct {
 	commits chan *commitReq
 	loopEnd chan struct{}
 	markers nameMarkers // the metric names its partitions hold, as far as asked
+	selects selections  // select answers of its partitions (selections.go)
 
 	// clock is set for databases whose versions are a clock (metrics, see
 	// versionClock): version is the last one handed out.
@@ -164,8 +165,9 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 			m.commitWait.WithLabelValues(signalName(sh.w.signal)).Observe(began.Sub(r.queued).Seconds())
 		}
 		kvs, err := sh.sortedEntries(group, queued)
-		marks := sh.markerKeys(kvs)
+		marks, indexed := sh.indexWrites(kvs)
 		sh.markers.noteWrites(marks)
+		sh.selects.noteWrites(indexed)
 		var wait func() error
 		if err == nil {
 			wait, err = sh.send(kvs)
@@ -176,7 +178,9 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 			if err == nil {
 				err = wait()
 			}
-			defer sh.markers.noteWrites(marks) // once more, now that Badger has them (see markers.go)
+			// Once more, now that Badger has them (see markers.go, selections.go).
+			defer sh.selects.noteWrites(indexed)
+			defer sh.markers.noteWrites(marks)
 			// A partition drop (DropPrefix) blocks the shard's writes for
 			// a moment: write the group again once it is over (writes are
 			// idempotent).
@@ -254,19 +258,25 @@ func (sh *shard) sortedEntries(group []*commitReq, n int) ([]*bpb.KV, error) {
 	return kvs, nil
 }
 
-// markerKeys returns the keys of the name markers kvs write (none outside
-// metrics).
-func (sh *shard) markerKeys(kvs []*bpb.KV) [][]byte {
+// indexWrites returns the keys of the name markers kvs write and the
+// partitions whose series index keys (any space's) kvs write or delete;
+// none outside metrics.
+func (sh *shard) indexWrites(kvs []*bpb.KV) (marks [][]byte, indexed []uint32) {
 	if sh.w.signal != starlingpb.Signal_SIGNAL_METRICS {
-		return nil
+		return nil, nil
 	}
-	var keys [][]byte
 	for _, kv := range kvs {
-		if len(kv.Key) > headerLen && isMarkerKind(kv.Key[partLen]) && kv.Meta == nil {
-			keys = append(keys, kv.Key)
+		if len(kv.Key) <= headerLen || !isIndexKind(kv.Key[partLen]) {
+			continue
+		}
+		if isMarkerKind(kv.Key[partLen]) && kv.Meta == nil {
+			marks = append(marks, kv.Key)
+		}
+		if p, _ := keyPartition(kv.Key); len(indexed) == 0 || indexed[len(indexed)-1] != p {
+			indexed = append(indexed, p) // kvs are sorted: a partition's keys are together
 		}
 	}
-	return keys
+	return marks, indexed
 }
 
 // send queues kvs for Badger's writer (split where Badger's batch limits

@@ -56,19 +56,33 @@ func (s *Store) DropPartitions(ctx context.Context, sig starlingpb.Signal, ps []
 				return st, err
 			}
 			began := time.Now()
-			if err := w.shards[i].db.DropPrefix(prefixes...); err != nil {
+			sh := w.shards[i]
+			forgetDropped(sh, ps, false) // before and after: see selections.go
+			err := sh.db.DropPrefix(prefixes...)
+			forgetDropped(sh, ps, true)
+			if err != nil {
 				return st, fmt.Errorf("drop %d partitions of %s window %s shard %d: %w", len(prefixes), signalName(sig), windowName(w.start), i, err)
 			}
 			st.Calls++
 			st.Took += time.Since(began)
-			for _, p := range ps {
-				if int(p)%len(w.shards) == i {
-					w.shards[i].markers.forget(p) // memory only: a dropped name costs a lookup, never a miss
-				}
-			}
 		}
 	}
 	return st, nil
+}
+
+// forgetDropped drops the cached select answers of those of ps that live
+// in sh and, once dropped, their marker sets (memory only: a name left in
+// a set costs a lookup, never a miss).
+func forgetDropped(sh *shard, ps []uint32, dropped bool) {
+	for _, p := range ps {
+		if int(p)%len(sh.w.shards) != sh.index {
+			continue
+		}
+		sh.selects.forget(p)
+		if dropped {
+			sh.markers.forget(p)
+		}
+	}
 }
 
 // hasPrefix reports whether partition p has a key in w (EstimateSize

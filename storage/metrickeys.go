@@ -102,6 +102,16 @@ func isPostingKind(k byte) bool {
 	return k == kindPosting || k == kindRollup5mPosting || k == kindRollup1hPosting
 }
 
+// isIndexKind reports whether k is a kind of any space's series index.
+func isIndexKind(k byte) bool {
+	for _, ix := range [...]indexKinds{mainIndex, rollup5mIndex, rollup1hIndex} {
+		if k == ix.series || k == ix.marker || k == ix.posting {
+			return true
+		}
+	}
+	return false
+}
+
 // recordPrefix is the key prefix of partition p's records of one block.
 func recordPrefix(dst []byte, p uint32, block int64) []byte {
 	dst = appendHeader(dst, p, kindRecord)

@@ -188,50 +188,83 @@ func (s *Store) selectMatched(ctx context.Context, ws []*window, p uint32, ms []
 	var found []matched
 	seen := map[uint64]bool{}
 	name := metricNameMatch(ms)
+	var key string         // the cache key of ms, once needed
 	for _, w := range ws { // newest first
 		ix := indexOf(w.space)
 		sh := w.shardOf(p)
 		if name != "" && !sh.markers.has(sh.db, p, ix.marker, name) {
 			continue // no series of the name here
 		}
-		err := sh.db.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: partitionPrefix(p)})
-			defer it.Close()
-			cands, err := candidates(it, ix, p, ms)
-			if err != nil {
-				return err
+		if limit > 0 {
+			// A limited select stops reading early: not cached.
+			var err error
+			if found, err = readMatched(ctx, sh.db, ix, p, ms, limit, seen, found); err != nil {
+				return nil, err
 			}
-			for _, h := range cands {
-				if seen[h] {
-					continue
-				}
-				if limit > 0 && len(found) >= limit {
-					break
-				}
-				def, err := getValue(txn, ix.seriesKey(nil, p, h))
-				if err != nil || def == nil {
-					if err != nil {
-						return err
-					}
-					continue
-				}
-				ls, err := decodeSeriesDef(def)
-				if err != nil {
-					continue // a definition of an unknown format
-				}
-				seen[h] = true
-				if matchesAll(ls, ms) {
-					found = append(found, matched{hash: h, def: def, labels: ls})
-				}
+			continue
+		}
+		if key == "" {
+			key = matchersKey(ms)
+		}
+		k := selectionKey{p: p, kind: ix.series, matchers: key}
+		got, gen, ok := sh.selects.get(k)
+		if !ok {
+			var err error
+			if got, err = readMatched(ctx, sh.db, ix, p, ms, 0, nil, nil); err != nil {
+				return nil, err
 			}
-			return ctx.Err()
-		})
-		if err != nil {
-			return nil, err
+			sh.selects.put(k, gen, got)
+		}
+		for _, m := range got {
+			if !seen[m.hash] {
+				seen[m.hash] = true
+				found = append(found, m)
+			}
 		}
 	}
 	slices.SortFunc(found, func(a, b matched) int { return cmpUint64(a.hash, b.hash) })
 	return found, nil
+}
+
+// readMatched appends to found the series of partition p in db matching
+// every matcher of ms, at most limit in all (0: no limit), skipping and
+// adding to seen (if not nil) the series seen before.
+func readMatched(ctx context.Context, db *badger.DB, ix indexKinds, p uint32, ms []*labels.Matcher, limit int, seen map[uint64]bool, found []matched) ([]matched, error) {
+	err := db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: partitionPrefix(p)})
+		defer it.Close()
+		cands, err := candidates(it, ix, p, ms)
+		if err != nil {
+			return err
+		}
+		for _, h := range cands {
+			if seen[h] {
+				continue
+			}
+			if limit > 0 && len(found) >= limit {
+				break
+			}
+			def, err := getValue(txn, ix.seriesKey(nil, p, h))
+			if err != nil || def == nil {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			ls, err := decodeSeriesDef(def)
+			if err != nil {
+				continue // a definition of an unknown format
+			}
+			if seen != nil {
+				seen[h] = true
+			}
+			if matchesAll(ls, ms) {
+				found = append(found, matched{hash: h, def: def, labels: ls})
+			}
+		}
+		return ctx.Err()
+	})
+	return found, err
 }
 
 // metricNameMatch is the metric name an equality matcher asks for, or "".
