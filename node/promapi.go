@@ -39,6 +39,7 @@ func (n *Node) registerPrometheus(mux *http.ServeMux) error {
 	api, err := prometheus.New(cfg, prometheus.Deps{
 		Engine:    engine,
 		Queryable: q,
+		Parts:     q,
 		Exemplars: q,
 		Metadata:  nodeMetadata{n},
 		RuntimeInfo: func() (prometheus.RuntimeInfo, error) {

@@ -21,6 +21,7 @@ type API struct {
 	cfg           Config
 	engine        promql.QueryEngine
 	queryable     storage.Queryable
+	parts         QueryParts
 	exemplars     storage.ExemplarQueryable
 	metadata      MetadataSource
 	runtimeInfoFn func() (RuntimeInfo, error)
@@ -56,6 +57,7 @@ func New(cfg Config, deps Deps) (*API, error) {
 		cfg:           cfg,
 		engine:        deps.Engine,
 		queryable:     deps.Queryable,
+		parts:         deps.Parts,
 		exemplars:     deps.Exemplars,
 		metadata:      deps.Metadata,
 		runtimeInfoFn: deps.RuntimeInfo,

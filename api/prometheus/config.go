@@ -62,6 +62,12 @@ type Config struct {
 	// backend and needs none.
 	CORSOrigin string
 
+	// QueryParts is how many parts, evaluated at once, a range query is
+	// split into when it splits exactly (Deps.Parts); 1 runs every query
+	// whole. The default is the number of usable CPUs, at most 8. Each part
+	// is a query of the engine: MaxSamples bounds each, not their sum.
+	QueryParts int
+
 	// BuildInfo is what /status/buildinfo returns; see BuildInfo.
 	BuildInfo BuildInfo
 }
@@ -89,6 +95,7 @@ func DefaultConfig() Config {
 		SubqueryStep:       time.Minute,
 		DefaultLimit:       0,
 		CORSOrigin:         ".*",
+		QueryParts:         min(runtime.GOMAXPROCS(0), 8),
 		BuildInfo: BuildInfo{
 			Version:   CompatibleVersion,
 			Revision:  "starling",
@@ -124,6 +131,9 @@ func (c Config) Validate() error {
 	}
 	if c.DefaultLimit < 0 {
 		bad("default limit %d must not be negative", c.DefaultLimit)
+	}
+	if c.QueryParts < 1 {
+		bad("query parts %d must be at least 1", c.QueryParts)
 	}
 	if _, err := compileCORS(c.CORSOrigin); err != nil {
 		bad("cors origin %q: %v", c.CORSOrigin, err)

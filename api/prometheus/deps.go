@@ -48,6 +48,10 @@ type Deps struct {
 	// Required.
 	Queryable storage.Queryable
 
+	// Parts splits a range query into parts evaluated at once (see
+	// QueryParts). Optional: nil runs every query whole.
+	Parts QueryParts
+
 	// Exemplars answers /query_exemplars. Optional: nil answers every
 	// exemplar query with an empty list, as a Prometheus without exemplar
 	// storage does.
@@ -70,6 +74,16 @@ type Deps struct {
 	// Logger receives the errors of writing responses. Optional: nil
 	// discards them.
 	Logger *slog.Logger
+}
+
+// QueryParts splits queries whose answer is exactly the union of the
+// answers of the same query over disjoint sets of series.
+type QueryParts interface {
+	// Parts returns n queryables, one per part of a query of expr, or nil
+	// when expr does not split so. The parts' queries run at once and
+	// call their queryables from their own goroutines. Called from request
+	// goroutines, possibly at the same time.
+	Parts(expr parser.Expr, n int) []storage.Queryable
 }
 
 // MetadataQuery is the request of /api/v1/metadata.

@@ -97,6 +97,11 @@ func (a *API) queryRange(r *http.Request) result {
 	if err != nil {
 		return errResult(errorBadData, err)
 	}
+	if qs, err := a.rangeParts(ctx, r, opts, start, end, step); err != nil {
+		return result{err: queryConstructionError(err)}
+	} else if qs != nil {
+		return a.execParts(ctx, r, qs, limit)
+	}
 	qry, err := a.engine.NewRangeQuery(ctx, a.queryable, opts, r.FormValue("query"), start, end, step)
 	if err != nil {
 		return result{err: queryConstructionError(err)}
@@ -111,9 +116,15 @@ func (a *API) exec(ctx context.Context, r *http.Request, qry promql.Query, limit
 	if err := a.checkSubquerySteps(qry); err != nil {
 		return result{err: storageError(err), finalizer: qry.Close}
 	}
-	res := qry.Exec(httputil.ContextFromRequest(ctx, r))
+	return a.answer(r, qry.Exec(httputil.ContextFromRequest(ctx, r)), limit, qry.Stats, qry.Close)
+}
+
+// answer is the response of an executed query: its value cut to limit
+// series, with its warnings and the statistics the stats parameter asks
+// for; finalizer runs once the response is written.
+func (a *API) answer(r *http.Request, res *promql.Result, limit int, st func() *stats.Statistics, finalizer func()) result {
 	if res.Err != nil {
-		return result{err: storageError(res.Err), warnings: res.Warnings, finalizer: qry.Close}
+		return result{err: storageError(res.Err), warnings: res.Warnings, finalizer: finalizer}
 	}
 	warnings := res.Warnings
 	if limit > 0 && truncate(res, limit) {
@@ -125,12 +136,12 @@ func (a *API) exec(ctx context.Context, r *http.Request, qry promql.Query, limit
 	}
 	var qs stats.QueryStats
 	if param != "" {
-		qs = stats.NewQueryStats(qry.Stats())
+		qs = stats.NewQueryStats(st())
 	}
 	return result{
 		data:      &queryData{ResultType: res.Value.Type(), Result: res.Value, Stats: qs},
 		warnings:  warnings,
-		finalizer: qry.Close,
+		finalizer: finalizer,
 	}
 }
 

@@ -112,14 +112,23 @@ func toMatchers(ms []*labels.Matcher) ([]*starlingpb.LabelMatcher, error) {
 	return out, nil
 }
 
-// Select reads the series matching ms in the hinted time range (the
-// querier's otherwise), from the coarsest rollup that answers the hinted
-// function exactly (see rollup.go). The engine's "series" hint reads
-// labels only.
+// Select reads the series matching ms (see read).
 func (q *querier) Select(ctx context.Context, _ bool, hints *promstorage.SelectHints, ms ...*labels.Matcher) promstorage.SeriesSet {
-	pm, err := toMatchers(ms)
+	set, err := q.read(ctx, hints, ms)
 	if err != nil {
 		return promstorage.ErrSeriesSet(err)
+	}
+	return set
+}
+
+// read runs a select: the series matching ms in the hinted time range
+// (the querier's otherwise), from the coarsest rollup that answers the
+// hinted function exactly (see rollup.go). The engine's "series" hint
+// reads labels only.
+func (q *querier) read(ctx context.Context, hints *promstorage.SelectHints, ms []*labels.Matcher) (*seriesSet, error) {
+	pm, err := toMatchers(ms)
+	if err != nil {
+		return nil, err
 	}
 	sel := &starlingpb.SeriesSelect{Matchers: pm, StartMs: q.mint, EndMs: q.maxt}
 	limit := 0
@@ -137,10 +146,10 @@ func (q *querier) Select(ctx context.Context, _ bool, hints *promstorage.SelectH
 	}
 	found, err := q.q.r.SelectSeries(ctx, sel, limit)
 	if err != nil {
-		return promstorage.ErrSeriesSet(err)
+		return nil, err
 	}
 	set.found = found
-	return set
+	return set, nil
 }
 
 // LabelValues returns the values of label name among the series matching
