@@ -38,7 +38,7 @@ type shard struct {
 	commits chan *commitReq
 	loopEnd chan struct{}
 	markers nameMarkers // the metric names its partitions hold, as far as asked
-	selects selections  // select answers of its partitions (selections.go)
+	cache   readCache   // select answers and chunk lists of its partitions
 
 	// clock is set for databases whose versions are a clock (metrics, see
 	// versionClock): version is the last one handed out.
@@ -165,9 +165,9 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 			m.commitWait.WithLabelValues(signalName(sh.w.signal)).Observe(began.Sub(r.queued).Seconds())
 		}
 		kvs, err := sh.sortedEntries(group, queued)
-		marks, indexed := sh.indexWrites(kvs)
+		marks, indexed := sh.cachedWrites(kvs)
 		sh.markers.noteWrites(marks)
-		sh.selects.noteWrites(indexed)
+		sh.cache.noteWrites(indexed)
 		var wait func() error
 		if err == nil {
 			wait, err = sh.send(kvs)
@@ -178,8 +178,8 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 			if err == nil {
 				err = wait()
 			}
-			// Once more, now that Badger has them (see markers.go, selections.go).
-			defer sh.selects.noteWrites(indexed)
+			// Once more, now that Badger has them (see markers.go, readcache.go).
+			defer sh.cache.noteWrites(indexed)
 			defer sh.markers.noteWrites(marks)
 			// A partition drop (DropPrefix) blocks the shard's writes for
 			// a moment: write the group again once it is over (writes are
@@ -258,15 +258,15 @@ func (sh *shard) sortedEntries(group []*commitReq, n int) ([]*bpb.KV, error) {
 	return kvs, nil
 }
 
-// indexWrites returns the keys of the name markers kvs write and the
-// partitions whose series index keys (any space's) kvs write or delete;
-// none outside metrics.
-func (sh *shard) indexWrites(kvs []*bpb.KV) (marks [][]byte, indexed []uint32) {
+// cachedWrites returns the keys of the name markers kvs write and the
+// partitions whose keys of kinds the read cache holds (series index keys
+// of any space, chunks) kvs write or delete; none outside metrics.
+func (sh *shard) cachedWrites(kvs []*bpb.KV) (marks [][]byte, indexed []uint32) {
 	if sh.w.signal != starlingpb.Signal_SIGNAL_METRICS {
 		return nil, nil
 	}
 	for _, kv := range kvs {
-		if len(kv.Key) <= headerLen || !isIndexKind(kv.Key[partLen]) {
+		if len(kv.Key) <= headerLen || !isCachedKind(kv.Key[partLen]) {
 			continue
 		}
 		if isMarkerKind(kv.Key[partLen]) && kv.Meta == nil {

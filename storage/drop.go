@@ -57,7 +57,7 @@ func (s *Store) DropPartitions(ctx context.Context, sig starlingpb.Signal, ps []
 			}
 			began := time.Now()
 			sh := w.shards[i]
-			forgetDropped(sh, ps, false) // before and after: see selections.go
+			forgetDropped(sh, ps, false) // before and after: see readcache.go
 			err := sh.db.DropPrefix(prefixes...)
 			forgetDropped(sh, ps, true)
 			if err != nil {
@@ -78,7 +78,7 @@ func forgetDropped(sh *shard, ps []uint32, dropped bool) {
 		if int(p)%len(sh.w.shards) != sh.index {
 			continue
 		}
-		sh.selects.forget(p)
+		sh.cache.forget(p)
 		if dropped {
 			sh.markers.forget(p)
 		}

@@ -221,7 +221,7 @@ func (s *Store) selectRollups(ws []*window, p uint32, t rollupTier, q *starlingp
 		if ws[j].space != spaceMain {
 			continue
 		}
-		if err := readChunks(ws[j].db(p), p, found, mint, maxt, blockMs, chunks, skip); err != nil {
+		if err := readChunks(ws[j].shardOf(p), p, found, mint, maxt, blockMs, chunks, skip); err != nil {
 			return err
 		}
 	}

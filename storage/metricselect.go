@@ -91,7 +91,7 @@ func (s *Store) SelectSeries(ctx context.Context, p uint32, q *starlingpb.Series
 			if ws[i].space != spaceMain {
 				continue
 			}
-			if err := readChunks(ws[i].db(p), p, found, q.GetStartMs(), q.GetEndMs(), s.blockMs(), chunks, nil); err != nil {
+			if err := readChunks(ws[i].shardOf(p), p, found, q.GetStartMs(), q.GetEndMs(), s.blockMs(), chunks, nil); err != nil {
 				return err
 			}
 		}
@@ -207,13 +207,13 @@ func (s *Store) selectMatched(ctx context.Context, ws []*window, p uint32, ms []
 			key = matchersKey(ms)
 		}
 		k := selectionKey{p: p, kind: ix.series, matchers: key}
-		got, gen, ok := sh.selects.get(k)
+		got, gen, ok := sh.cache.selection(k)
 		if !ok {
 			var err error
 			if got, err = readMatched(ctx, sh.db, ix, p, ms, 0, nil, nil); err != nil {
 				return nil, err
 			}
-			sh.selects.put(k, gen, got)
+			sh.cache.putSelection(k, gen, got)
 		}
 		for _, m := range got {
 			if !seen[m.hash] {
@@ -427,37 +427,69 @@ func intersect(a, b []uint64) []uint64 {
 	return out
 }
 
-// readChunks appends to chunks[i] the stored chunks of found[i] in db that
-// may hold samples in [mint, maxt]: a chunk lies in one block, so the ones
-// whose first sample is from the block of mint on; skip (nil: none) leaves
-// out the blocks it reports. One iterator serves every series.
-func readChunks(db *badger.DB, p uint32, found []matched, mint, maxt, blockMs int64, chunks [][]*starlingpb.Record, skip func(i int, block int64) bool) error {
-	return db.View(func(txn *badger.Txn) error {
+// readChunks appends to chunks[i] the stored chunks of found[i] in shard
+// sh that may hold samples in [mint, maxt]: a chunk lies in one block, so
+// the ones whose first sample is from the block of mint on; skip (nil:
+// none) leaves out the blocks it reports. A series' chunks of the blocks
+// from mint's to maxt's come from the shard's read cache (readcache.go)
+// or, for the series it lacks, one iterator reads them all and caches
+// them.
+func readChunks(sh *shard, p uint32, found []matched, mint, maxt, blockMs int64, chunks [][]*starlingpb.Record, skip func(i int, block int64) bool) error {
+	from := max(mint, 0)
+	from -= from % blockMs
+	to := max(maxt, from)
+	to -= to % blockMs
+	end := to + blockMs // the first chunk start past the blocks read
+	if end < to {
+		end = math.MaxInt64
+	}
+	take := func(i int, recs []*starlingpb.Record) {
+		for _, r := range recs {
+			minT := chunkMinTime(r.Key)
+			if minT > maxt {
+				break
+			}
+			if skip == nil || !skip(i, floorTo(minT, blockMs)) {
+				chunks[i] = append(chunks[i], r)
+			}
+		}
+	}
+	var missed []int
+	for i, m := range found {
+		if recs, ok := sh.cache.chunkList(chunksKey{p, m.hash, from, to}); ok {
+			take(i, recs)
+		} else {
+			missed = append(missed, i)
+		}
+	}
+	if len(missed) == 0 {
+		return nil
+	}
+	gen := sh.cache.gen(p) // before the read: see readcache.go
+	return sh.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: appendHeader(nil, p, kindChunk), PrefetchValues: false})
 		defer it.Close()
-		from := max(mint, 0)
-		from -= from % blockMs
 		var seek []byte
-		for i, m := range found {
-			prefix := chunkPrefix(nil, p, m.hash)
+		for _, i := range missed {
+			prefix := chunkPrefix(nil, p, found[i].hash)
 			seek = appendFixed64(append(seek[:0], prefix...), sortableTime(from))
+			var recs []*starlingpb.Record
 			for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
 				k := it.Item().Key()
 				if len(k) != chunkKeyLen {
 					continue
 				}
-				if chunkMinTime(k) > maxt {
+				if chunkMinTime(k) >= end {
 					break
-				}
-				if skip != nil && skip(i, floorTo(chunkMinTime(k), blockMs)) {
-					continue
 				}
 				v, err := it.Item().ValueCopy(nil)
 				if err != nil {
 					return err
 				}
-				chunks[i] = append(chunks[i], &starlingpb.Record{Key: it.Item().KeyCopy(nil), Value: v})
+				recs = append(recs, &starlingpb.Record{Key: it.Item().KeyCopy(nil), Value: v})
 			}
+			sh.cache.putChunkList(chunksKey{p, found[i].hash, from, to}, gen, recs)
+			take(i, recs)
 		}
 		return nil
 	})
