@@ -105,11 +105,23 @@ func (s *Store) SelectSeries(ctx context.Context, p uint32, q *starlingpb.Series
 			continue
 		}
 		out.Records = append(out.Records, chunks[i]...)
-		if head != nil {
-			buf, hbuf = head.Read(m.hash, q.GetStartMs(), q.GetEndMs(), buf[:0], hbuf[:0])
-			if err := appendHeadChunks(out, p, m.hash, buf, hbuf, &sc); err != nil {
-				return err
+		if head == nil {
+			continue
+		}
+		// The head's open chunk as it is when it alone holds the range's
+		// head samples; its samples decoded and encoded again otherwise.
+		xor, n, minT, maxT, ok := head.ReadXOR(m.hash, q.GetStartMs(), q.GetEndMs(), sc.xor[:0])
+		if ok {
+			sc.xor = xor
+			if n > 0 {
+				v := chunk.AppendPromXOR(make([]byte, 0, len(xor)+24), n, minT, maxT, xor)
+				out.Records = append(out.Records, &starlingpb.Record{Key: chunkKey(nil, p, m.hash, minT, 0), Value: v})
 			}
+			continue
+		}
+		buf, hbuf = head.Read(m.hash, q.GetStartMs(), q.GetEndMs(), buf[:0], hbuf[:0])
+		if err := appendHeadChunks(out, p, m.hash, buf, hbuf, &sc); err != nil {
+			return err
 		}
 	}
 	return ctx.Err()
@@ -497,8 +509,9 @@ func readChunks(sh *shard, p uint32, found []matched, mint, maxt, blockMs int64,
 
 // headScratch is appendHeadChunks' scratch memory.
 type headScratch struct {
-	ts []int64
-	vs []float64
+	ts  []int64
+	vs  []float64
+	xor []byte
 }
 
 // appendHeadChunks adds the head's samples of a series as chunk records,

@@ -1,6 +1,7 @@
 package tsdb
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -437,6 +438,41 @@ func (h *Head) Read(hash uint64, mint, maxt int64, dst []Sample, hdst []Histogra
 	}
 	hdst = append(hdst[:hstart], sortHists(hdst[hstart:])...)
 	return dst, hdst
+}
+
+// ReadXOR appends to dst the bytes of the open XOR chunk (Prometheus'
+// chunkenc.EncXOR) of series hash when that chunk alone holds the
+// series' head samples in [mint, maxt]: one block of the range has the
+// series, with no out-of-order or histogram samples. The chunk may also
+// hold samples outside the range. It returns the chunk's sample count
+// (0: the head holds no sample of the series in the range) and first and
+// last times; ok false means Read must be used.
+func (h *Head) ReadXOR(hash uint64, mint, maxt int64, dst []byte) (out []byte, n int, minT, maxT int64, ok bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var found *memSeries
+	for _, b := range h.blocks {
+		if b.End <= mint || b.Start > maxt {
+			continue
+		}
+		if s := b.get(hash); s != nil {
+			if found != nil {
+				return dst, 0, 0, 0, false
+			}
+			found = s
+		}
+	}
+	if found == nil {
+		return dst, 0, 0, 0, true
+	}
+	if found.xor.n == 0 || len(found.ooo) > 0 || len(found.hists) > 0 {
+		return dst, 0, 0, 0, false
+	}
+	first, k := binary.Varint(found.xor.b[2:])
+	if k <= 0 {
+		panic("BUG: head chunk without its first timestamp")
+	}
+	return found.xor.chunk(dst), int(found.xor.n), first, found.xor.t, true
 }
 
 // Has reports whether the head holds samples of series hash in [mint, maxt].

@@ -3,10 +3,12 @@ package tsdb
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
 // testClock is a settable wall clock.
@@ -184,5 +186,71 @@ func TestHeadHistogramsAndActive(t *testing.T) {
 	h.ActiveByName(func(n string, c int) { names[n] = c })
 	if names["h"] != 1 || names["g"] != 1 {
 		t.Errorf("active by name %v", names)
+	}
+}
+
+// TestHeadReadXOR: the open XOR chunk is handed out as it is only when it
+// alone holds a series' head samples of the range, and then holds exactly
+// what Read returns (and perhaps more outside the range).
+func TestHeadReadXOR(t *testing.T) {
+	clock := &testClock{t: time.UnixMilli(10 * 3600 * 1000)}
+	h := newTestHead(t, clock)
+	base := clock.t.UnixMilli() - 3600*1000
+	block := h.Config().BlockStart(base)
+	prev := block - h.Config().BlockDuration
+	app := func(b int64, hash uint64, ts ...int64) {
+		t.Helper()
+		var ss []Sample
+		for _, x := range ts {
+			ss = append(ss, Sample{T: x, V: float64(x) / 7})
+		}
+		if err := h.Append(b, h.NextSeq(), record(RecordSeries{Hash: hash, NameBytes: []byte("m"), Samples: ss})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app(block, 1, base, base+15000, base+30000, base+45000)
+	app(block, 2, base+15000, base) // out of order
+	app(prev, 3, prev+1000)         // two blocks
+	app(block, 3, base)             // …
+	app(block, 4, base, base+15000) // in range of one block only
+	app(prev, 4, prev+1000)         // (its other block is outside the range)
+	rangeStart, rangeEnd := base+10000, base+40000
+
+	if _, n, _, _, ok := h.ReadXOR(9, 0, math.MaxInt64, nil); !ok || n != 0 {
+		t.Errorf("absent series: n %d ok %v", n, ok)
+	}
+	for _, tc := range []struct {
+		hash uint64
+		ok   bool
+	}{{1, true}, {2, false}, {4, true}} {
+		xor, n, minT, maxT, ok := h.ReadXOR(tc.hash, rangeStart, rangeEnd, nil)
+		if ok != tc.ok {
+			t.Fatalf("series %d: ok %v", tc.hash, ok)
+		}
+		if !ok {
+			continue
+		}
+		c, err := chunkenc.FromData(chunkenc.EncXOR, xor)
+		if err != nil || c.NumSamples() != n {
+			t.Fatalf("series %d: %v, %d samples, n %d", tc.hash, err, c.NumSamples(), n)
+		}
+		var got []Sample
+		it := c.Iterator(nil)
+		for it.Next() == chunkenc.ValFloat {
+			x, v := it.At()
+			if x >= rangeStart && x <= rangeEnd {
+				got = append(got, Sample{T: x, V: v})
+			}
+			if x < minT || x > maxT {
+				t.Errorf("series %d: sample at %d outside [%d, %d]", tc.hash, x, minT, maxT)
+			}
+		}
+		want, _ := h.Read(tc.hash, rangeStart, rangeEnd, nil, nil)
+		if !slices.Equal(got, want) {
+			t.Errorf("series %d: chunk holds %v in range, Read %v", tc.hash, got, want)
+		}
+	}
+	if _, _, _, _, ok := h.ReadXOR(3, prev, rangeEnd, nil); ok {
+		t.Error("series in two blocks of the range: ok")
 	}
 }

@@ -60,7 +60,9 @@
 //	0x07  FloatHistogram as 0x06 with chunkenc.FloatHistogramChunk parts
 //	0x08  FloatBits      ts block, then a differenced integer block (below, without
 //	                     patches) of the values' bit patterns as ordered integers
-//	0x09…0xff reserved
+//	0x09  FloatPromXOR   a Prometheus chunkenc.XORChunk's bytes (2-byte count, then the
+//	                     stream), no ts block: a head's chunk sent to a query as it is
+//	0x0a…0xff reserved
 //
 // A ts block (float encodings) starts with a kind byte; n ≤ 2 is always
 // regular:

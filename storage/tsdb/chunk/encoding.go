@@ -21,6 +21,7 @@ const (
 	EncHistogram      Encoding = 0x06 // Integer native histograms, chunkenc.HistogramChunk parts.
 	EncFloatHistogram Encoding = 0x07 // Float native histograms, chunkenc.FloatHistogramChunk parts.
 	EncFloatBits      Encoding = 0x08 // Floats, their bit patterns as ordered integers, differenced.
+	EncFloatPromXOR   Encoding = 0x09 // Floats, a Prometheus chunkenc XOR chunk as it is.
 )
 
 // MaxSamples is the largest number of samples one chunk holds.
@@ -46,17 +47,19 @@ func (e Encoding) String() string {
 		return "float-histogram"
 	case EncFloatBits:
 		return "float-bits"
+	case EncFloatPromXOR:
+		return "float-prom-xor"
 	}
 	return fmt.Sprintf("unknown(0x%02x)", uint8(e))
 }
 
 // IsFloat reports whether chunks of encoding e hold float samples.
 func (e Encoding) IsFloat() bool {
-	return (e >= EncFloatConst && e <= EncFloatPlain) || e == EncFloatBits
+	return (e >= EncFloatConst && e <= EncFloatPlain) || e == EncFloatBits || e == EncFloatPromXOR
 }
 
 // IsValid reports whether e is a defined encoding.
-func (e Encoding) IsValid() bool { return e >= EncFloatConst && e <= EncFloatBits }
+func (e Encoding) IsValid() bool { return e >= EncFloatConst && e <= EncFloatPromXOR }
 
 // Errors returned by this package. Decoding errors wrap ErrCorrupt; callers
 // test them with errors.Is.
@@ -109,10 +112,15 @@ func TimeRange(b []byte) (minT, maxT int64, err error) {
 
 // appendHeader appends the encoding id and header for timestamps ts.
 func appendHeader(dst []byte, enc Encoding, ts []int64) []byte {
+	return appendHeaderOf(dst, enc, len(ts), ts[0], ts[len(ts)-1])
+}
+
+// appendHeaderOf appends the header of n samples from minT to maxT.
+func appendHeaderOf(dst []byte, enc Encoding, n int, minT, maxT int64) []byte {
 	dst = append(dst, byte(enc))
-	dst = appendUvarint(dst, uint64(len(ts)))
-	dst = appendVarint(dst, ts[0])
-	return appendUvarint(dst, uint64(ts[len(ts)-1])-uint64(ts[0]))
+	dst = appendUvarint(dst, uint64(n))
+	dst = appendVarint(dst, minT)
+	return appendUvarint(dst, uint64(maxT)-uint64(minT))
 }
 
 // readHeader parses the header and returns the reader positioned at the body.

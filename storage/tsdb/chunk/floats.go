@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
 // Encoder holds scratch memory for encoding chunks, so that a flush loop
@@ -131,6 +132,9 @@ func (d *Decoder) DecodeFloats(dstT []int64, dstV []float64, b []byte) ([]int64,
 }
 
 func (d *Decoder) decodeFloatBody(r *byteReader, meta Meta, ts []int64, vs []float64) error {
+	if meta.Encoding == EncFloatPromXOR {
+		return decodePromXOR(r.rest(), meta, ts, vs)
+	}
 	n := len(ts)
 	if err := decodeTimestamps(r, ts, meta.MinTime, meta.MaxTime, grow(&d.slots, n)); err != nil {
 		return err
@@ -207,4 +211,48 @@ func (e *Encoder) AppendFloatsPlain(dst []byte, ts []int64, vs []float64) []byte
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v))
 	}
 	return dst
+}
+
+// AppendPromXOR appends a chunk of the n samples, from minT to maxT, of
+// xor: the bytes of a Prometheus XOR chunk (chunkenc.XORChunk.Bytes). It
+// is how a head's open chunk answers a query without being decoded and
+// encoded again; it is larger than AppendFloats' choice, so it only
+// travels. The caller guarantees that xor holds exactly those samples.
+func AppendPromXOR(dst []byte, n int, minT, maxT int64, xor []byte) []byte {
+	dst = appendHeaderOf(dst, EncFloatPromXOR, n, minT, maxT)
+	return append(dst, xor...)
+}
+
+// decodePromXOR decodes the Prometheus XOR chunk b into ts and vs, checking
+// it against the header.
+func decodePromXOR(b []byte, meta Meta, ts []int64, vs []float64) error {
+	if len(b) < 2 {
+		return corruptf("truncated Prometheus XOR chunk")
+	}
+	c, err := chunkenc.FromData(chunkenc.EncXOR, b)
+	if err != nil {
+		return corruptf("Prometheus XOR chunk: %v", err)
+	}
+	if c.NumSamples() != meta.NumSamples {
+		return corruptf("Prometheus XOR chunk of %d samples, header says %d", c.NumSamples(), meta.NumSamples)
+	}
+	it := c.Iterator(nil)
+	i := 0
+	for it.Next() == chunkenc.ValFloat {
+		if i == len(ts) {
+			return corruptf("Prometheus XOR chunk holds more than %d samples", len(ts))
+		}
+		ts[i], vs[i] = it.At()
+		if i > 0 && ts[i] <= ts[i-1] {
+			return corruptf("Prometheus XOR chunk: timestamps not increasing")
+		}
+		i++
+	}
+	if err := it.Err(); err != nil {
+		return corruptf("Prometheus XOR chunk: %v", err)
+	}
+	if i != len(ts) || ts[0] != meta.MinTime || ts[i-1] != meta.MaxTime {
+		return corruptf("Prometheus XOR chunk does not match its header")
+	}
+	return nil
 }

@@ -326,3 +326,52 @@ func TestAppendFloatsPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestPromXOR: a Prometheus XOR chunk wrapped as it is decodes to its
+// samples, bit for bit, through DecodeFloats and the Iterator; a header
+// that does not match the chunk is corrupt.
+func TestPromXOR(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	ts := jitterTS(r, 50, 15000, 5)
+	vs := counterWithResets(r, 50)
+	vs[7], vs[9] = staleNaN, math.Inf(-1)
+	b := promXORChunk(t, ts, vs)
+	if m, err := ReadMeta(b); err != nil || m.Encoding != EncFloatPromXOR || m.NumSamples != 50 || m.MinTime != ts[0] || m.MaxTime != ts[49] {
+		t.Fatalf("meta %+v, %v", m, err)
+	}
+	gotT, gotV, err := DecodeFloats(nil, nil, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := NewIterator(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ts {
+		if gotT[i] != ts[i] || math.Float64bits(gotV[i]) != math.Float64bits(vs[i]) {
+			t.Fatalf("sample %d: %d %v, want %d %v", i, gotT[i], gotV[i], ts[i], vs[i])
+		}
+		if it.Next() != chunkenc.ValFloat {
+			t.Fatalf("iterator ended at %d: %v", i, it.Err())
+		}
+		if at, av := it.At(); at != ts[i] || math.Float64bits(av) != math.Float64bits(vs[i]) {
+			t.Fatalf("iterator sample %d: %d %v", i, at, av)
+		}
+	}
+	c := chunkenc.NewXORChunk()
+	app, _ := c.Appender()
+	for i := range ts {
+		app.Append(0, ts[i], vs[i])
+	}
+	for name, bad := range map[string][]byte{
+		"count":    AppendPromXOR(nil, 49, ts[0], ts[49], c.Bytes()),
+		"min time": AppendPromXOR(nil, 50, ts[0]-1, ts[49], c.Bytes()),
+		"max time": AppendPromXOR(nil, 50, ts[0], ts[49]+1, c.Bytes()),
+		"cut":      AppendPromXOR(nil, 50, ts[0], ts[49], c.Bytes()[:len(c.Bytes())/2]),
+		"empty":    AppendPromXOR(nil, 50, ts[0], ts[49], nil),
+	} {
+		if _, _, err := DecodeFloats(nil, nil, bad); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %v, want ErrCorrupt", name, err)
+		}
+	}
+}

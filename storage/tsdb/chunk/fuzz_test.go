@@ -34,6 +34,7 @@ func seedChunks(tb testing.TB) [][]byte {
 		AppendFloats(nil, regularTS(40, 1000), fill(40, func(int) float64 { return 4096 * float64(r.Int64N(1e6)) })),
 		AppendFloats(nil, jitterTS(r, 40, 15000, 1000), fill(40, func(int) float64 { return float64(r.Int64N(1e6)) / 1e4 })),
 		AppendFloats(nil, reg, accumulate(40, 0.7391*math.Pi)), // EncFloatBits
+		promXORChunk(tb, jit, counterWithResets(r, 40)),
 	}
 	for _, c := range histCases(30) {
 		ts := regularTS(len(c.hs), 1000)
@@ -52,6 +53,19 @@ func seedChunks(tb testing.TB) [][]byte {
 		out = append(out, b)
 	}
 	return out
+}
+
+// promXORChunk is an EncFloatPromXOR chunk of the samples.
+func promXORChunk(tb testing.TB, ts []int64, vs []float64) []byte {
+	c := chunkenc.NewXORChunk()
+	app, err := c.Appender()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := range ts {
+		app.Append(0, ts[i], vs[i])
+	}
+	return AppendPromXOR(nil, len(ts), ts[0], ts[len(ts)-1], c.Bytes())
 }
 
 func FuzzDecode(f *testing.F) {
