@@ -2,6 +2,7 @@ package prometheus
 
 import (
 	"io"
+	"math"
 	"reflect"
 	"unsafe"
 
@@ -142,13 +143,18 @@ func writeSeries(ser promql.Series, s *jsoniter.Stream) {
 	s.WriteObjectStart()
 	s.WriteObjectField(`metric`)
 	writeLabels(ser.Metric, s)
+	var last floatMemo
 	for i, p := range ser.Floats {
 		s.WriteMore()
 		if i == 0 {
 			s.WriteObjectField(`values`)
 			s.WriteArrayStart()
 		}
-		writeFPoint(p, s)
+		s.WriteArrayStart()
+		jsonutil.MarshalTimestamp(p.T, s)
+		s.WriteMore()
+		last.write(p.F, s)
+		s.WriteArrayEnd()
 	}
 	if len(ser.Floats) > 0 {
 		s.WriteArrayEnd()
@@ -189,6 +195,27 @@ func writeSample(smp promql.Sample, s *jsoniter.Stream) {
 	}
 	s.WriteArrayEnd()
 	s.WriteObjectEnd()
+}
+
+// floatMemo writes a series' float values, copying the bytes of the one
+// before when a value repeats it (a steady rate, a constant gauge): the
+// formatting is most of an answer's encoding. The bytes it points to are
+// in the stream's buffer, which writeSeries does not flush.
+type floatMemo struct {
+	bits       uint64
+	start, end int // the last value's bytes in the buffer; end 0: none
+}
+
+func (m *floatMemo) write(f float64, s *jsoniter.Stream) {
+	bits := math.Float64bits(f)
+	buf := s.Buffer()
+	if m.end > 0 && bits == m.bits {
+		s.SetBuffer(append(buf, buf[m.start:m.end]...))
+		return
+	}
+	m.bits, m.start = bits, len(buf)
+	jsonutil.MarshalFloat(f, s)
+	m.end = len(s.Buffer())
 }
 
 // writeFPoint writes `[t,"v"]`.

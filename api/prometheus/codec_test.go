@@ -52,6 +52,16 @@ func TestCodecMatchesPrometheus(t *testing.T) {
 			}},
 			`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"foo"},"values":[[1,"1"]]},{"metric":{"__name__":"bar"},"values":[[2,"2"]]}]}}`,
 		},
+		{ // repeated values (floatMemo), -0 after 0, NaN after NaN, and a histogram after floats
+			&queryData{ResultType: parser.ValueTypeMatrix, Result: promql.Matrix{
+				{Metric: labels.FromStrings("__name__", "foo"), Floats: []promql.FPoint{
+					{F: 0.15333333333333332, T: 1000}, {F: 0.15333333333333332, T: 2000}, {F: 0.16, T: 3000},
+					{F: 0, T: 4000}, {F: math.Copysign(0, -1), T: 5000}, {F: math.NaN(), T: 6000}, {F: math.NaN(), T: 7000}, {F: 1e-7, T: 8000}, {F: 1e-7, T: 9000},
+				}, Histograms: []promql.HPoint{{H: h, T: 10000}}},
+				{Metric: labels.FromStrings("__name__", "bar"), Floats: []promql.FPoint{{F: 0.16, T: 1000}, {F: 0.16, T: 2000}}},
+			}},
+			`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"foo"},"values":[[1,"0.15333333333333332"],[2,"0.15333333333333332"],[3,"0.16"],[4,"0"],[5,"-0"],[6,"NaN"],[7,"NaN"],[8,"1e-07"],[9,"1e-07"]],"histograms":[[10,` + hJSON + `]]},{"metric":{"__name__":"bar"},"values":[[1,"0.16"],[2,"0.16"]]}]}}`,
+		},
 		{
 			&queryData{ResultType: parser.ValueTypeMatrix, Result: promql.Matrix{
 				{Metric: labels.FromStrings("__name__", "foo"), Histograms: []promql.HPoint{{H: h, T: 1000}}},
