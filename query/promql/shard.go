@@ -1,6 +1,7 @@
 package promql
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	promstorage "github.com/prometheus/prometheus/storage"
 
+	"github.com/starling-otel/starling/storage"
 	"github.com/starling-otel/starling/storage/tsdb"
 )
 
@@ -60,8 +62,8 @@ func PlanShards(expr parser.Expr) (ShardPlan, bool) {
 	if agg.Param != nil && !selectorFree(agg.Param) {
 		return ShardPlan{}, false
 	}
-	if !seriesLocal(agg.Expr) {
-		return ShardPlan{}, false
+	if !seriesLocal(agg.Expr) || countSelectors(agg.Expr) != 1 {
+		return ShardPlan{}, false // each select assigns its groups to parts alone
 	}
 	g := slices.Clone(agg.Grouping)
 	slices.Sort(g)
@@ -152,6 +154,18 @@ func seriesLocal(e parser.Expr) bool {
 	return false
 }
 
+// countSelectors counts e's vector selectors (a matrix selector holds one).
+func countSelectors(e parser.Expr) int {
+	n := 0
+	parser.Inspect(e, func(node parser.Node, _ []parser.Node) error {
+		if _, ok := node.(*parser.VectorSelector); ok {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
 // selectorFree reports whether e reads no series: its value is the same
 // in every part.
 func selectorFree(e parser.Expr) bool {
@@ -183,7 +197,7 @@ func (p ShardPlan) group(ls []tsdb.Label, buf []byte) (uint64, []byte) {
 }
 
 // Shards returns n queryables for the n parts of one query planned by
-// plan: part i sees the series whose group hash is i modulo n. The parts'
+// plan: each part sees the series of its groups (see assign). The parts'
 // selects with the same hints and matchers are read once, by whichever
 // part asks first; ctx is the query's (the parts' selects may also be
 // cancelled by their own). Safe for concurrent use by the parts.
@@ -227,7 +241,7 @@ func (p *partQuerier) Select(ctx context.Context, _ bool, hints *promstorage.Sel
 	}
 	set := &seriesSet{i: -1, synth: c.set.synth, warnings: c.set.warnings}
 	for i, f := range c.set.found {
-		if int(c.groups[i]%uint64(p.shared.n)) == p.part {
+		if c.parts[i] == p.part {
 			set.found = append(set.found, f)
 		}
 	}
@@ -244,12 +258,12 @@ type sharedSelects struct {
 }
 
 // sharedSelect is one select read for every part: done closes once set
-// (every series, sorted) and groups (each one's group hash) or err are set.
+// (every series, sorted) and parts (each one's part) or err are set.
 type sharedSelect struct {
-	done   chan struct{}
-	set    *seriesSet
-	groups []uint64
-	err    error
+	done  chan struct{}
+	set   *seriesSet
+	parts []int
+	err   error
 }
 
 // get returns the select of key, reading it with read if no part has.
@@ -272,13 +286,63 @@ func (s *sharedSelects) get(ctx context.Context, key string, read func(context.C
 	defer close(c.done)
 	c.set, c.err = read(ctx)
 	if c.err == nil {
-		c.groups = make([]uint64, len(c.set.found))
-		var buf []byte
-		for i, f := range c.set.found {
-			c.groups[i], buf = s.plan.group(f.Labels, buf)
-		}
+		c.parts = s.assign(c.set.found)
 	}
 	return c
+}
+
+// assign puts each group of found into a part, balancing the parts' chunk
+// bytes (the engine's work follows the samples): the largest groups
+// first, each into the lightest part so far. Every part computes the
+// same assignment from the same select.
+func (s *sharedSelects) assign(found []storage.SelectedSeries) []int {
+	type group struct {
+		hash   uint64
+		weight int
+		part   int
+	}
+	var (
+		groups []*group
+		byHash = map[uint64]*group{}
+		of     = make([]*group, len(found))
+		buf    []byte
+	)
+	for i, f := range found {
+		var h uint64
+		h, buf = s.plan.group(f.Labels, buf)
+		g := byHash[h]
+		if g == nil {
+			g = &group{hash: h}
+			byHash[h] = g
+			groups = append(groups, g)
+		}
+		g.weight++
+		for _, c := range f.Chunks {
+			g.weight += len(c)
+		}
+		of[i] = g
+	}
+	slices.SortFunc(groups, func(a, b *group) int {
+		if a.weight != b.weight {
+			return b.weight - a.weight
+		}
+		return cmp.Compare(a.hash, b.hash)
+	})
+	load := make([]int, s.n)
+	for _, g := range groups {
+		g.part = 0
+		for p := range load {
+			if load[p] < load[g.part] {
+				g.part = p
+			}
+		}
+		load[g.part] += g.weight
+	}
+	parts := make([]int, len(found))
+	for i, g := range of {
+		parts[i] = g.part
+	}
+	return parts
 }
 
 var _ promstorage.Querier = (*partQuerier)(nil)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -240,17 +241,6 @@ func TestPartsAnswerAsWhole(t *testing.T) {
 	}
 }
 
-func countSelectors(e parser.Expr) int {
-	n := 0
-	parser.Inspect(e, func(node parser.Node, _ []parser.Node) error {
-		if _, ok := node.(*parser.VectorSelector); ok {
-			n++
-		}
-		return nil
-	})
-	return n
-}
-
 // diffMatrix describes the first difference of two matrices, bit for bit.
 func diffMatrix(want, got ppromql.Matrix) string {
 	if len(want) != len(got) {
@@ -274,3 +264,49 @@ func diffMatrix(want, got ppromql.Matrix) string {
 }
 
 var _ promstorage.Queryable = partQueryable{}
+
+// TestAssignBalances: groups go whole to one part each, and the parts'
+// loads differ by at most the largest group's weight.
+func TestAssignBalances(t *testing.T) {
+	r := shardTestData(time.Unix(1_700_000_000, 0))
+	expr, err := parser.NewParser(parser.Options{}).ParseExpr(`sum by (instance) (rate(req_total[5m]))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, ok := PlanShards(expr)
+	if !ok {
+		t.Fatal("does not split")
+	}
+	for _, n := range []int{2, 3, 4} {
+		s := &sharedSelects{plan: plan, n: n}
+		parts := s.assign(r.series)
+		load := make([]int, n)
+		partOf := map[string]int{}
+		maxGroup := map[string]int{}
+		for i, f := range r.series {
+			w := 1
+			for _, c := range f.Chunks {
+				w += len(c)
+			}
+			load[parts[i]] += w
+			key := ""
+			for _, l := range f.Labels {
+				if l.Name == "instance" {
+					key = l.Value
+				}
+			}
+			maxGroup[key] += w
+			if p, seen := partOf[key]; seen && p != parts[i] {
+				t.Fatalf("n=%d: group %s in parts %d and %d", n, key, p, parts[i])
+			}
+			partOf[key] = parts[i]
+		}
+		biggest := 0
+		for _, w := range maxGroup {
+			biggest = max(biggest, w)
+		}
+		if slices.Max(load)-slices.Min(load) > biggest {
+			t.Errorf("n=%d: loads %v, largest group %d", n, load, biggest)
+		}
+	}
+}
