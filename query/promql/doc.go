@@ -6,6 +6,8 @@
 // chunks come back.
 //
 // It owns turning selectors into partition reads and chunks into the
-// engine's series iterators; it must not know actors, Raft or Badger: the
-// node hands it a Reader (the query coordinator's front).
+// engine's series iterators, and splitting a query that aggregates by
+// labels into parts the engine evaluates at once (shard.go); it must not
+// know actors, Raft or Badger: the node hands it a Reader (the query
+// coordinator's front).
 package promql
