@@ -99,7 +99,13 @@ func checkBuckets(t *testing.T, what string, got, want []tsdb.Bucket) {
 // rollups (merged across block edges), from a block reopened by a late
 // sample, or from the head.
 func TestRollupSelect(t *testing.T) {
-	e := newTestEnv(t, 2)
+	// At noon: the head's hours (4 h back to 1 h back) then stay clear of
+	// a day's window edge; across one, a head block gets its rollups from
+	// the next pass instead of its flush (the same buckets, another count
+	// below). With the wall clock between 02:00 and 07:00 UTC they crossed
+	// it and the test failed.
+	noon := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour)
+	e := newTestEnvAt(t, t.TempDir(), 2, newFakeClock(noon))
 	block := BlockDuration(e.cfg.Window).Milliseconds()
 	now := e.clock.Now().UnixMilli()
 	base := now - 20*3600_000
