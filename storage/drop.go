@@ -57,9 +57,9 @@ func (s *Store) DropPartitions(ctx context.Context, sig starlingpb.Signal, ps []
 			}
 			began := time.Now()
 			sh := w.shards[i]
-			forgetDropped(sh, ps, false) // before and after: see readcache.go
+			forgetDropped(sh, ps) // before and after: see readcache.go
 			err := sh.db.DropPrefix(prefixes...)
-			forgetDropped(sh, ps, true)
+			forgetDropped(sh, ps)
 			if err != nil {
 				return st, fmt.Errorf("drop %d partitions of %s window %s shard %d: %w", len(prefixes), signalName(sig), windowName(w.start), i, err)
 			}
@@ -70,17 +70,12 @@ func (s *Store) DropPartitions(ctx context.Context, sig starlingpb.Signal, ps []
 	return st, nil
 }
 
-// forgetDropped drops the cached select answers of those of ps that live
-// in sh and, once dropped, their marker sets (memory only: a name left in
-// a set costs a lookup, never a miss).
-func forgetDropped(sh *shard, ps []uint32, dropped bool) {
+// forgetDropped forgets what sh's memory holds of those of ps that live
+// in it (see shard.forgetReads).
+func forgetDropped(sh *shard, ps []uint32) {
 	for _, p := range ps {
-		if int(p)%len(sh.w.shards) != sh.index {
-			continue
-		}
-		sh.cache.forget(p)
-		if dropped {
-			sh.markers.forget(p)
+		if int(p)%len(sh.w.shards) == sh.index {
+			sh.forgetReads(p)
 		}
 	}
 }

@@ -103,6 +103,14 @@ func (c *readCache) noteWrites(ps []uint32) {
 // forget invalidates partition p's answers.
 func (c *readCache) forget(p uint32) { c.noteWrites([]uint32{p}) }
 
+// forgetReads drops what the shard's memory holds of partition p's keys
+// (its marker sets and cached answers): a snapshot load or a drop is
+// about to change them, or has. Called before and after.
+func (sh *shard) forgetReads(p uint32) {
+	sh.markers.forget(p)
+	sh.cache.forget(p)
+}
+
 // gen is partition p's generation: what a fresh read must be stored with.
 func (c *readCache) gen(p uint32) uint64 {
 	c.mu.Lock()

@@ -204,10 +204,8 @@ func (s *Store) LoadSnapshot(c *starlingpb.SnapshotChunk) (SnapshotStats, error)
 		}
 		return l.Finish()
 	}
-	sh.markers.forget(c.Partition) // before and after: see markers.go, readcache.go
-	defer sh.markers.forget(c.Partition)
-	sh.cache.forget(c.Partition)
-	defer sh.cache.forget(c.Partition)
+	sh.forgetReads(c.Partition) // before and after: see markers.go, readcache.go
+	defer sh.forgetReads(c.Partition)
 	err = load()
 	for retry := 0; errors.Is(err, badger.ErrBlockedWrites) && retry < blockedRetries; retry++ {
 		time.Sleep(blockedWait) // another partition of the shard is being dropped

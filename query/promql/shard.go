@@ -32,8 +32,8 @@ import (
 // (seriesLocal), and the group key leaves the name out. The parts share
 // one read of each selector (Shards).
 
-// ShardPlan says how a query's series are put in parts: by the hash of
-// their group key. Built by PlanShards.
+// ShardPlan says how a query's series are put in parts: by their group
+// key (see sharedSelects.assign). Built by PlanShards.
 type ShardPlan struct {
 	without  bool
 	grouping []string // sorted
@@ -59,7 +59,7 @@ func PlanShards(expr parser.Expr) (ShardPlan, bool) {
 	if !agg.Without && slices.Contains(agg.Grouping, labels.MetricName) {
 		return ShardPlan{}, false // the name may be dropped below: the key would differ
 	}
-	if agg.Param != nil && !selectorFree(agg.Param) {
+	if agg.Param != nil && countSelectors(agg.Param) > 0 {
 		return ShardPlan{}, false
 	}
 	if !seriesLocal(agg.Expr) || countSelectors(agg.Expr) != 1 {
@@ -126,9 +126,9 @@ func seriesLocal(e parser.Expr) bool {
 		lv, rv := n.LHS.Type() == parser.ValueTypeVector, n.RHS.Type() == parser.ValueTypeVector
 		switch {
 		case lv && !rv:
-			return seriesLocal(n.LHS) && selectorFree(n.RHS)
+			return seriesLocal(n.LHS) && countSelectors(n.RHS) == 0
 		case rv && !lv:
-			return seriesLocal(n.RHS) && selectorFree(n.LHS)
+			return seriesLocal(n.RHS) && countSelectors(n.LHS) == 0
 		}
 		return false
 	case *parser.Call:
@@ -143,8 +143,8 @@ func seriesLocal(e parser.Expr) bool {
 					return false
 				}
 				local = true
-			default:
-				if !selectorFree(a) {
+			default: // a scalar or string: the same in every part if it reads no series
+				if countSelectors(a) > 0 {
 					return false
 				}
 			}
@@ -154,7 +154,8 @@ func seriesLocal(e parser.Expr) bool {
 	return false
 }
 
-// countSelectors counts e's vector selectors (a matrix selector holds one).
+// countSelectors counts e's vector selectors (a matrix selector holds
+// one); an expression without any has the same value in every part.
 func countSelectors(e parser.Expr) int {
 	n := 0
 	parser.Inspect(e, func(node parser.Node, _ []parser.Node) error {
@@ -164,20 +165,6 @@ func countSelectors(e parser.Expr) int {
 		return nil
 	})
 	return n
-}
-
-// selectorFree reports whether e reads no series: its value is the same
-// in every part.
-func selectorFree(e parser.Expr) bool {
-	free := true
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		switch n.(type) {
-		case *parser.VectorSelector, *parser.MatrixSelector:
-			free = false
-		}
-		return nil
-	})
-	return free
 }
 
 // group hashes the group key of a series with labels ls into buf.
@@ -199,8 +186,8 @@ func (p ShardPlan) group(ls []tsdb.Label, buf []byte) (uint64, []byte) {
 // Shards returns n queryables for the n parts of one query planned by
 // plan: each part sees the series of its groups (see assign). The parts'
 // selects with the same hints and matchers are read once, by whichever
-// part asks first; ctx is the query's (the parts' selects may also be
-// cancelled by their own). Safe for concurrent use by the parts.
+// part asks first, with its context. Safe for concurrent use by the
+// parts.
 func (q *Queryable) Shards(plan ShardPlan, n int) []promstorage.Queryable {
 	shared := &sharedSelects{plan: plan, n: n, calls: map[string]*sharedSelect{}}
 	out := make([]promstorage.Queryable, n)
@@ -229,10 +216,7 @@ type partQuerier struct {
 }
 
 func (p *partQuerier) Select(ctx context.Context, _ bool, hints *promstorage.SelectHints, ms ...*labels.Matcher) promstorage.SeriesSet {
-	key := fmt.Sprintf("%d %d %+v %v", p.mint, p.maxt, hints, ms)
-	if hints != nil {
-		key = fmt.Sprintf("%d %d %+v %v", p.mint, p.maxt, *hints, ms)
-	}
+	key := fmt.Sprintf("%d %d %+v %v", p.mint, p.maxt, hints, ms) // a pointer to a struct prints its fields
 	c := p.shared.get(ctx, key, func(ctx context.Context) (*seriesSet, error) {
 		return p.querier.read(ctx, hints, ms)
 	})
