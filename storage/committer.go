@@ -178,9 +178,6 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 			if err == nil {
 				err = wait()
 			}
-			// Once more, now that Badger has them (see markers.go, readcache.go).
-			defer sh.cache.noteWrites(indexed)
-			defer sh.markers.noteWrites(marks)
 			// A partition drop (DropPrefix) blocks the shard's writes for
 			// a moment: write the group again once it is over (writes are
 			// idempotent).
@@ -190,6 +187,11 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 					err = wait()
 				}
 			}
+			// Once more, now that Badger has them, and before any writer
+			// hears so (see markers.go, readcache.go): a reader told of the
+			// write must not be answered from memory read before it landed.
+			sh.markers.noteWrites(marks)
+			sh.cache.noteWrites(indexed)
 			<-slots
 			if err != nil {
 				sh.w.log.Error("group commit failed", "shard", sh.index, "submissions", len(group), "err", err)

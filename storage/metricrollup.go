@@ -239,7 +239,7 @@ func (s *Store) selectRollups(ws []*window, p uint32, t rollupTier, q *starlingp
 		floats = tsdb.MergeSamples(floats, heads[i])
 		if len(hists) > 0 || len(hheads[i]) > 0 {
 			out.Records = append(out.Records, chunks[i]...)
-			if err := appendHeadChunks(out, p, m.hash, heads[i], hheads[i], &sc); err != nil {
+			if out.Records, err = appendHeadChunks(out.Records, p, m.hash, heads[i], hheads[i], &sc); err != nil {
 				return err
 			}
 			continue

@@ -84,45 +84,38 @@ func (s *Store) SelectSeries(ctx context.Context, p uint32, q *starlingpb.Series
 		}
 		return ctx.Err()
 	}
-	var chunks [][]*starlingpb.Record
-	if !q.GetLabelsOnly() {
-		chunks = make([][]*starlingpb.Record, len(found))
-		for i := len(ws) - 1; i >= 0; i-- { // oldest first
-			if ws[i].space != spaceMain {
-				continue
-			}
-			if err := readChunks(ws[i].shardOf(p), p, found, q.GetStartMs(), q.GetEndMs(), s.blockMs(), chunks, nil); err != nil {
+	if q.GetLabelsOnly() {
+		for _, m := range found {
+			out.Records = append(out.Records, &starlingpb.Record{Key: seriesKey(nil, p, m.hash), Value: m.def})
+		}
+		return ctx.Err()
+	}
+	// The head before the stored chunks: a block the head no longer holds
+	// was flushed, its chunks committed (and the read cache's generation
+	// moved) before; read the other way round, a flush in between would
+	// hide the block from both. A block read from both is the same samples.
+	heads := make([][]*starlingpb.Record, len(found))
+	if head != nil {
+		var sc headScratch
+		for i, m := range found {
+			if heads[i], err = sc.records(head, p, m.hash, q.GetStartMs(), q.GetEndMs()); err != nil {
 				return err
 			}
 		}
 	}
-	var buf []tsdb.Sample
-	var hbuf []tsdb.HistogramSample
-	var sc headScratch
-	for i, m := range found {
-		out.Records = append(out.Records, &starlingpb.Record{Key: seriesKey(nil, p, m.hash), Value: m.def})
-		if q.GetLabelsOnly() {
+	chunks := make([][]*starlingpb.Record, len(found))
+	for i := len(ws) - 1; i >= 0; i-- { // oldest first
+		if ws[i].space != spaceMain {
 			continue
 		}
-		out.Records = append(out.Records, chunks[i]...)
-		if head == nil {
-			continue
-		}
-		// The head's open chunk as it is when it alone holds the range's
-		// head samples; its samples decoded and encoded again otherwise.
-		xor, n, minT, maxT, ok := head.ReadXOR(m.hash, q.GetStartMs(), q.GetEndMs(), sc.xor[:0])
-		if ok {
-			sc.xor = xor
-			if n > 0 {
-				v := chunk.AppendPromXOR(make([]byte, 0, len(xor)+24), n, minT, maxT, xor)
-				out.Records = append(out.Records, &starlingpb.Record{Key: chunkKey(nil, p, m.hash, minT, 0), Value: v})
-			}
-			continue
-		}
-		buf, hbuf = head.Read(m.hash, q.GetStartMs(), q.GetEndMs(), buf[:0], hbuf[:0])
-		if err := appendHeadChunks(out, p, m.hash, buf, hbuf, &sc); err != nil {
+		if err := readChunks(ws[i].shardOf(p), p, found, q.GetStartMs(), q.GetEndMs(), s.blockMs(), chunks, nil); err != nil {
 			return err
 		}
+	}
+	for i, m := range found {
+		out.Records = append(out.Records, &starlingpb.Record{Key: seriesKey(nil, p, m.hash), Value: m.def})
+		out.Records = append(out.Records, chunks[i]...)
+		out.Records = append(out.Records, heads[i]...) // last: the head's samples win
 	}
 	return ctx.Err()
 }
@@ -507,23 +500,43 @@ func readChunks(sh *shard, p uint32, found []matched, mint, maxt, blockMs int64,
 	})
 }
 
-// headScratch is appendHeadChunks' scratch memory.
+// headScratch is the scratch memory of reading heads into chunk records,
+// reused across the series of a select.
 type headScratch struct {
-	ts  []int64
-	vs  []float64
-	xor []byte
+	ts      []int64
+	vs      []float64
+	xor     []byte
+	samples []tsdb.Sample
+	hists   []tsdb.HistogramSample
 }
 
-// appendHeadChunks adds the head's samples of a series as chunk records,
-// with sc's memory (reused across the series of a select).
-func appendHeadChunks(out *starlingpb.ResultChunk, p uint32, hash uint64, floats []tsdb.Sample, hists []tsdb.HistogramSample, sc *headScratch) error {
+// records returns the head's samples of series hash in [mint, maxt] as
+// chunk records: the open chunk as it is when it alone holds them, else
+// the samples decoded and encoded again.
+func (sc *headScratch) records(head *tsdb.Head, p uint32, hash uint64, mint, maxt int64) ([]*starlingpb.Record, error) {
+	xor, n, minT, maxT, ok := head.ReadXOR(hash, mint, maxt, sc.xor[:0])
+	if ok {
+		sc.xor = xor
+		if n == 0 {
+			return nil, nil
+		}
+		v := chunk.AppendPromXOR(make([]byte, 0, len(xor)+24), n, minT, maxT, xor)
+		return []*starlingpb.Record{{Key: chunkKey(nil, p, hash, minT, 0), Value: v}}, nil
+	}
+	sc.samples, sc.hists = head.Read(hash, mint, maxt, sc.samples[:0], sc.hists[:0])
+	return appendHeadChunks(nil, p, hash, sc.samples, sc.hists, sc)
+}
+
+// appendHeadChunks appends the head's samples of a series to dst as chunk
+// records, with sc's memory.
+func appendHeadChunks(dst []*starlingpb.Record, p uint32, hash uint64, floats []tsdb.Sample, hists []tsdb.HistogramSample, sc *headScratch) ([]*starlingpb.Record, error) {
 	for len(floats) > 0 {
 		n := min(len(floats), chunk.MaxSamples)
 		sc.ts, sc.vs = splitSamples(sc.ts[:0], sc.vs[:0], floats[:n])
 		// Plain: it travels, never stored, so cheap beats small. Sized
 		// once: the header and timestamps take at most 9 bytes a sample.
 		v := chunk.AppendFloatsPlain(make([]byte, 0, 32+17*n), sc.ts, sc.vs)
-		out.Records = append(out.Records, &starlingpb.Record{Key: chunkKey(nil, p, hash, sc.ts[0], 0), Value: v})
+		dst = append(dst, &starlingpb.Record{Key: chunkKey(nil, p, hash, sc.ts[0], 0), Value: v})
 		floats = floats[n:]
 	}
 	ints, fl := splitHistograms(hists)
@@ -532,13 +545,13 @@ func appendHeadChunks(out *starlingpb.ResultChunk, p uint32, hash uint64, floats
 			n := min(len(part), chunk.MaxSamples)
 			v, err := appendHistogramChunk(nil, part[:n])
 			if err != nil {
-				return err
+				return dst, err
 			}
-			out.Records = append(out.Records, &starlingpb.Record{Key: chunkKey(nil, p, hash, part[0].T, 0), Value: v})
+			dst = append(dst, &starlingpb.Record{Key: chunkKey(nil, p, hash, part[0].T, 0), Value: v})
 			part = part[n:]
 		}
 	}
-	return nil
+	return dst, nil
 }
 
 // SelectedSeries is one series of a select's answer: its labels and the

@@ -130,3 +130,38 @@ func TestSelectSeesNewAndDroppedSeries(t *testing.T) {
 		t.Fatalf("after the drop: %d series, want 0", n)
 	}
 }
+
+// TestCommitNotesBeforeAcknowledging: by the time a writer hears that
+// its batch is committed, the committer has noted the batch's index keys
+// twice, so a reader the writer tells is not served what the cache read
+// before the keys landed.
+func TestCommitNotesBeforeAcknowledging(t *testing.T) {
+	e := newTestEnv(t, 1)
+	e.writeProm(&tsdb.WriteRequest{Series: []tsdb.Series{promSeries("acked", []tsdb.Sample{{T: e.clock.Now().UnixMilli(), V: 1}}, "x", "a")}})
+	ws := e.store.acquireAll(sigMetrics)
+	defer releaseAll(ws)
+	var w *window
+	for _, c := range ws {
+		if c.space == spaceMain {
+			w = c
+		}
+	}
+	if w == nil {
+		t.Fatal("no main window")
+	}
+	sh := w.shardOf(0)
+	before := sh.cache.gen(0)
+	// One index key of that window alone: one commit, whose callback is
+	// the acknowledgement.
+	entries := appendEntry(nil, w.start, mainIndex.markerKey(nil, 0, "another"), nil)
+	moved := make(chan uint64, 1)
+	e.store.Apply(sigMetrics, entries, 0, func(err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		moved <- sh.cache.gen(0) - before
+	})
+	if n := <-moved; n != 2 {
+		t.Fatalf("the generation moved %d times before the acknowledgement, want 2", n)
+	}
+}
