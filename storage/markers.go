@@ -17,7 +17,8 @@ import (
 //
 // The sets stay exact supersets of what Badger holds by these rules:
 //   - the group committer notes every marker it writes before the write
-//     goes to Badger and again once it has (noteWrites): a loaded set gets
+//     goes to Badger and again once it has, before the writers are
+//     acknowledged (noteWrites): a loaded set gets
 //     the name, and a set being loaded is not installed (gen moved);
 //   - a snapshot load or a drop of a partition forgets its sets (forget),
 //     before and after: they are read again on the next select;

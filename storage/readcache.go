@@ -23,10 +23,10 @@ import (
 // The cache stays exact by the same rules as the marker sets (markers.go):
 //   - the group committer notes every partition whose series index keys
 //     (definitions, markers, postings) or chunk keys a group writes or
-//     deletes, before the group goes to Badger and again once it has
-//     (noteWrites): each note moves the partition's generation, so an
-//     answer read from Badger before the second note is stamped with an
-//     older one;
+//     deletes, before the group goes to Badger and again once it has,
+//     before the writers are acknowledged (noteWrites): each note moves
+//     the partition's generation, so an answer read from Badger before
+//     the second note is stamped with an older one;
 //   - a snapshot load or a drop of a partition moves its generation too
 //     (forget), before and after;
 //   - an answer is kept only if the generation did not move while it was
