@@ -69,3 +69,18 @@ func BenchmarkHeadRead(b *testing.B) {
 		dst, _ = h.Read(uint64(i%series)*0x9e3779b97f4a7c15+1, 0, 1<<62, dst[:0], nil)
 	}
 }
+
+// BenchmarkDecodeRecord decodes a record of one sample for each of 10,000
+// series: the part of a head append that reads the write-through record.
+func BenchmarkDecodeRecord(b *testing.B) {
+	const series = 10_000
+	rec := benchRecords(series, 1)[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		if err := DecodeRecord(rec, func(rs *RecordSeries) error { n += len(rs.Samples); return nil }); err != nil || n != series {
+			b.Fatal(err, n)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*series), "ns/series")
+}
