@@ -80,7 +80,10 @@ func copyPartition(t testing.TB, src, dst *Store, sig starlingpb.Signal, p uint3
 
 func TestSnapshotCopiesAPartitionExactly(t *testing.T) {
 	const parts = 4
-	clock := newFakeClock(time.Now().Add(-3 * time.Hour))
+	// At noon: each set's spans (up to 51 minutes old) stay in the day
+	// of their window (from now-3h they crossed midnight between 00:00
+	// and 03:51 UTC, and the trace windows were four).
+	clock := newFakeClock(time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour))
 	src := newTestEnvAt(t, t.TempDir(), parts, clock)
 	dst := newTestEnvAt(t, t.TempDir(), parts, clock)
 	// Three windows, and traces whose spans arrive in two batches (two
