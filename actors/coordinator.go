@@ -88,6 +88,10 @@ func (c *coordinator) Receive(ctx actor.Context) {
 			r.Refs = append(r.Refs, msg.Refs...)
 			r.TraceHits = append(r.TraceHits, msg.TraceHits...)
 			r.Names = append(r.Names, msg.Names...)
+			r.TraceMatches = append(r.TraceMatches, msg.TraceMatches...)
+			r.TraceqlMetrics = append(r.TraceqlMetrics, msg.TraceqlMetrics...)
+			r.InspectedTraces += msg.InspectedTraces
+			r.InspectedBytes += msg.InspectedBytes
 		}
 		if msg.Last {
 			c.finished[i] = true

@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/query/traceexec"
 	"github.com/starling-otel/starling/storage"
 )
 
@@ -245,6 +246,8 @@ func (a *partition) runRead(ctx context.Context, r *starlingpb.ReadRequest, out 
 		return a.store.ReadExemplars(ctx, a.id, q.ExemplarQuery, out)
 	case *starlingpb.ReadRequest_CardinalityQuery:
 		return a.store.ReadCardinality(ctx, a.id, q.CardinalityQuery, a.headForRead(), out)
+	case *starlingpb.ReadRequest_TraceqlSearch:
+		return traceexec.Run(ctx, partitionTraces{store: a.store, p: a.id}, q.TraceqlSearch, r.StartUnixNano, r.EndUnixNano, limit, out)
 	case *starlingpb.ReadRequest_Catalog:
 		return a.store.ReadCatalog(ctx, a.id, q.Catalog, r.StartUnixNano, r.EndUnixNano, out)
 	}
@@ -290,5 +293,7 @@ func sendChunks(c *starlingpb.ResultChunk, send func(*starlingpb.ResultChunk)) {
 		n += len(r.Key) + len(r.Value)
 	}
 	cur.TraceHits, cur.Names, cur.Last = c.TraceHits, c.Names, true
+	cur.TraceMatches, cur.TraceqlMetrics = c.TraceMatches, c.TraceqlMetrics
+	cur.InspectedTraces, cur.InspectedBytes = c.InspectedTraces, c.InspectedBytes
 	send(cur)
 }

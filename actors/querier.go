@@ -116,18 +116,7 @@ func (q *Querier) SearchTraces(ctx context.Context, s *starlingpb.TraceSearch, s
 	if err != nil {
 		return nil, err
 	}
-	hits := query.TopTraceHits(res, limit)
-	if len(hits) == 0 {
-		return nil, nil
-	}
-	n := q.router.Partitions(sig)
-	targets := make([]readTarget, len(hits))
-	for i, h := range hits {
-		var id [16]byte
-		copy(id[:], h.TraceId)
-		targets[i] = readTarget{partition: storage.PartitionOf(storage.TraceHash(id), n), req: traceByID(h.TraceId)}
-	}
-	traces, err := q.run(ctx, sig, targets)
+	traces, err := q.readHits(ctx, query.TopTraceHits(res, limit))
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +138,50 @@ func (q *Querier) SearchTraces(ctx context.Context, s *starlingpb.TraceSearch, s
 		return bytes.Compare(out[i].TraceID[:], out[j].TraceID[:]) < 0
 	})
 	return out, nil
+}
+
+// FindTraces is SearchTraces answering the whole traces, newest first.
+func (q *Querier) FindTraces(ctx context.Context, s *starlingpb.TraceSearch, start, end int64, limit int) ([]ptrace.Traces, error) {
+	sig := starlingpb.Signal_SIGNAL_TRACES
+	res, err := q.run(ctx, sig, q.all(sig, func() *starlingpb.ReadRequest {
+		return &starlingpb.ReadRequest{
+			StartUnixNano: start, EndUnixNano: end, Limit: uint32(limit),
+			Query: &starlingpb.ReadRequest_TraceSearch{TraceSearch: s},
+		}
+	}))
+	if err != nil {
+		return nil, err
+	}
+	traces, err := q.readHits(ctx, query.TopTraceHits(res, limit))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ptrace.Traces, 0, len(traces))
+	for _, t := range traces {
+		if t == nil || len(t.Records) == 0 {
+			continue // dropped by retention between the two reads
+		}
+		td, err := storage.DecodeTrace(t.Records, t.Refs)
+		if err != nil {
+			return nil, fmt.Errorf("decode trace: %w", err)
+		}
+		out = append(out, td)
+	}
+	return out, nil
+}
+
+// readHits reads the traces of hits whole, one chunk each in hit order.
+func (q *Querier) readHits(ctx context.Context, hits []*starlingpb.TraceHit) ([]*starlingpb.ResultChunk, error) {
+	if len(hits) == 0 {
+		return nil, nil
+	}
+	sig := starlingpb.Signal_SIGNAL_TRACES
+	n := q.router.Partitions(sig)
+	targets := make([]readTarget, len(hits))
+	for i, h := range hits {
+		targets[i] = readTarget{partition: storage.PartitionOf(storage.TraceHash([16]byte(h.TraceId)), n), req: traceByID(h.TraceId)}
+	}
+	return q.run(ctx, sig, targets)
 }
 
 // catalog lists names of a kind over every partition of sig.

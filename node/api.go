@@ -25,6 +25,12 @@ import (
 
 func (n *Node) apiHandler() (http.Handler, error) {
 	mux := http.NewServeMux()
+	if err := n.registerTempo(mux); err != nil {
+		return nil, err
+	}
+	if err := n.registerJaeger(mux); err != nil {
+		return nil, err
+	}
 	if err := n.registerPrometheus(mux); err != nil {
 		return nil, err
 	}

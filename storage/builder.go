@@ -235,6 +235,28 @@ func (b *Builder) learnSize(sig starlingpb.Signal, w *partWriter, n int) {
 // attrTerm returns the index term of attribute k=v (the value as searches
 // compare it, see valueString), or false when the value is too long to
 // index. Strings, integers and booleans are appended without allocating.
+// eachAttrTerm calls fn with the terms of a span or resource attribute:
+// its value's, and for an array each scalar element's too, so that a
+// search for one element (TraceQL compares arrays element by element)
+// finds the span.
+func (b *Builder) eachAttrTerm(k string, v pcommon.Value, fn func(term uint64)) {
+	if term, ok := b.attrTerm(k, v); ok {
+		fn(term)
+	}
+	if v.Type() != pcommon.ValueTypeSlice {
+		return
+	}
+	sl := v.Slice()
+	for i := 0; i < sl.Len(); i++ {
+		switch e := sl.At(i); e.Type() {
+		case pcommon.ValueTypeStr, pcommon.ValueTypeInt, pcommon.ValueTypeBool, pcommon.ValueTypeDouble:
+			if term, ok := b.attrTerm(k, e); ok {
+				fn(term)
+			}
+		}
+	}
+}
+
 func (b *Builder) attrTerm(k string, v pcommon.Value) (uint64, bool) {
 	b.key = append(b.key[:0], termAttr...)
 	b.key = append(b.key, k...)

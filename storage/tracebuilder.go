@@ -163,9 +163,7 @@ func (b *Builder) indexResource(res pcommon.Resource, resSchema string, scope pc
 		if k == "service.name" {
 			return true
 		}
-		if term, ok := b.attrTerm(k, v); ok {
-			t.terms = append(t.terms, term)
-		}
+		b.eachAttrTerm(k, v, func(term uint64) { t.terms = append(t.terms, term) })
 		return true
 	})
 	return t
@@ -267,9 +265,7 @@ func (g *groupWriter) write(spans []spanRef) {
 			mark(statusTerm(status), i)
 		}
 		s.Attributes().Range(func(k string, v pcommon.Value) bool {
-			if term, ok := b.attrTerm(k, v); ok {
-				mark(term, i)
-			}
+			b.eachAttrTerm(k, v, func(term uint64) { mark(term, i) })
 			return true
 		})
 		for _, t := range rr.terms {

@@ -18,6 +18,11 @@ func (s *Store) ReadTrace(ctx context.Context, p uint32, traceID [16]byte, out *
 		return err
 	}
 	defer release()
+	return s.readTrace(p, traceID, out)
+}
+
+// readTrace is ReadTrace within a read slot the caller holds.
+func (s *Store) readTrace(p uint32, traceID [16]byte, out *starlingpb.ResultChunk) error {
 	ws := s.acquire(starlingpb.Signal_SIGNAL_TRACES, 0, 1<<63-1)
 	defer releaseAll(ws)
 
@@ -94,13 +99,45 @@ func appendRefs(txn *badger.Txn, p uint32, refs []uint64, out *starlingpb.Result
 // which is also the driver when no rare term is asked for: group records
 // are scanned newest first.
 func (s *Store) SearchTraces(ctx context.Context, p uint32, q *starlingpb.TraceSearch, startNano, endNano int64, limit int, out *starlingpb.ResultChunk) error {
+	if limit <= 0 {
+		return nil
+	}
+	return s.EachTrace(ctx, p, q, startNano, endNano, func(hit TraceHit, _ TraceReader) (bool, error) {
+		out.TraceHits = append(out.TraceHits, &starlingpb.TraceHit{TraceId: hit.TraceID[:], TimeUnixNano: hit.Time})
+		return len(out.TraceHits) < limit, nil
+	})
+}
+
+// TraceHit is one trace a search found in a partition, with the time the
+// partition sorts it by: the start of its newest span group that matched.
+type TraceHit struct {
+	TraceID [16]byte
+	Time    int64
+}
+
+// TraceReader appends every span group and resource record of one trace
+// of the partition being searched to out, as ReadTrace does. It is valid
+// only during the EachTrace callback it is given to.
+type TraceReader func(traceID [16]byte, out *starlingpb.ResultChunk) error
+
+// EachTrace calls fn with each trace of partition p that has a span group
+// started in [startNano, endNano] holding one span that matches every
+// condition of q (nil or empty: every trace), newest first, each trace
+// once, until fn returns false or an error. fn may read whole traces with
+// the TraceReader it gets, within this call's read slot. How conditions
+// are matched: see SearchTraces.
+func (s *Store) EachTrace(ctx context.Context, p uint32, q *starlingpb.TraceSearch, startNano, endNano int64, fn func(TraceHit, TraceReader) (bool, error)) error {
 	release, err := s.readSlot(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
+	if q == nil {
+		q = &starlingpb.TraceSearch{}
+	}
 	ws := s.acquire(starlingpb.Signal_SIGNAL_TRACES, startNano, endNano)
 	defer releaseAll(ws)
+	read := func(id [16]byte, out *starlingpb.ResultChunk) error { return s.readTrace(p, id, out) }
 
 	terms := traceTerms(q)
 	from := make([]byte, traceSuffix)
@@ -109,8 +146,9 @@ func (s *Store) SearchTraces(ctx context.Context, p uint32, q *starlingpb.TraceS
 	var m groupMatcher
 	m.q = q
 
+	more := true
 	for _, w := range ws {
-		if len(seen) >= limit {
+		if !more {
 			break
 		}
 		err := w.db(p).View(func(txn *badger.Txn) error {
@@ -172,10 +210,8 @@ func (s *Store) SearchTraces(ctx context.Context, p uint32, q *starlingpb.TraceS
 					}
 				}
 				seen[tid] = struct{}{}
-				out.TraceHits = append(out.TraceHits, &starlingpb.TraceHit{
-					TraceId: tid[:], TimeUnixNano: int64(^binary.BigEndian.Uint64(suffix)),
-				})
-				return len(seen) < limit
+				more, ferr = fn(TraceHit{TraceID: tid, Time: int64(^binary.BigEndian.Uint64(suffix))}, read)
+				return more && ferr == nil
 			})
 			return ferr
 		})

@@ -345,7 +345,7 @@ func (x LabelMatcher_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LabelMatcher_Type.Descriptor instead.
 func (LabelMatcher_Type) EnumDescriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{10, 0}
+	return file_starling_proto_rawDescGZIP(), []int{16, 0}
 }
 
 type Catalog_Kind int32
@@ -397,7 +397,7 @@ func (x Catalog_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Catalog_Kind.Descriptor instead.
 func (Catalog_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{18, 0}
+	return file_starling_proto_rawDescGZIP(), []int{24, 0}
 }
 
 // PartitionRef names one partition and the epoch the sender believes it has.
@@ -1045,6 +1045,518 @@ func (x *TraceSearch) GetAttributes() []*Attribute {
 	return nil
 }
 
+// TraceQLSearch runs a TraceQL query on one partition. A trace is a
+// candidate when it has a span group started in the read's range and, if
+// candidates is not empty, a span matching every condition of one of them
+// (the plan's pushdown: postings the partition intersects); each candidate
+// is read whole and evaluated. Search queries answer up to the read's
+// limit of trace_matches, newest first; metrics queries answer one
+// traceql_metrics partial.
+type TraceQLSearch struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Query           string                 `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`                                               // TraceQL, as the plan normalised it
+	SpansPerSpanset uint32                 `protobuf:"varint,2,opt,name=spans_per_spanset,json=spansPerSpanset,proto3" json:"spans_per_spanset,omitempty"` // spans returned per spanset (spss)
+	Candidates      []*TraceSearch         `protobuf:"bytes,3,rep,name=candidates,proto3" json:"candidates,omitempty"`                                     // alternatives; empty: every trace
+	// Metrics queries: the evaluation grid in unix nanoseconds.
+	StepNano int64 `protobuf:"varint,4,opt,name=step_nano,json=stepNano,proto3" json:"step_nano,omitempty"`
+	// Set: evaluate exactly these traces (of this partition) and answer
+	// their trace_matches, whatever the range; the second step of a search,
+	// once the coordinator knows which traces are the newest.
+	TraceIds      [][]byte `protobuf:"bytes,5,rep,name=trace_ids,json=traceIds,proto3" json:"trace_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TraceQLSearch) Reset() {
+	*x = TraceQLSearch{}
+	mi := &file_starling_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraceQLSearch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraceQLSearch) ProtoMessage() {}
+
+func (x *TraceQLSearch) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraceQLSearch.ProtoReflect.Descriptor instead.
+func (*TraceQLSearch) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TraceQLSearch) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *TraceQLSearch) GetSpansPerSpanset() uint32 {
+	if x != nil {
+		return x.SpansPerSpanset
+	}
+	return 0
+}
+
+func (x *TraceQLSearch) GetCandidates() []*TraceSearch {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+func (x *TraceQLSearch) GetStepNano() int64 {
+	if x != nil {
+		return x.StepNano
+	}
+	return 0
+}
+
+func (x *TraceQLSearch) GetTraceIds() [][]byte {
+	if x != nil {
+		return x.TraceIds
+	}
+	return nil
+}
+
+// TraceMatch is one trace a TraceQL search matched: its summary and the
+// spansets that passed the query, with the spans' returned fields only.
+type TraceMatch struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	TraceId         []byte                 `protobuf:"bytes,1,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	TimeUnixNano    int64                  `protobuf:"varint,2,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"` // the partition's sort key (newest first)
+	RootServiceName string                 `protobuf:"bytes,3,opt,name=root_service_name,json=rootServiceName,proto3" json:"root_service_name,omitempty"`
+	RootSpanName    string                 `protobuf:"bytes,4,opt,name=root_span_name,json=rootSpanName,proto3" json:"root_span_name,omitempty"`
+	StartUnixNano   int64                  `protobuf:"varint,5,opt,name=start_unix_nano,json=startUnixNano,proto3" json:"start_unix_nano,omitempty"`
+	DurationNano    int64                  `protobuf:"varint,6,opt,name=duration_nano,json=durationNano,proto3" json:"duration_nano,omitempty"`
+	SpanSets        []*SpanSetMatch        `protobuf:"bytes,7,rep,name=span_sets,json=spanSets,proto3" json:"span_sets,omitempty"`
+	ServiceStats    []*ServiceSpanStats    `protobuf:"bytes,8,rep,name=service_stats,json=serviceStats,proto3" json:"service_stats,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *TraceMatch) Reset() {
+	*x = TraceMatch{}
+	mi := &file_starling_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraceMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraceMatch) ProtoMessage() {}
+
+func (x *TraceMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraceMatch.ProtoReflect.Descriptor instead.
+func (*TraceMatch) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TraceMatch) GetTraceId() []byte {
+	if x != nil {
+		return x.TraceId
+	}
+	return nil
+}
+
+func (x *TraceMatch) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
+func (x *TraceMatch) GetRootServiceName() string {
+	if x != nil {
+		return x.RootServiceName
+	}
+	return ""
+}
+
+func (x *TraceMatch) GetRootSpanName() string {
+	if x != nil {
+		return x.RootSpanName
+	}
+	return ""
+}
+
+func (x *TraceMatch) GetStartUnixNano() int64 {
+	if x != nil {
+		return x.StartUnixNano
+	}
+	return 0
+}
+
+func (x *TraceMatch) GetDurationNano() int64 {
+	if x != nil {
+		return x.DurationNano
+	}
+	return 0
+}
+
+func (x *TraceMatch) GetSpanSets() []*SpanSetMatch {
+	if x != nil {
+		return x.SpanSets
+	}
+	return nil
+}
+
+func (x *TraceMatch) GetServiceStats() []*ServiceSpanStats {
+	if x != nil {
+		return x.ServiceStats
+	}
+	return nil
+}
+
+// SpanSetMatch is one spanset of a TraceMatch.
+type SpanSetMatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Matched       uint32                 `protobuf:"varint,1,opt,name=matched,proto3" json:"matched,omitempty"`      // spans in the spanset
+	Spans         []*SpanMatch           `protobuf:"bytes,2,rep,name=spans,proto3" json:"spans,omitempty"`           // at most spans_per_spanset of them
+	Attributes    []*TypedAttribute      `protobuf:"bytes,3,rep,name=attributes,proto3" json:"attributes,omitempty"` // by() keys and aggregate values
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpanSetMatch) Reset() {
+	*x = SpanSetMatch{}
+	mi := &file_starling_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpanSetMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpanSetMatch) ProtoMessage() {}
+
+func (x *SpanSetMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpanSetMatch.ProtoReflect.Descriptor instead.
+func (*SpanSetMatch) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SpanSetMatch) GetMatched() uint32 {
+	if x != nil {
+		return x.Matched
+	}
+	return 0
+}
+
+func (x *SpanSetMatch) GetSpans() []*SpanMatch {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
+func (x *SpanSetMatch) GetAttributes() []*TypedAttribute {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+// SpanMatch is one span of a spanset with the attributes the query
+// references or selects.
+type SpanMatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SpanId        []byte                 `protobuf:"bytes,1,opt,name=span_id,json=spanId,proto3" json:"span_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	StartUnixNano int64                  `protobuf:"varint,3,opt,name=start_unix_nano,json=startUnixNano,proto3" json:"start_unix_nano,omitempty"`
+	DurationNano  int64                  `protobuf:"varint,4,opt,name=duration_nano,json=durationNano,proto3" json:"duration_nano,omitempty"`
+	Attributes    []*TypedAttribute      `protobuf:"bytes,5,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpanMatch) Reset() {
+	*x = SpanMatch{}
+	mi := &file_starling_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpanMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpanMatch) ProtoMessage() {}
+
+func (x *SpanMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpanMatch.ProtoReflect.Descriptor instead.
+func (*SpanMatch) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SpanMatch) GetSpanId() []byte {
+	if x != nil {
+		return x.SpanId
+	}
+	return nil
+}
+
+func (x *SpanMatch) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SpanMatch) GetStartUnixNano() int64 {
+	if x != nil {
+		return x.StartUnixNano
+	}
+	return 0
+}
+
+func (x *SpanMatch) GetDurationNano() int64 {
+	if x != nil {
+		return x.DurationNano
+	}
+	return 0
+}
+
+func (x *SpanMatch) GetAttributes() []*TypedAttribute {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+// TypedAttribute is a key with a typed value.
+type TypedAttribute struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Types that are valid to be assigned to Value:
+	//
+	//	*TypedAttribute_StringValue
+	//	*TypedAttribute_IntValue
+	//	*TypedAttribute_DoubleValue
+	//	*TypedAttribute_BoolValue
+	Value         isTypedAttribute_Value `protobuf_oneof:"value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TypedAttribute) Reset() {
+	*x = TypedAttribute{}
+	mi := &file_starling_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TypedAttribute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TypedAttribute) ProtoMessage() {}
+
+func (x *TypedAttribute) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TypedAttribute.ProtoReflect.Descriptor instead.
+func (*TypedAttribute) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TypedAttribute) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *TypedAttribute) GetValue() isTypedAttribute_Value {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *TypedAttribute) GetStringValue() string {
+	if x != nil {
+		if x, ok := x.Value.(*TypedAttribute_StringValue); ok {
+			return x.StringValue
+		}
+	}
+	return ""
+}
+
+func (x *TypedAttribute) GetIntValue() int64 {
+	if x != nil {
+		if x, ok := x.Value.(*TypedAttribute_IntValue); ok {
+			return x.IntValue
+		}
+	}
+	return 0
+}
+
+func (x *TypedAttribute) GetDoubleValue() float64 {
+	if x != nil {
+		if x, ok := x.Value.(*TypedAttribute_DoubleValue); ok {
+			return x.DoubleValue
+		}
+	}
+	return 0
+}
+
+func (x *TypedAttribute) GetBoolValue() bool {
+	if x != nil {
+		if x, ok := x.Value.(*TypedAttribute_BoolValue); ok {
+			return x.BoolValue
+		}
+	}
+	return false
+}
+
+type isTypedAttribute_Value interface {
+	isTypedAttribute_Value()
+}
+
+type TypedAttribute_StringValue struct {
+	StringValue string `protobuf:"bytes,2,opt,name=string_value,json=stringValue,proto3,oneof"`
+}
+
+type TypedAttribute_IntValue struct {
+	IntValue int64 `protobuf:"varint,3,opt,name=int_value,json=intValue,proto3,oneof"`
+}
+
+type TypedAttribute_DoubleValue struct {
+	DoubleValue float64 `protobuf:"fixed64,4,opt,name=double_value,json=doubleValue,proto3,oneof"`
+}
+
+type TypedAttribute_BoolValue struct {
+	BoolValue bool `protobuf:"varint,5,opt,name=bool_value,json=boolValue,proto3,oneof"`
+}
+
+func (*TypedAttribute_StringValue) isTypedAttribute_Value() {}
+
+func (*TypedAttribute_IntValue) isTypedAttribute_Value() {}
+
+func (*TypedAttribute_DoubleValue) isTypedAttribute_Value() {}
+
+func (*TypedAttribute_BoolValue) isTypedAttribute_Value() {}
+
+// ServiceSpanStats counts a trace's spans of one service.
+type ServiceSpanStats struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Service       string                 `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	SpanCount     uint32                 `protobuf:"varint,2,opt,name=span_count,json=spanCount,proto3" json:"span_count,omitempty"`
+	ErrorCount    uint32                 `protobuf:"varint,3,opt,name=error_count,json=errorCount,proto3" json:"error_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceSpanStats) Reset() {
+	*x = ServiceSpanStats{}
+	mi := &file_starling_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceSpanStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceSpanStats) ProtoMessage() {}
+
+func (x *ServiceSpanStats) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceSpanStats.ProtoReflect.Descriptor instead.
+func (*ServiceSpanStats) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ServiceSpanStats) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *ServiceSpanStats) GetSpanCount() uint32 {
+	if x != nil {
+		return x.SpanCount
+	}
+	return 0
+}
+
+func (x *ServiceSpanStats) GetErrorCount() uint32 {
+	if x != nil {
+		return x.ErrorCount
+	}
+	return 0
+}
+
 // Attribute is one key=value condition; values compare as strings.
 type Attribute struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1056,7 +1568,7 @@ type Attribute struct {
 
 func (x *Attribute) Reset() {
 	*x = Attribute{}
-	mi := &file_starling_proto_msgTypes[8]
+	mi := &file_starling_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1068,7 +1580,7 @@ func (x *Attribute) String() string {
 func (*Attribute) ProtoMessage() {}
 
 func (x *Attribute) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[8]
+	mi := &file_starling_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1081,7 +1593,7 @@ func (x *Attribute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attribute.ProtoReflect.Descriptor instead.
 func (*Attribute) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{8}
+	return file_starling_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Attribute) GetKey() string {
@@ -1111,7 +1623,7 @@ type LogSearch struct {
 
 func (x *LogSearch) Reset() {
 	*x = LogSearch{}
-	mi := &file_starling_proto_msgTypes[9]
+	mi := &file_starling_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1123,7 +1635,7 @@ func (x *LogSearch) String() string {
 func (*LogSearch) ProtoMessage() {}
 
 func (x *LogSearch) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[9]
+	mi := &file_starling_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1136,7 +1648,7 @@ func (x *LogSearch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogSearch.ProtoReflect.Descriptor instead.
 func (*LogSearch) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{9}
+	return file_starling_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LogSearch) GetService() string {
@@ -1179,7 +1691,7 @@ type LabelMatcher struct {
 
 func (x *LabelMatcher) Reset() {
 	*x = LabelMatcher{}
-	mi := &file_starling_proto_msgTypes[10]
+	mi := &file_starling_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +1703,7 @@ func (x *LabelMatcher) String() string {
 func (*LabelMatcher) ProtoMessage() {}
 
 func (x *LabelMatcher) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[10]
+	mi := &file_starling_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +1716,7 @@ func (x *LabelMatcher) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelMatcher.ProtoReflect.Descriptor instead.
 func (*LabelMatcher) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{10}
+	return file_starling_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LabelMatcher) GetType() LabelMatcher_Type {
@@ -1244,7 +1756,7 @@ type SeriesSelect struct {
 
 func (x *SeriesSelect) Reset() {
 	*x = SeriesSelect{}
-	mi := &file_starling_proto_msgTypes[11]
+	mi := &file_starling_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1768,7 @@ func (x *SeriesSelect) String() string {
 func (*SeriesSelect) ProtoMessage() {}
 
 func (x *SeriesSelect) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[11]
+	mi := &file_starling_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1781,7 @@ func (x *SeriesSelect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeriesSelect.ProtoReflect.Descriptor instead.
 func (*SeriesSelect) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{11}
+	return file_starling_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SeriesSelect) GetMatchers() []*LabelMatcher {
@@ -1322,7 +1834,7 @@ type LabelQuery struct {
 
 func (x *LabelQuery) Reset() {
 	*x = LabelQuery{}
-	mi := &file_starling_proto_msgTypes[12]
+	mi := &file_starling_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1846,7 @@ func (x *LabelQuery) String() string {
 func (*LabelQuery) ProtoMessage() {}
 
 func (x *LabelQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[12]
+	mi := &file_starling_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1859,7 @@ func (x *LabelQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelQuery.ProtoReflect.Descriptor instead.
 func (*LabelQuery) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{12}
+	return file_starling_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LabelQuery) GetName() string {
@@ -1388,7 +1900,7 @@ type MetadataQuery struct {
 
 func (x *MetadataQuery) Reset() {
 	*x = MetadataQuery{}
-	mi := &file_starling_proto_msgTypes[13]
+	mi := &file_starling_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1912,7 @@ func (x *MetadataQuery) String() string {
 func (*MetadataQuery) ProtoMessage() {}
 
 func (x *MetadataQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[13]
+	mi := &file_starling_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1413,7 +1925,7 @@ func (x *MetadataQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetadataQuery.ProtoReflect.Descriptor instead.
 func (*MetadataQuery) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{13}
+	return file_starling_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *MetadataQuery) GetMetric() string {
@@ -1436,7 +1948,7 @@ type ExemplarQuery struct {
 
 func (x *ExemplarQuery) Reset() {
 	*x = ExemplarQuery{}
-	mi := &file_starling_proto_msgTypes[14]
+	mi := &file_starling_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1960,7 @@ func (x *ExemplarQuery) String() string {
 func (*ExemplarQuery) ProtoMessage() {}
 
 func (x *ExemplarQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[14]
+	mi := &file_starling_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1973,7 @@ func (x *ExemplarQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExemplarQuery.ProtoReflect.Descriptor instead.
 func (*ExemplarQuery) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{14}
+	return file_starling_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ExemplarQuery) GetMatchers() []*LabelMatcher {
@@ -1496,7 +2008,7 @@ type CardinalityQuery struct {
 
 func (x *CardinalityQuery) Reset() {
 	*x = CardinalityQuery{}
-	mi := &file_starling_proto_msgTypes[15]
+	mi := &file_starling_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1508,7 +2020,7 @@ func (x *CardinalityQuery) String() string {
 func (*CardinalityQuery) ProtoMessage() {}
 
 func (x *CardinalityQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[15]
+	mi := &file_starling_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +2033,7 @@ func (x *CardinalityQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CardinalityQuery.ProtoReflect.Descriptor instead.
 func (*CardinalityQuery) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{15}
+	return file_starling_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CardinalityQuery) GetTop() uint32 {
@@ -1542,7 +2054,7 @@ type NameCount struct {
 
 func (x *NameCount) Reset() {
 	*x = NameCount{}
-	mi := &file_starling_proto_msgTypes[16]
+	mi := &file_starling_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +2066,7 @@ func (x *NameCount) String() string {
 func (*NameCount) ProtoMessage() {}
 
 func (x *NameCount) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[16]
+	mi := &file_starling_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +2079,7 @@ func (x *NameCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NameCount.ProtoReflect.Descriptor instead.
 func (*NameCount) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{16}
+	return file_starling_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *NameCount) GetName() string {
@@ -1596,7 +2108,7 @@ type Cardinality struct {
 
 func (x *Cardinality) Reset() {
 	*x = Cardinality{}
-	mi := &file_starling_proto_msgTypes[17]
+	mi := &file_starling_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +2120,7 @@ func (x *Cardinality) String() string {
 func (*Cardinality) ProtoMessage() {}
 
 func (x *Cardinality) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[17]
+	mi := &file_starling_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +2133,7 @@ func (x *Cardinality) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cardinality.ProtoReflect.Descriptor instead.
 func (*Cardinality) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{17}
+	return file_starling_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Cardinality) GetActiveSeries() uint64 {
@@ -1657,7 +2169,7 @@ type Catalog struct {
 
 func (x *Catalog) Reset() {
 	*x = Catalog{}
-	mi := &file_starling_proto_msgTypes[18]
+	mi := &file_starling_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1669,7 +2181,7 @@ func (x *Catalog) String() string {
 func (*Catalog) ProtoMessage() {}
 
 func (x *Catalog) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[18]
+	mi := &file_starling_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1682,7 +2194,7 @@ func (x *Catalog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Catalog.ProtoReflect.Descriptor instead.
 func (*Catalog) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{18}
+	return file_starling_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Catalog) GetKind() Catalog_Kind {
@@ -1727,6 +2239,7 @@ type ReadRequest struct {
 	//	*ReadRequest_MetadataQuery
 	//	*ReadRequest_ExemplarQuery
 	//	*ReadRequest_CardinalityQuery
+	//	*ReadRequest_TraceqlSearch
 	Query         isReadRequest_Query `protobuf_oneof:"query"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1734,7 +2247,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_starling_proto_msgTypes[19]
+	mi := &file_starling_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1746,7 +2259,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[19]
+	mi := &file_starling_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1759,7 +2272,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{19}
+	return file_starling_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ReadRequest) GetFormat() uint32 {
@@ -1892,6 +2405,15 @@ func (x *ReadRequest) GetCardinalityQuery() *CardinalityQuery {
 	return nil
 }
 
+func (x *ReadRequest) GetTraceqlSearch() *TraceQLSearch {
+	if x != nil {
+		if x, ok := x.Query.(*ReadRequest_TraceqlSearch); ok {
+			return x.TraceqlSearch
+		}
+	}
+	return nil
+}
+
 type isReadRequest_Query interface {
 	isReadRequest_Query()
 }
@@ -1932,6 +2454,10 @@ type ReadRequest_CardinalityQuery struct {
 	CardinalityQuery *CardinalityQuery `protobuf:"bytes,19,opt,name=cardinality_query,json=cardinalityQuery,proto3,oneof"`
 }
 
+type ReadRequest_TraceqlSearch struct {
+	TraceqlSearch *TraceQLSearch `protobuf:"bytes,20,opt,name=traceql_search,json=traceqlSearch,proto3,oneof"`
+}
+
 func (*ReadRequest_TraceById) isReadRequest_Query() {}
 
 func (*ReadRequest_TraceSearch) isReadRequest_Query() {}
@@ -1950,6 +2476,8 @@ func (*ReadRequest_ExemplarQuery) isReadRequest_Query() {}
 
 func (*ReadRequest_CardinalityQuery) isReadRequest_Query() {}
 
+func (*ReadRequest_TraceqlSearch) isReadRequest_Query() {}
+
 // TraceHit is one trace matching a search, with the time the partition sorts
 // it by (the start of its earliest matching span batch).
 type TraceHit struct {
@@ -1962,7 +2490,7 @@ type TraceHit struct {
 
 func (x *TraceHit) Reset() {
 	*x = TraceHit{}
-	mi := &file_starling_proto_msgTypes[20]
+	mi := &file_starling_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1974,7 +2502,7 @@ func (x *TraceHit) String() string {
 func (*TraceHit) ProtoMessage() {}
 
 func (x *TraceHit) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[20]
+	mi := &file_starling_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1987,7 +2515,7 @@ func (x *TraceHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceHit.ProtoReflect.Descriptor instead.
 func (*TraceHit) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{20}
+	return file_starling_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TraceHit) GetTraceId() []byte {
@@ -2006,24 +2534,28 @@ func (x *TraceHit) GetTimeUnixNano() int64 {
 
 // ResultChunk is one part of a partition's answer to a ReadRequest.
 type ResultChunk struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Format        uint32                 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"`
-	QueryId       uint64                 `protobuf:"varint,2,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
-	Partition     *PartitionRef          `protobuf:"bytes,3,opt,name=partition,proto3" json:"partition,omitempty"`
-	Last          bool                   `protobuf:"varint,4,opt,name=last,proto3" json:"last,omitempty"`
-	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
-	Records       []*Record              `protobuf:"bytes,6,rep,name=records,proto3" json:"records,omitempty"` // spans, log records, series and points
-	Refs          []*Record              `protobuf:"bytes,7,rep,name=refs,proto3" json:"refs,omitempty"`       // resource/scope records the records refer to
-	TraceHits     []*TraceHit            `protobuf:"bytes,8,rep,name=trace_hits,json=traceHits,proto3" json:"trace_hits,omitempty"`
-	Names         []string               `protobuf:"bytes,9,rep,name=names,proto3" json:"names,omitempty"`
-	Cardinality   *Cardinality           `protobuf:"bytes,10,opt,name=cardinality,proto3" json:"cardinality,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Format          uint32                 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"`
+	QueryId         uint64                 `protobuf:"varint,2,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Partition       *PartitionRef          `protobuf:"bytes,3,opt,name=partition,proto3" json:"partition,omitempty"`
+	Last            bool                   `protobuf:"varint,4,opt,name=last,proto3" json:"last,omitempty"`
+	Error           string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Records         []*Record              `protobuf:"bytes,6,rep,name=records,proto3" json:"records,omitempty"` // spans, log records, series and points
+	Refs            []*Record              `protobuf:"bytes,7,rep,name=refs,proto3" json:"refs,omitempty"`       // resource/scope records the records refer to
+	TraceHits       []*TraceHit            `protobuf:"bytes,8,rep,name=trace_hits,json=traceHits,proto3" json:"trace_hits,omitempty"`
+	Names           []string               `protobuf:"bytes,9,rep,name=names,proto3" json:"names,omitempty"`
+	Cardinality     *Cardinality           `protobuf:"bytes,10,opt,name=cardinality,proto3" json:"cardinality,omitempty"`
+	TraceMatches    []*TraceMatch          `protobuf:"bytes,11,rep,name=trace_matches,json=traceMatches,proto3" json:"trace_matches,omitempty"`
+	TraceqlMetrics  []byte                 `protobuf:"bytes,12,opt,name=traceql_metrics,json=traceqlMetrics,proto3" json:"traceql_metrics,omitempty"` // a TraceQL metrics partial (traceql.Metrics)
+	InspectedTraces uint64                 `protobuf:"varint,13,opt,name=inspected_traces,json=inspectedTraces,proto3" json:"inspected_traces,omitempty"`
+	InspectedBytes  uint64                 `protobuf:"varint,14,opt,name=inspected_bytes,json=inspectedBytes,proto3" json:"inspected_bytes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ResultChunk) Reset() {
 	*x = ResultChunk{}
-	mi := &file_starling_proto_msgTypes[21]
+	mi := &file_starling_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2035,7 +2567,7 @@ func (x *ResultChunk) String() string {
 func (*ResultChunk) ProtoMessage() {}
 
 func (x *ResultChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[21]
+	mi := &file_starling_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2048,7 +2580,7 @@ func (x *ResultChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultChunk.ProtoReflect.Descriptor instead.
 func (*ResultChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{21}
+	return file_starling_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ResultChunk) GetFormat() uint32 {
@@ -2121,6 +2653,34 @@ func (x *ResultChunk) GetCardinality() *Cardinality {
 	return nil
 }
 
+func (x *ResultChunk) GetTraceMatches() []*TraceMatch {
+	if x != nil {
+		return x.TraceMatches
+	}
+	return nil
+}
+
+func (x *ResultChunk) GetTraceqlMetrics() []byte {
+	if x != nil {
+		return x.TraceqlMetrics
+	}
+	return nil
+}
+
+func (x *ResultChunk) GetInspectedTraces() uint64 {
+	if x != nil {
+		return x.InspectedTraces
+	}
+	return 0
+}
+
+func (x *ResultChunk) GetInspectedBytes() uint64 {
+	if x != nil {
+		return x.InspectedBytes
+	}
+	return 0
+}
+
 // NodeMeta is what a node gossips about itself (memberlist node metadata,
 // at most 512 bytes encoded). `protocol` is checked before anything else:
 // a node with an incompatible protocol is refused, never half-joined.
@@ -2145,7 +2705,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_starling_proto_msgTypes[22]
+	mi := &file_starling_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2157,7 +2717,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[22]
+	mi := &file_starling_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2170,7 +2730,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{22}
+	return file_starling_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *NodeMeta) GetProtocol() uint32 {
@@ -2277,7 +2837,7 @@ type NodeRecord struct {
 
 func (x *NodeRecord) Reset() {
 	*x = NodeRecord{}
-	mi := &file_starling_proto_msgTypes[23]
+	mi := &file_starling_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2289,7 +2849,7 @@ func (x *NodeRecord) String() string {
 func (*NodeRecord) ProtoMessage() {}
 
 func (x *NodeRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[23]
+	mi := &file_starling_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2302,7 +2862,7 @@ func (x *NodeRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeRecord.ProtoReflect.Descriptor instead.
 func (*NodeRecord) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{23}
+	return file_starling_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *NodeRecord) GetMeta() *NodeMeta {
@@ -2348,7 +2908,7 @@ type ClusterSettings struct {
 
 func (x *ClusterSettings) Reset() {
 	*x = ClusterSettings{}
-	mi := &file_starling_proto_msgTypes[24]
+	mi := &file_starling_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2360,7 +2920,7 @@ func (x *ClusterSettings) String() string {
 func (*ClusterSettings) ProtoMessage() {}
 
 func (x *ClusterSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[24]
+	mi := &file_starling_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2373,7 +2933,7 @@ func (x *ClusterSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterSettings.ProtoReflect.Descriptor instead.
 func (*ClusterSettings) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{24}
+	return file_starling_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ClusterSettings) GetClusterId() string {
@@ -2436,7 +2996,7 @@ type RaftCommand struct {
 
 func (x *RaftCommand) Reset() {
 	*x = RaftCommand{}
-	mi := &file_starling_proto_msgTypes[25]
+	mi := &file_starling_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2448,7 +3008,7 @@ func (x *RaftCommand) String() string {
 func (*RaftCommand) ProtoMessage() {}
 
 func (x *RaftCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[25]
+	mi := &file_starling_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2461,7 +3021,7 @@ func (x *RaftCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftCommand.ProtoReflect.Descriptor instead.
 func (*RaftCommand) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{25}
+	return file_starling_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RaftCommand) GetFormat() uint32 {
@@ -2569,7 +3129,7 @@ type InitCluster struct {
 
 func (x *InitCluster) Reset() {
 	*x = InitCluster{}
-	mi := &file_starling_proto_msgTypes[26]
+	mi := &file_starling_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2581,7 +3141,7 @@ func (x *InitCluster) String() string {
 func (*InitCluster) ProtoMessage() {}
 
 func (x *InitCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[26]
+	mi := &file_starling_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2594,7 +3154,7 @@ func (x *InitCluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitCluster.ProtoReflect.Descriptor instead.
 func (*InitCluster) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{26}
+	return file_starling_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *InitCluster) GetSettings() *ClusterSettings {
@@ -2621,7 +3181,7 @@ type PutNode struct {
 
 func (x *PutNode) Reset() {
 	*x = PutNode{}
-	mi := &file_starling_proto_msgTypes[27]
+	mi := &file_starling_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2633,7 +3193,7 @@ func (x *PutNode) String() string {
 func (*PutNode) ProtoMessage() {}
 
 func (x *PutNode) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[27]
+	mi := &file_starling_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2646,7 +3206,7 @@ func (x *PutNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutNode.ProtoReflect.Descriptor instead.
 func (*PutNode) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{27}
+	return file_starling_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PutNode) GetNode() *NodeRecord {
@@ -2666,7 +3226,7 @@ type RemoveNode struct {
 
 func (x *RemoveNode) Reset() {
 	*x = RemoveNode{}
-	mi := &file_starling_proto_msgTypes[28]
+	mi := &file_starling_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2678,7 +3238,7 @@ func (x *RemoveNode) String() string {
 func (*RemoveNode) ProtoMessage() {}
 
 func (x *RemoveNode) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[28]
+	mi := &file_starling_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2691,7 +3251,7 @@ func (x *RemoveNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNode.ProtoReflect.Descriptor instead.
 func (*RemoveNode) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{28}
+	return file_starling_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RemoveNode) GetId() string {
@@ -2712,7 +3272,7 @@ type PartitionUpdate struct {
 
 func (x *PartitionUpdate) Reset() {
 	*x = PartitionUpdate{}
-	mi := &file_starling_proto_msgTypes[29]
+	mi := &file_starling_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2724,7 +3284,7 @@ func (x *PartitionUpdate) String() string {
 func (*PartitionUpdate) ProtoMessage() {}
 
 func (x *PartitionUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[29]
+	mi := &file_starling_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2737,7 +3297,7 @@ func (x *PartitionUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionUpdate.ProtoReflect.Descriptor instead.
 func (*PartitionUpdate) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{29}
+	return file_starling_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PartitionUpdate) GetPartition() *Partition {
@@ -2764,7 +3324,7 @@ type UpdatePartitions struct {
 
 func (x *UpdatePartitions) Reset() {
 	*x = UpdatePartitions{}
-	mi := &file_starling_proto_msgTypes[30]
+	mi := &file_starling_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2776,7 +3336,7 @@ func (x *UpdatePartitions) String() string {
 func (*UpdatePartitions) ProtoMessage() {}
 
 func (x *UpdatePartitions) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[30]
+	mi := &file_starling_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2789,7 +3349,7 @@ func (x *UpdatePartitions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePartitions.ProtoReflect.Descriptor instead.
 func (*UpdatePartitions) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{30}
+	return file_starling_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UpdatePartitions) GetUpdates() []*PartitionUpdate {
@@ -2812,7 +3372,7 @@ type PartitionStats struct {
 
 func (x *PartitionStats) Reset() {
 	*x = PartitionStats{}
-	mi := &file_starling_proto_msgTypes[31]
+	mi := &file_starling_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2824,7 +3384,7 @@ func (x *PartitionStats) String() string {
 func (*PartitionStats) ProtoMessage() {}
 
 func (x *PartitionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[31]
+	mi := &file_starling_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2837,7 +3397,7 @@ func (x *PartitionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionStats.ProtoReflect.Descriptor instead.
 func (*PartitionStats) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{31}
+	return file_starling_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PartitionStats) GetSignal() Signal {
@@ -2879,7 +3439,7 @@ type ReportSizes struct {
 
 func (x *ReportSizes) Reset() {
 	*x = ReportSizes{}
-	mi := &file_starling_proto_msgTypes[32]
+	mi := &file_starling_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2891,7 +3451,7 @@ func (x *ReportSizes) String() string {
 func (*ReportSizes) ProtoMessage() {}
 
 func (x *ReportSizes) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[32]
+	mi := &file_starling_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2904,7 +3464,7 @@ func (x *ReportSizes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportSizes.ProtoReflect.Descriptor instead.
 func (*ReportSizes) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{32}
+	return file_starling_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReportSizes) GetStats() []*PartitionStats {
@@ -2927,7 +3487,7 @@ type MetaState struct {
 
 func (x *MetaState) Reset() {
 	*x = MetaState{}
-	mi := &file_starling_proto_msgTypes[33]
+	mi := &file_starling_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2939,7 +3499,7 @@ func (x *MetaState) String() string {
 func (*MetaState) ProtoMessage() {}
 
 func (x *MetaState) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[33]
+	mi := &file_starling_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2952,7 +3512,7 @@ func (x *MetaState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaState.ProtoReflect.Descriptor instead.
 func (*MetaState) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{33}
+	return file_starling_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *MetaState) GetFormat() uint32 {
@@ -2997,7 +3557,7 @@ type SnapshotKV struct {
 
 func (x *SnapshotKV) Reset() {
 	*x = SnapshotKV{}
-	mi := &file_starling_proto_msgTypes[34]
+	mi := &file_starling_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3009,7 +3569,7 @@ func (x *SnapshotKV) String() string {
 func (*SnapshotKV) ProtoMessage() {}
 
 func (x *SnapshotKV) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[34]
+	mi := &file_starling_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3022,7 +3582,7 @@ func (x *SnapshotKV) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotKV.ProtoReflect.Descriptor instead.
 func (*SnapshotKV) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{34}
+	return file_starling_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SnapshotKV) GetKey() []byte {
@@ -3079,7 +3639,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_starling_proto_msgTypes[35]
+	mi := &file_starling_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3091,7 +3651,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[35]
+	mi := &file_starling_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3104,7 +3664,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{35}
+	return file_starling_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SnapshotChunk) GetFormat() uint32 {
@@ -3174,7 +3734,7 @@ type MetaProposal struct {
 
 func (x *MetaProposal) Reset() {
 	*x = MetaProposal{}
-	mi := &file_starling_proto_msgTypes[36]
+	mi := &file_starling_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3186,7 +3746,7 @@ func (x *MetaProposal) String() string {
 func (*MetaProposal) ProtoMessage() {}
 
 func (x *MetaProposal) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[36]
+	mi := &file_starling_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3199,7 +3759,7 @@ func (x *MetaProposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaProposal.ProtoReflect.Descriptor instead.
 func (*MetaProposal) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{36}
+	return file_starling_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *MetaProposal) GetRequestId() uint64 {
@@ -3232,7 +3792,7 @@ type MetaProposalReply struct {
 
 func (x *MetaProposalReply) Reset() {
 	*x = MetaProposalReply{}
-	mi := &file_starling_proto_msgTypes[37]
+	mi := &file_starling_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3244,7 +3804,7 @@ func (x *MetaProposalReply) String() string {
 func (*MetaProposalReply) ProtoMessage() {}
 
 func (x *MetaProposalReply) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[37]
+	mi := &file_starling_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3257,7 +3817,7 @@ func (x *MetaProposalReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaProposalReply.ProtoReflect.Descriptor instead.
 func (*MetaProposalReply) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{37}
+	return file_starling_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *MetaProposalReply) GetRequestId() uint64 {
@@ -3310,7 +3870,7 @@ type HandoffOpen struct {
 
 func (x *HandoffOpen) Reset() {
 	*x = HandoffOpen{}
-	mi := &file_starling_proto_msgTypes[38]
+	mi := &file_starling_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3322,7 +3882,7 @@ func (x *HandoffOpen) String() string {
 func (*HandoffOpen) ProtoMessage() {}
 
 func (x *HandoffOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[38]
+	mi := &file_starling_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3335,7 +3895,7 @@ func (x *HandoffOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffOpen.ProtoReflect.Descriptor instead.
 func (*HandoffOpen) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{38}
+	return file_starling_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *HandoffOpen) GetFormat() uint32 {
@@ -3384,7 +3944,7 @@ type HandoffReady struct {
 
 func (x *HandoffReady) Reset() {
 	*x = HandoffReady{}
-	mi := &file_starling_proto_msgTypes[39]
+	mi := &file_starling_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3396,7 +3956,7 @@ func (x *HandoffReady) String() string {
 func (*HandoffReady) ProtoMessage() {}
 
 func (x *HandoffReady) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[39]
+	mi := &file_starling_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3409,7 +3969,7 @@ func (x *HandoffReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffReady.ProtoReflect.Descriptor instead.
 func (*HandoffReady) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{39}
+	return file_starling_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *HandoffReady) GetMigrationId() string {
@@ -3437,7 +3997,7 @@ type HandoffChunk struct {
 
 func (x *HandoffChunk) Reset() {
 	*x = HandoffChunk{}
-	mi := &file_starling_proto_msgTypes[40]
+	mi := &file_starling_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3449,7 +4009,7 @@ func (x *HandoffChunk) String() string {
 func (*HandoffChunk) ProtoMessage() {}
 
 func (x *HandoffChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[40]
+	mi := &file_starling_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3462,7 +4022,7 @@ func (x *HandoffChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffChunk.ProtoReflect.Descriptor instead.
 func (*HandoffChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{40}
+	return file_starling_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *HandoffChunk) GetMigrationId() string {
@@ -3491,7 +4051,7 @@ type HandoffAck struct {
 
 func (x *HandoffAck) Reset() {
 	*x = HandoffAck{}
-	mi := &file_starling_proto_msgTypes[41]
+	mi := &file_starling_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3503,7 +4063,7 @@ func (x *HandoffAck) String() string {
 func (*HandoffAck) ProtoMessage() {}
 
 func (x *HandoffAck) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[41]
+	mi := &file_starling_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3516,7 +4076,7 @@ func (x *HandoffAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffAck.ProtoReflect.Descriptor instead.
 func (*HandoffAck) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{41}
+	return file_starling_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *HandoffAck) GetMigrationId() string {
@@ -3604,7 +4164,53 @@ const file_starling_proto_rawDesc = "" +
 	"\x11max_duration_nano\x18\x05 \x01(\x03R\x0fmaxDurationNano\x126\n" +
 	"\n" +
 	"attributes\x18\x06 \x03(\v2\x16.starling.v1.AttributeR\n" +
-	"attributes\"3\n" +
+	"attributes\"\xc5\x01\n" +
+	"\rTraceQLSearch\x12\x14\n" +
+	"\x05query\x18\x01 \x01(\tR\x05query\x12*\n" +
+	"\x11spans_per_spanset\x18\x02 \x01(\rR\x0fspansPerSpanset\x128\n" +
+	"\n" +
+	"candidates\x18\x03 \x03(\v2\x18.starling.v1.TraceSearchR\n" +
+	"candidates\x12\x1b\n" +
+	"\tstep_nano\x18\x04 \x01(\x03R\bstepNano\x12\x1b\n" +
+	"\ttrace_ids\x18\x05 \x03(\fR\btraceIds\"\xe8\x02\n" +
+	"\n" +
+	"TraceMatch\x12\x19\n" +
+	"\btrace_id\x18\x01 \x01(\fR\atraceId\x12$\n" +
+	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12*\n" +
+	"\x11root_service_name\x18\x03 \x01(\tR\x0frootServiceName\x12$\n" +
+	"\x0eroot_span_name\x18\x04 \x01(\tR\frootSpanName\x12&\n" +
+	"\x0fstart_unix_nano\x18\x05 \x01(\x03R\rstartUnixNano\x12#\n" +
+	"\rduration_nano\x18\x06 \x01(\x03R\fdurationNano\x126\n" +
+	"\tspan_sets\x18\a \x03(\v2\x19.starling.v1.SpanSetMatchR\bspanSets\x12B\n" +
+	"\rservice_stats\x18\b \x03(\v2\x1d.starling.v1.ServiceSpanStatsR\fserviceStats\"\x93\x01\n" +
+	"\fSpanSetMatch\x12\x18\n" +
+	"\amatched\x18\x01 \x01(\rR\amatched\x12,\n" +
+	"\x05spans\x18\x02 \x03(\v2\x16.starling.v1.SpanMatchR\x05spans\x12;\n" +
+	"\n" +
+	"attributes\x18\x03 \x03(\v2\x1b.starling.v1.TypedAttributeR\n" +
+	"attributes\"\xc2\x01\n" +
+	"\tSpanMatch\x12\x17\n" +
+	"\aspan_id\x18\x01 \x01(\fR\x06spanId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12&\n" +
+	"\x0fstart_unix_nano\x18\x03 \x01(\x03R\rstartUnixNano\x12#\n" +
+	"\rduration_nano\x18\x04 \x01(\x03R\fdurationNano\x12;\n" +
+	"\n" +
+	"attributes\x18\x05 \x03(\v2\x1b.starling.v1.TypedAttributeR\n" +
+	"attributes\"\xb5\x01\n" +
+	"\x0eTypedAttribute\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12#\n" +
+	"\fstring_value\x18\x02 \x01(\tH\x00R\vstringValue\x12\x1d\n" +
+	"\tint_value\x18\x03 \x01(\x03H\x00R\bintValue\x12#\n" +
+	"\fdouble_value\x18\x04 \x01(\x01H\x00R\vdoubleValue\x12\x1f\n" +
+	"\n" +
+	"bool_value\x18\x05 \x01(\bH\x00R\tboolValueB\a\n" +
+	"\x05value\"l\n" +
+	"\x10ServiceSpanStats\x12\x18\n" +
+	"\aservice\x18\x01 \x01(\tR\aservice\x12\x1d\n" +
+	"\n" +
+	"span_count\x18\x02 \x01(\rR\tspanCount\x12\x1f\n" +
+	"\verror_count\x18\x03 \x01(\rR\n" +
+	"errorCount\"3\n" +
 	"\tAttribute\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"\x96\x01\n" +
@@ -3665,7 +4271,7 @@ const file_starling_proto_rawDesc = "" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rKIND_SERVICES\x10\x01\x12\x13\n" +
 	"\x0fKIND_OPERATIONS\x10\x02\x12\x15\n" +
-	"\x11KIND_METRIC_NAMES\x10\x03\"\xa4\x06\n" +
+	"\x11KIND_METRIC_NAMES\x10\x03\"\xe9\x06\n" +
 	"\vReadRequest\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x19\n" +
 	"\bquery_id\x18\x02 \x01(\x04R\aqueryId\x127\n" +
@@ -3684,11 +4290,12 @@ const file_starling_proto_rawDesc = "" +
 	"labelQuery\x12C\n" +
 	"\x0emetadata_query\x18\x11 \x01(\v2\x1a.starling.v1.MetadataQueryH\x00R\rmetadataQuery\x12C\n" +
 	"\x0eexemplar_query\x18\x12 \x01(\v2\x1a.starling.v1.ExemplarQueryH\x00R\rexemplarQuery\x12L\n" +
-	"\x11cardinality_query\x18\x13 \x01(\v2\x1d.starling.v1.CardinalityQueryH\x00R\x10cardinalityQueryB\a\n" +
+	"\x11cardinality_query\x18\x13 \x01(\v2\x1d.starling.v1.CardinalityQueryH\x00R\x10cardinalityQuery\x12C\n" +
+	"\x0etraceql_search\x18\x14 \x01(\v2\x1a.starling.v1.TraceQLSearchH\x00R\rtraceqlSearchB\a\n" +
 	"\x05queryJ\x04\b\r\x10\x0e\"K\n" +
 	"\bTraceHit\x12\x19\n" +
 	"\btrace_id\x18\x01 \x01(\fR\atraceId\x12$\n" +
-	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\"\x83\x03\n" +
+	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\"\xbe\x04\n" +
 	"\vResultChunk\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x19\n" +
 	"\bquery_id\x18\x02 \x01(\x04R\aqueryId\x127\n" +
@@ -3701,7 +4308,11 @@ const file_starling_proto_rawDesc = "" +
 	"trace_hits\x18\b \x03(\v2\x15.starling.v1.TraceHitR\ttraceHits\x12\x14\n" +
 	"\x05names\x18\t \x03(\tR\x05names\x12:\n" +
 	"\vcardinality\x18\n" +
-	" \x01(\v2\x18.starling.v1.CardinalityR\vcardinality\"\x8a\x03\n" +
+	" \x01(\v2\x18.starling.v1.CardinalityR\vcardinality\x12<\n" +
+	"\rtrace_matches\x18\v \x03(\v2\x17.starling.v1.TraceMatchR\ftraceMatches\x12'\n" +
+	"\x0ftraceql_metrics\x18\f \x01(\fR\x0etraceqlMetrics\x12)\n" +
+	"\x10inspected_traces\x18\r \x01(\x04R\x0finspectedTraces\x12'\n" +
+	"\x0finspected_bytes\x18\x0e \x01(\x04R\x0einspectedBytes\"\x8a\x03\n" +
 	"\bNodeMeta\x12\x1a\n" +
 	"\bprotocol\x18\x01 \x01(\rR\bprotocol\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1d\n" +
@@ -3863,7 +4474,7 @@ func file_starling_proto_rawDescGZIP() []byte {
 }
 
 var file_starling_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_starling_proto_goTypes = []any{
 	(Signal)(0),               // 0: starling.v1.Signal
 	(Role)(0),                 // 1: starling.v1.Role
@@ -3880,40 +4491,46 @@ var file_starling_proto_goTypes = []any{
 	(*Record)(nil),            // 12: starling.v1.Record
 	(*TraceByID)(nil),         // 13: starling.v1.TraceByID
 	(*TraceSearch)(nil),       // 14: starling.v1.TraceSearch
-	(*Attribute)(nil),         // 15: starling.v1.Attribute
-	(*LogSearch)(nil),         // 16: starling.v1.LogSearch
-	(*LabelMatcher)(nil),      // 17: starling.v1.LabelMatcher
-	(*SeriesSelect)(nil),      // 18: starling.v1.SeriesSelect
-	(*LabelQuery)(nil),        // 19: starling.v1.LabelQuery
-	(*MetadataQuery)(nil),     // 20: starling.v1.MetadataQuery
-	(*ExemplarQuery)(nil),     // 21: starling.v1.ExemplarQuery
-	(*CardinalityQuery)(nil),  // 22: starling.v1.CardinalityQuery
-	(*NameCount)(nil),         // 23: starling.v1.NameCount
-	(*Cardinality)(nil),       // 24: starling.v1.Cardinality
-	(*Catalog)(nil),           // 25: starling.v1.Catalog
-	(*ReadRequest)(nil),       // 26: starling.v1.ReadRequest
-	(*TraceHit)(nil),          // 27: starling.v1.TraceHit
-	(*ResultChunk)(nil),       // 28: starling.v1.ResultChunk
-	(*NodeMeta)(nil),          // 29: starling.v1.NodeMeta
-	(*NodeRecord)(nil),        // 30: starling.v1.NodeRecord
-	(*ClusterSettings)(nil),   // 31: starling.v1.ClusterSettings
-	(*RaftCommand)(nil),       // 32: starling.v1.RaftCommand
-	(*InitCluster)(nil),       // 33: starling.v1.InitCluster
-	(*PutNode)(nil),           // 34: starling.v1.PutNode
-	(*RemoveNode)(nil),        // 35: starling.v1.RemoveNode
-	(*PartitionUpdate)(nil),   // 36: starling.v1.PartitionUpdate
-	(*UpdatePartitions)(nil),  // 37: starling.v1.UpdatePartitions
-	(*PartitionStats)(nil),    // 38: starling.v1.PartitionStats
-	(*ReportSizes)(nil),       // 39: starling.v1.ReportSizes
-	(*MetaState)(nil),         // 40: starling.v1.MetaState
-	(*SnapshotKV)(nil),        // 41: starling.v1.SnapshotKV
-	(*SnapshotChunk)(nil),     // 42: starling.v1.SnapshotChunk
-	(*MetaProposal)(nil),      // 43: starling.v1.MetaProposal
-	(*MetaProposalReply)(nil), // 44: starling.v1.MetaProposalReply
-	(*HandoffOpen)(nil),       // 45: starling.v1.HandoffOpen
-	(*HandoffReady)(nil),      // 46: starling.v1.HandoffReady
-	(*HandoffChunk)(nil),      // 47: starling.v1.HandoffChunk
-	(*HandoffAck)(nil),        // 48: starling.v1.HandoffAck
+	(*TraceQLSearch)(nil),     // 15: starling.v1.TraceQLSearch
+	(*TraceMatch)(nil),        // 16: starling.v1.TraceMatch
+	(*SpanSetMatch)(nil),      // 17: starling.v1.SpanSetMatch
+	(*SpanMatch)(nil),         // 18: starling.v1.SpanMatch
+	(*TypedAttribute)(nil),    // 19: starling.v1.TypedAttribute
+	(*ServiceSpanStats)(nil),  // 20: starling.v1.ServiceSpanStats
+	(*Attribute)(nil),         // 21: starling.v1.Attribute
+	(*LogSearch)(nil),         // 22: starling.v1.LogSearch
+	(*LabelMatcher)(nil),      // 23: starling.v1.LabelMatcher
+	(*SeriesSelect)(nil),      // 24: starling.v1.SeriesSelect
+	(*LabelQuery)(nil),        // 25: starling.v1.LabelQuery
+	(*MetadataQuery)(nil),     // 26: starling.v1.MetadataQuery
+	(*ExemplarQuery)(nil),     // 27: starling.v1.ExemplarQuery
+	(*CardinalityQuery)(nil),  // 28: starling.v1.CardinalityQuery
+	(*NameCount)(nil),         // 29: starling.v1.NameCount
+	(*Cardinality)(nil),       // 30: starling.v1.Cardinality
+	(*Catalog)(nil),           // 31: starling.v1.Catalog
+	(*ReadRequest)(nil),       // 32: starling.v1.ReadRequest
+	(*TraceHit)(nil),          // 33: starling.v1.TraceHit
+	(*ResultChunk)(nil),       // 34: starling.v1.ResultChunk
+	(*NodeMeta)(nil),          // 35: starling.v1.NodeMeta
+	(*NodeRecord)(nil),        // 36: starling.v1.NodeRecord
+	(*ClusterSettings)(nil),   // 37: starling.v1.ClusterSettings
+	(*RaftCommand)(nil),       // 38: starling.v1.RaftCommand
+	(*InitCluster)(nil),       // 39: starling.v1.InitCluster
+	(*PutNode)(nil),           // 40: starling.v1.PutNode
+	(*RemoveNode)(nil),        // 41: starling.v1.RemoveNode
+	(*PartitionUpdate)(nil),   // 42: starling.v1.PartitionUpdate
+	(*UpdatePartitions)(nil),  // 43: starling.v1.UpdatePartitions
+	(*PartitionStats)(nil),    // 44: starling.v1.PartitionStats
+	(*ReportSizes)(nil),       // 45: starling.v1.ReportSizes
+	(*MetaState)(nil),         // 46: starling.v1.MetaState
+	(*SnapshotKV)(nil),        // 47: starling.v1.SnapshotKV
+	(*SnapshotChunk)(nil),     // 48: starling.v1.SnapshotChunk
+	(*MetaProposal)(nil),      // 49: starling.v1.MetaProposal
+	(*MetaProposalReply)(nil), // 50: starling.v1.MetaProposalReply
+	(*HandoffOpen)(nil),       // 51: starling.v1.HandoffOpen
+	(*HandoffReady)(nil),      // 52: starling.v1.HandoffReady
+	(*HandoffChunk)(nil),      // 53: starling.v1.HandoffChunk
+	(*HandoffAck)(nil),        // 54: starling.v1.HandoffAck
 }
 var file_starling_proto_depIdxs = []int32{
 	0,  // 0: starling.v1.PartitionRef.signal:type_name -> starling.v1.Signal
@@ -3922,58 +4539,66 @@ var file_starling_proto_depIdxs = []int32{
 	7,  // 3: starling.v1.WriteBatch.partition:type_name -> starling.v1.PartitionRef
 	7,  // 4: starling.v1.WriteAck.partition:type_name -> starling.v1.PartitionRef
 	7,  // 5: starling.v1.NotPrimary.partition:type_name -> starling.v1.PartitionRef
-	15, // 6: starling.v1.TraceSearch.attributes:type_name -> starling.v1.Attribute
-	15, // 7: starling.v1.LogSearch.attributes:type_name -> starling.v1.Attribute
-	5,  // 8: starling.v1.LabelMatcher.type:type_name -> starling.v1.LabelMatcher.Type
-	17, // 9: starling.v1.SeriesSelect.matchers:type_name -> starling.v1.LabelMatcher
-	3,  // 10: starling.v1.SeriesSelect.resolution:type_name -> starling.v1.Resolution
-	17, // 11: starling.v1.LabelQuery.matchers:type_name -> starling.v1.LabelMatcher
-	17, // 12: starling.v1.ExemplarQuery.matchers:type_name -> starling.v1.LabelMatcher
-	23, // 13: starling.v1.Cardinality.metrics:type_name -> starling.v1.NameCount
-	23, // 14: starling.v1.Cardinality.label_pairs:type_name -> starling.v1.NameCount
-	6,  // 15: starling.v1.Catalog.kind:type_name -> starling.v1.Catalog.Kind
-	7,  // 16: starling.v1.ReadRequest.partition:type_name -> starling.v1.PartitionRef
-	13, // 17: starling.v1.ReadRequest.trace_by_id:type_name -> starling.v1.TraceByID
-	14, // 18: starling.v1.ReadRequest.trace_search:type_name -> starling.v1.TraceSearch
-	16, // 19: starling.v1.ReadRequest.log_search:type_name -> starling.v1.LogSearch
-	25, // 20: starling.v1.ReadRequest.catalog:type_name -> starling.v1.Catalog
-	18, // 21: starling.v1.ReadRequest.series_select:type_name -> starling.v1.SeriesSelect
-	19, // 22: starling.v1.ReadRequest.label_query:type_name -> starling.v1.LabelQuery
-	20, // 23: starling.v1.ReadRequest.metadata_query:type_name -> starling.v1.MetadataQuery
-	21, // 24: starling.v1.ReadRequest.exemplar_query:type_name -> starling.v1.ExemplarQuery
-	22, // 25: starling.v1.ReadRequest.cardinality_query:type_name -> starling.v1.CardinalityQuery
-	7,  // 26: starling.v1.ResultChunk.partition:type_name -> starling.v1.PartitionRef
-	12, // 27: starling.v1.ResultChunk.records:type_name -> starling.v1.Record
-	12, // 28: starling.v1.ResultChunk.refs:type_name -> starling.v1.Record
-	27, // 29: starling.v1.ResultChunk.trace_hits:type_name -> starling.v1.TraceHit
-	24, // 30: starling.v1.ResultChunk.cardinality:type_name -> starling.v1.Cardinality
-	29, // 31: starling.v1.NodeRecord.meta:type_name -> starling.v1.NodeMeta
-	4,  // 32: starling.v1.NodeRecord.state:type_name -> starling.v1.NodeState
-	33, // 33: starling.v1.RaftCommand.init:type_name -> starling.v1.InitCluster
-	34, // 34: starling.v1.RaftCommand.put_node:type_name -> starling.v1.PutNode
-	35, // 35: starling.v1.RaftCommand.remove_node:type_name -> starling.v1.RemoveNode
-	37, // 36: starling.v1.RaftCommand.update_partitions:type_name -> starling.v1.UpdatePartitions
-	39, // 37: starling.v1.RaftCommand.report_sizes:type_name -> starling.v1.ReportSizes
-	31, // 38: starling.v1.InitCluster.settings:type_name -> starling.v1.ClusterSettings
-	8,  // 39: starling.v1.InitCluster.partitions:type_name -> starling.v1.Partition
-	30, // 40: starling.v1.PutNode.node:type_name -> starling.v1.NodeRecord
-	8,  // 41: starling.v1.PartitionUpdate.partition:type_name -> starling.v1.Partition
-	36, // 42: starling.v1.UpdatePartitions.updates:type_name -> starling.v1.PartitionUpdate
-	0,  // 43: starling.v1.PartitionStats.signal:type_name -> starling.v1.Signal
-	38, // 44: starling.v1.ReportSizes.stats:type_name -> starling.v1.PartitionStats
-	31, // 45: starling.v1.MetaState.settings:type_name -> starling.v1.ClusterSettings
-	30, // 46: starling.v1.MetaState.nodes:type_name -> starling.v1.NodeRecord
-	8,  // 47: starling.v1.MetaState.partitions:type_name -> starling.v1.Partition
-	0,  // 48: starling.v1.SnapshotChunk.signal:type_name -> starling.v1.Signal
-	41, // 49: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
-	32, // 50: starling.v1.MetaProposal.command:type_name -> starling.v1.RaftCommand
-	0,  // 51: starling.v1.HandoffOpen.signal:type_name -> starling.v1.Signal
-	42, // 52: starling.v1.HandoffChunk.chunk:type_name -> starling.v1.SnapshotChunk
-	53, // [53:53] is the sub-list for method output_type
-	53, // [53:53] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	21, // 6: starling.v1.TraceSearch.attributes:type_name -> starling.v1.Attribute
+	14, // 7: starling.v1.TraceQLSearch.candidates:type_name -> starling.v1.TraceSearch
+	17, // 8: starling.v1.TraceMatch.span_sets:type_name -> starling.v1.SpanSetMatch
+	20, // 9: starling.v1.TraceMatch.service_stats:type_name -> starling.v1.ServiceSpanStats
+	18, // 10: starling.v1.SpanSetMatch.spans:type_name -> starling.v1.SpanMatch
+	19, // 11: starling.v1.SpanSetMatch.attributes:type_name -> starling.v1.TypedAttribute
+	19, // 12: starling.v1.SpanMatch.attributes:type_name -> starling.v1.TypedAttribute
+	21, // 13: starling.v1.LogSearch.attributes:type_name -> starling.v1.Attribute
+	5,  // 14: starling.v1.LabelMatcher.type:type_name -> starling.v1.LabelMatcher.Type
+	23, // 15: starling.v1.SeriesSelect.matchers:type_name -> starling.v1.LabelMatcher
+	3,  // 16: starling.v1.SeriesSelect.resolution:type_name -> starling.v1.Resolution
+	23, // 17: starling.v1.LabelQuery.matchers:type_name -> starling.v1.LabelMatcher
+	23, // 18: starling.v1.ExemplarQuery.matchers:type_name -> starling.v1.LabelMatcher
+	29, // 19: starling.v1.Cardinality.metrics:type_name -> starling.v1.NameCount
+	29, // 20: starling.v1.Cardinality.label_pairs:type_name -> starling.v1.NameCount
+	6,  // 21: starling.v1.Catalog.kind:type_name -> starling.v1.Catalog.Kind
+	7,  // 22: starling.v1.ReadRequest.partition:type_name -> starling.v1.PartitionRef
+	13, // 23: starling.v1.ReadRequest.trace_by_id:type_name -> starling.v1.TraceByID
+	14, // 24: starling.v1.ReadRequest.trace_search:type_name -> starling.v1.TraceSearch
+	22, // 25: starling.v1.ReadRequest.log_search:type_name -> starling.v1.LogSearch
+	31, // 26: starling.v1.ReadRequest.catalog:type_name -> starling.v1.Catalog
+	24, // 27: starling.v1.ReadRequest.series_select:type_name -> starling.v1.SeriesSelect
+	25, // 28: starling.v1.ReadRequest.label_query:type_name -> starling.v1.LabelQuery
+	26, // 29: starling.v1.ReadRequest.metadata_query:type_name -> starling.v1.MetadataQuery
+	27, // 30: starling.v1.ReadRequest.exemplar_query:type_name -> starling.v1.ExemplarQuery
+	28, // 31: starling.v1.ReadRequest.cardinality_query:type_name -> starling.v1.CardinalityQuery
+	15, // 32: starling.v1.ReadRequest.traceql_search:type_name -> starling.v1.TraceQLSearch
+	7,  // 33: starling.v1.ResultChunk.partition:type_name -> starling.v1.PartitionRef
+	12, // 34: starling.v1.ResultChunk.records:type_name -> starling.v1.Record
+	12, // 35: starling.v1.ResultChunk.refs:type_name -> starling.v1.Record
+	33, // 36: starling.v1.ResultChunk.trace_hits:type_name -> starling.v1.TraceHit
+	30, // 37: starling.v1.ResultChunk.cardinality:type_name -> starling.v1.Cardinality
+	16, // 38: starling.v1.ResultChunk.trace_matches:type_name -> starling.v1.TraceMatch
+	35, // 39: starling.v1.NodeRecord.meta:type_name -> starling.v1.NodeMeta
+	4,  // 40: starling.v1.NodeRecord.state:type_name -> starling.v1.NodeState
+	39, // 41: starling.v1.RaftCommand.init:type_name -> starling.v1.InitCluster
+	40, // 42: starling.v1.RaftCommand.put_node:type_name -> starling.v1.PutNode
+	41, // 43: starling.v1.RaftCommand.remove_node:type_name -> starling.v1.RemoveNode
+	43, // 44: starling.v1.RaftCommand.update_partitions:type_name -> starling.v1.UpdatePartitions
+	45, // 45: starling.v1.RaftCommand.report_sizes:type_name -> starling.v1.ReportSizes
+	37, // 46: starling.v1.InitCluster.settings:type_name -> starling.v1.ClusterSettings
+	8,  // 47: starling.v1.InitCluster.partitions:type_name -> starling.v1.Partition
+	36, // 48: starling.v1.PutNode.node:type_name -> starling.v1.NodeRecord
+	8,  // 49: starling.v1.PartitionUpdate.partition:type_name -> starling.v1.Partition
+	42, // 50: starling.v1.UpdatePartitions.updates:type_name -> starling.v1.PartitionUpdate
+	0,  // 51: starling.v1.PartitionStats.signal:type_name -> starling.v1.Signal
+	44, // 52: starling.v1.ReportSizes.stats:type_name -> starling.v1.PartitionStats
+	37, // 53: starling.v1.MetaState.settings:type_name -> starling.v1.ClusterSettings
+	36, // 54: starling.v1.MetaState.nodes:type_name -> starling.v1.NodeRecord
+	8,  // 55: starling.v1.MetaState.partitions:type_name -> starling.v1.Partition
+	0,  // 56: starling.v1.SnapshotChunk.signal:type_name -> starling.v1.Signal
+	47, // 57: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
+	38, // 58: starling.v1.MetaProposal.command:type_name -> starling.v1.RaftCommand
+	0,  // 59: starling.v1.HandoffOpen.signal:type_name -> starling.v1.Signal
+	48, // 60: starling.v1.HandoffChunk.chunk:type_name -> starling.v1.SnapshotChunk
+	61, // [61:61] is the sub-list for method output_type
+	61, // [61:61] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_starling_proto_init() }
@@ -3981,7 +4606,13 @@ func file_starling_proto_init() {
 	if File_starling_proto != nil {
 		return
 	}
-	file_starling_proto_msgTypes[19].OneofWrappers = []any{
+	file_starling_proto_msgTypes[12].OneofWrappers = []any{
+		(*TypedAttribute_StringValue)(nil),
+		(*TypedAttribute_IntValue)(nil),
+		(*TypedAttribute_DoubleValue)(nil),
+		(*TypedAttribute_BoolValue)(nil),
+	}
+	file_starling_proto_msgTypes[25].OneofWrappers = []any{
 		(*ReadRequest_TraceById)(nil),
 		(*ReadRequest_TraceSearch)(nil),
 		(*ReadRequest_LogSearch)(nil),
@@ -3991,8 +4622,9 @@ func file_starling_proto_init() {
 		(*ReadRequest_MetadataQuery)(nil),
 		(*ReadRequest_ExemplarQuery)(nil),
 		(*ReadRequest_CardinalityQuery)(nil),
+		(*ReadRequest_TraceqlSearch)(nil),
 	}
-	file_starling_proto_msgTypes[25].OneofWrappers = []any{
+	file_starling_proto_msgTypes[31].OneofWrappers = []any{
 		(*RaftCommand_Init)(nil),
 		(*RaftCommand_PutNode)(nil),
 		(*RaftCommand_RemoveNode)(nil),
@@ -4005,7 +4637,7 @@ func file_starling_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_starling_proto_rawDesc), len(file_starling_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   42,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

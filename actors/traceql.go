@@ -1,0 +1,164 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/query"
+	"github.com/starling-otel/starling/query/plan"
+	"github.com/starling-otel/starling/query/traceql"
+	"github.com/starling-otel/starling/storage"
+)
+
+// partitionTraces is one partition's traces as the TraceQL executor reads
+// them (traceexec.Store).
+type partitionTraces struct {
+	store *storage.Store
+	p     uint32
+}
+
+func (t partitionTraces) EachTrace(ctx context.Context, q *starlingpb.TraceSearch, start, end int64, fn func(storage.TraceHit, storage.TraceReader) (bool, error)) error {
+	return t.store.EachTrace(ctx, t.p, q, start, end, fn)
+}
+
+func (t partitionTraces) ReadTrace(ctx context.Context, id [16]byte, out *starlingpb.ResultChunk) error {
+	return t.store.ReadTrace(ctx, t.p, id, out)
+}
+
+// TraceQLStats describes the work of one TraceQL query.
+type TraceQLStats struct {
+	Partitions      int    // partitions asked in the first step
+	InspectedTraces uint64 // traces read whole and evaluated
+	InspectedBytes  uint64 // bytes of span groups read
+}
+
+// SearchTraceQL runs a TraceQL search: every partition answers the hits of
+// its newest matching traces in [start, end]; the newest limit of all are
+// then evaluated again by their partitions, which answer the matched
+// spansets (at most spss spans each). Matches come newest first.
+func (q *Querier) SearchTraceQL(ctx context.Context, tp *plan.TracePlan, start, end int64, limit, spss int) ([]*starlingpb.TraceMatch, TraceQLStats, error) {
+	var st TraceQLStats
+	sig := starlingpb.Signal_SIGNAL_TRACES
+	targets := q.planned(tp, func() *starlingpb.ReadRequest {
+		return &starlingpb.ReadRequest{
+			StartUnixNano: start, EndUnixNano: end, Limit: uint32(limit),
+			Query: &starlingpb.ReadRequest_TraceqlSearch{TraceqlSearch: tp.Search(spss)},
+		}
+	})
+	st.Partitions = len(targets)
+	res, err := q.run(ctx, sig, targets)
+	if err != nil {
+		return nil, st, err
+	}
+	st.add(res)
+	hits := query.TopTraceHits(res, limit)
+	if len(hits) == 0 {
+		return nil, st, nil
+	}
+	// The second step: one read per partition holding winners.
+	n := q.router.Partitions(sig)
+	byPart := map[uint32]*starlingpb.TraceQLSearch{}
+	var parts []uint32
+	for _, h := range hits {
+		p := storage.PartitionOf(storage.TraceHash([16]byte(h.TraceId)), n)
+		s, ok := byPart[p]
+		if !ok {
+			s = tp.Search(spss)
+			byPart[p] = s
+			parts = append(parts, p)
+		}
+		s.TraceIds = append(s.TraceIds, h.TraceId)
+	}
+	second := make([]readTarget, len(parts))
+	for i, p := range parts {
+		second[i] = readTarget{partition: p, req: &starlingpb.ReadRequest{
+			EndUnixNano: math.MaxInt64,
+			Query:       &starlingpb.ReadRequest_TraceqlSearch{TraceqlSearch: byPart[p]},
+		}}
+	}
+	res, err = q.run(ctx, sig, second)
+	if err != nil {
+		return nil, st, err
+	}
+	st.add(res)
+	var out []*starlingpb.TraceMatch
+	for _, c := range res {
+		if c != nil {
+			out = append(out, c.TraceMatches...)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].StartUnixNano != out[j].StartUnixNano {
+			return out[i].StartUnixNano > out[j].StartUnixNano
+		}
+		return string(out[i].TraceId) < string(out[j].TraceId)
+	})
+	return out, st, nil
+}
+
+// TraceQLMetrics runs a TraceQL metrics query over [start, end] at step:
+// every partition answers its partial, merged here.
+func (q *Querier) TraceQLMetrics(ctx context.Context, tp *plan.TracePlan, start, end, step int64) (*traceql.Metrics, TraceQLStats, error) {
+	var st TraceQLStats
+	m, err := tp.Query.NewMetrics(start, end, step)
+	if err != nil {
+		return nil, st, err
+	}
+	sig := starlingpb.Signal_SIGNAL_TRACES
+	targets := q.planned(tp, func() *starlingpb.ReadRequest {
+		s := tp.Search(0)
+		s.StepNano = step
+		return &starlingpb.ReadRequest{
+			StartUnixNano: start, EndUnixNano: end,
+			Query: &starlingpb.ReadRequest_TraceqlSearch{TraceqlSearch: s},
+		}
+	})
+	st.Partitions = len(targets)
+	res, err := q.run(ctx, sig, targets)
+	if err != nil {
+		return nil, st, err
+	}
+	st.add(res)
+	for _, c := range res {
+		if c == nil || len(c.TraceqlMetrics) == 0 {
+			continue
+		}
+		part, err := tp.Query.NewMetrics(start, end, step)
+		if err != nil {
+			return nil, st, err
+		}
+		if err := part.UnmarshalBinary(c.TraceqlMetrics); err != nil {
+			return nil, st, fmt.Errorf("traces partition %d: metrics partial: %w", c.GetPartition().GetId(), err)
+		}
+		if err := m.Merge(part); err != nil {
+			return nil, st, fmt.Errorf("traces partition %d: merge metrics partial: %w", c.GetPartition().GetId(), err)
+		}
+	}
+	return m, st, nil
+}
+
+// planned returns one target per trace partition that can answer tp.
+func (q *Querier) planned(tp *plan.TracePlan, req func() *starlingpb.ReadRequest) []readTarget {
+	sig := starlingpb.Signal_SIGNAL_TRACES
+	ps := tp.Partitions(q.router.Partitions(sig))
+	if ps == nil {
+		return q.all(sig, req)
+	}
+	ts := make([]readTarget, len(ps))
+	for i, p := range ps {
+		ts[i] = readTarget{partition: p, req: req()}
+	}
+	return ts
+}
+
+func (st *TraceQLStats) add(res []*starlingpb.ResultChunk) {
+	for _, c := range res {
+		if c != nil {
+			st.InspectedTraces += c.InspectedTraces
+			st.InspectedBytes += c.InspectedBytes
+		}
+	}
+}
