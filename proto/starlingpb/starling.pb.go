@@ -1062,7 +1062,11 @@ type TraceQLSearch struct {
 	// Set: evaluate exactly these traces (of this partition) and answer
 	// their trace_matches, whatever the range; the second step of a search,
 	// once the coordinator knows which traces are the newest.
-	TraceIds      [][]byte `protobuf:"bytes,5,rep,name=trace_ids,json=traceIds,proto3" json:"trace_ids,omitempty"`
+	TraceIds [][]byte `protobuf:"bytes,5,rep,name=trace_ids,json=traceIds,proto3" json:"trace_ids,omitempty"`
+	// The candidates are exactly the matching traces (the query is one
+	// filter of conditions the postings and group records check exactly):
+	// the first step answers hits without reading the traces.
+	Exact         bool `protobuf:"varint,6,opt,name=exact,proto3" json:"exact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1130,6 +1134,13 @@ func (x *TraceQLSearch) GetTraceIds() [][]byte {
 		return x.TraceIds
 	}
 	return nil
+}
+
+func (x *TraceQLSearch) GetExact() bool {
+	if x != nil {
+		return x.Exact
+	}
+	return false
 }
 
 // TraceMatch is one trace a TraceQL search matched: its summary and the
@@ -4164,7 +4175,7 @@ const file_starling_proto_rawDesc = "" +
 	"\x11max_duration_nano\x18\x05 \x01(\x03R\x0fmaxDurationNano\x126\n" +
 	"\n" +
 	"attributes\x18\x06 \x03(\v2\x16.starling.v1.AttributeR\n" +
-	"attributes\"\xc5\x01\n" +
+	"attributes\"\xdb\x01\n" +
 	"\rTraceQLSearch\x12\x14\n" +
 	"\x05query\x18\x01 \x01(\tR\x05query\x12*\n" +
 	"\x11spans_per_spanset\x18\x02 \x01(\rR\x0fspansPerSpanset\x128\n" +
@@ -4172,7 +4183,8 @@ const file_starling_proto_rawDesc = "" +
 	"candidates\x18\x03 \x03(\v2\x18.starling.v1.TraceSearchR\n" +
 	"candidates\x12\x1b\n" +
 	"\tstep_nano\x18\x04 \x01(\x03R\bstepNano\x12\x1b\n" +
-	"\ttrace_ids\x18\x05 \x03(\fR\btraceIds\"\xe8\x02\n" +
+	"\ttrace_ids\x18\x05 \x03(\fR\btraceIds\x12\x14\n" +
+	"\x05exact\x18\x06 \x01(\bR\x05exact\"\xe8\x02\n" +
 	"\n" +
 	"TraceMatch\x12\x19\n" +
 	"\btrace_id\x18\x01 \x01(\fR\atraceId\x12$\n" +

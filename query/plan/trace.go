@@ -36,6 +36,10 @@ type TracePlan struct {
 	// TraceIDs is set when the query names its traces (trace:id = …):
 	// only their partitions can answer.
 	TraceIDs [][16]byte
+	// Exact says the candidates are exactly the matching traces: the
+	// query is one filter of conditions the postings and group records
+	// check exactly, so a partition finds its hits without reading them.
+	Exact bool
 }
 
 // Trace parses and plans a TraceQL query. A parse error is the parser's
@@ -46,6 +50,11 @@ func Trace(src string) (*TracePlan, error) {
 		return nil, err
 	}
 	p := &TracePlan{Query: q}
+	n, conj := q.Conjunction()
+	if conj && n == 0 {
+		p.Exact = true // { }: every trace of the range matches
+		return p, nil
+	}
 	alts := q.Required()
 	if len(alts) == 0 {
 		return p, nil
@@ -56,9 +65,11 @@ func Trace(src string) (*TracePlan, error) {
 		// every trace of the range is a candidate.
 		return p, nil
 	}
-	if s, pushed := bestGroup(alts[0]); s != nil {
+	if s, pushed, exact := bestGroup(alts[0]); s != nil {
 		p.Candidates = []*starlingpb.TraceSearch{s}
 		p.Pushed = pushed
+		// Exact when the query is nothing but these conditions.
+		p.Exact = exact && conj && len(pushed) == n && len(alts[0]) == n
 	}
 	return p, nil
 }
@@ -70,6 +81,7 @@ func (p *TracePlan) Search(spss int) *starlingpb.TraceQLSearch {
 		Query:           p.Query.String(),
 		SpansPerSpanset: uint32(max(spss, 0)),
 		Candidates:      p.Candidates,
+		Exact:           p.Exact,
 	}
 }
 
@@ -116,7 +128,7 @@ func traceIDs(alts [][]traceql.Condition) [][16]byte {
 // alternative and returns the one that pushes the most conditions (terms
 // first: they are postings; duration and status are checks on group
 // records).
-func bestGroup(alt []traceql.Condition) (*starlingpb.TraceSearch, []string) {
+func bestGroup(alt []traceql.Condition) (*starlingpb.TraceSearch, []string, bool) {
 	groups := map[int][]traceql.Condition{}
 	var order []int
 	for _, c := range alt {
@@ -127,32 +139,53 @@ func bestGroup(alt []traceql.Condition) (*starlingpb.TraceSearch, []string) {
 	}
 	var best *starlingpb.TraceSearch
 	var bestPushed []string
-	bestScore := 0
+	bestScore, bestExact := 0, false
 	for _, g := range order {
-		s, pushed, score := pushGroup(groups[g])
+		s, pushed, score, exact := pushGroup(groups[g])
 		if score > bestScore {
-			best, bestPushed, bestScore = s, pushed, score
+			best, bestPushed, bestScore, bestExact = s, pushed, score, exact
 		}
 	}
-	return best, bestPushed
+	return best, bestPushed, bestExact && len(order) == 1
 }
 
 // pushGroup turns the conditions of one same-span group into a search;
 // score weighs what it pushes (0: nothing).
-func pushGroup(cs []traceql.Condition) (*starlingpb.TraceSearch, []string, int) {
+// score weighs what it pushes (0: nothing); exact says every condition
+// of the group is pushed and checked exactly.
+func pushGroup(cs []traceql.Condition) (*starlingpb.TraceSearch, []string, int, bool) {
 	s := &starlingpb.TraceSearch{}
 	var pushed []string
-	score := 0
+	score, exact := 0, true
 	for _, c := range cs {
-		if w := push(s, c); w > 0 {
+		w := push(s, c)
+		if w > 0 {
 			pushed = append(pushed, c.String())
 			score += w
 		}
+		exact = exact && w > 0 && exactly(c)
 	}
 	if score == 0 {
-		return nil, nil, 0
+		return nil, nil, 0, false
 	}
-	return s, pushed, score
+	return s, pushed, score, exact
+}
+
+// exactly reports whether a pushed condition is checked exactly by the
+// partition: the service, span name, status and duration are; attribute
+// terms are not (a term does not know the attribute's scope or type).
+func exactly(c traceql.Condition) bool {
+	if c.Scope == traceql.ScopeResource && c.Name == "service.name" {
+		return true
+	}
+	if c.Scope != traceql.ScopeIntrinsic {
+		return false
+	}
+	switch c.Intrinsic {
+	case traceql.IntrinsicName, traceql.IntrinsicStatus, traceql.IntrinsicDuration:
+		return true
+	}
+	return false
 }
 
 // push adds one condition to s if the postings or group records can check

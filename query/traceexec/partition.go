@@ -93,6 +93,10 @@ func (e *evaluator) hits(ctx context.Context, st Store, req *starlingpb.TraceQLS
 		return nil
 	}
 	return st.EachTrace(ctx, candidates(req), startNano, endNano, func(hit storage.TraceHit, read storage.TraceReader) (bool, error) {
+		if req.GetExact() {
+			out.TraceHits = append(out.TraceHits, &starlingpb.TraceHit{TraceId: hit.TraceID[:], TimeUnixNano: hit.Time})
+			return len(out.TraceHits) < limit, nil
+		}
 		t, ok, err := e.load(hit.TraceID, read, out)
 		if err != nil || !ok {
 			return err == nil, err

@@ -218,3 +218,50 @@ func condition(b *binaryExpr, group int) (Condition, bool) {
 	}
 	return c, true
 }
+
+// Conjunction reports whether the query is one spanset filter whose
+// expression is nothing but comparisons of a field with a literal joined
+// by && (or empty: { } matches every span), and how many comparisons it
+// has. For such a query a planner that checks every comparison exactly
+// (as Required lists them) needs no evaluation at all.
+func (q *Query) Conjunction() (comparisons int, ok bool) {
+	if q.metrics != nil || q.pipe == nil || len(q.pipe.stages) != 1 {
+		return 0, false
+	}
+	f, isFilter := q.pipe.stages[0].(*filterNode)
+	if !isFilter {
+		return 0, false
+	}
+	if f.e == nil {
+		return 0, true
+	}
+	var walk func(e expr) bool
+	walk = func(e expr) bool {
+		b, isBin := e.(*binaryExpr)
+		if !isBin {
+			return false
+		}
+		if b.op == OpAnd {
+			return walk(b.l) && walk(b.r)
+		}
+		switch b.op {
+		case OpEq, OpNeq, OpGt, OpGte, OpLt, OpLte, OpRegex, OpNotRegex:
+		default:
+			return false
+		}
+		if _, lit := b.r.(*staticExpr); !lit {
+			return false
+		}
+		switch b.l.(type) {
+		case *attrExpr, *intrinsicExpr:
+		default:
+			return false
+		}
+		comparisons++
+		return true
+	}
+	if !walk(f.e) {
+		return 0, false
+	}
+	return comparisons, true
+}
