@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
 	"github.com/starling-otel/starling/query"
@@ -33,6 +36,18 @@ type TraceQLStats struct {
 	Partitions      int    // partitions asked in the first step
 	InspectedTraces uint64 // traces read whole and evaluated
 	InspectedBytes  uint64 // bytes of span groups read
+	Stages          []StageStats
+}
+
+// StageStats is the actual work of one step of a query's execution.
+type StageStats struct {
+	Name            string        // hits, matches or partials
+	Partitions      int           // partitions asked
+	Rows            int           // hits, matches or series answered
+	InspectedTraces uint64        // traces the partitions read whole
+	InspectedBytes  uint64        // bytes of span groups they read
+	BytesMoved      int           // bytes of the partitions' answers
+	Duration        time.Duration // from the fan-out to the last answer
 }
 
 // SearchTraceQL runs a TraceQL search: every partition answers the hits of
@@ -49,12 +64,13 @@ func (q *Querier) SearchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 		}
 	})
 	st.Partitions = len(targets)
+	began := time.Now()
 	res, err := q.run(ctx, sig, targets)
 	if err != nil {
 		return nil, st, err
 	}
-	st.add(res)
 	hits := query.TopTraceHits(res, limit)
+	st.add("hits", len(targets), len(hits), began, res)
 	if len(hits) == 0 {
 		return nil, st, nil
 	}
@@ -79,17 +95,18 @@ func (q *Querier) SearchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 			Query:       &starlingpb.ReadRequest_TraceqlSearch{TraceqlSearch: byPart[p]},
 		}}
 	}
+	began = time.Now()
 	res, err = q.run(ctx, sig, second)
 	if err != nil {
 		return nil, st, err
 	}
-	st.add(res)
 	var out []*starlingpb.TraceMatch
 	for _, c := range res {
 		if c != nil {
 			out = append(out, c.TraceMatches...)
 		}
 	}
+	st.add("matches", len(second), len(out), began, res)
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].StartUnixNano != out[j].StartUnixNano {
 			return out[i].StartUnixNano > out[j].StartUnixNano
@@ -117,11 +134,12 @@ func (q *Querier) TraceQLMetrics(ctx context.Context, tp *plan.TracePlan, start,
 		}
 	})
 	st.Partitions = len(targets)
+	began := time.Now()
 	res, err := q.run(ctx, sig, targets)
 	if err != nil {
 		return nil, st, err
 	}
-	st.add(res)
+	st.add("partials", len(targets), 0, began, res)
 	for _, c := range res {
 		if c == nil || len(c.TraceqlMetrics) == 0 {
 			continue
@@ -154,11 +172,17 @@ func (q *Querier) planned(tp *plan.TracePlan, req func() *starlingpb.ReadRequest
 	return ts
 }
 
-func (st *TraceQLStats) add(res []*starlingpb.ResultChunk) {
+// add records one step.
+func (st *TraceQLStats) add(name string, partitions, rows int, began time.Time, res []*starlingpb.ResultChunk) {
+	s := StageStats{Name: name, Partitions: partitions, Rows: rows, Duration: time.Since(began)}
 	for _, c := range res {
 		if c != nil {
-			st.InspectedTraces += c.InspectedTraces
-			st.InspectedBytes += c.InspectedBytes
+			s.InspectedTraces += c.InspectedTraces
+			s.InspectedBytes += c.InspectedBytes
+			s.BytesMoved += proto.Size(c)
 		}
 	}
+	st.InspectedTraces += s.InspectedTraces
+	st.InspectedBytes += s.InspectedBytes
+	st.Stages = append(st.Stages, s)
 }

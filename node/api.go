@@ -143,40 +143,6 @@ func (n *Node) getTrace(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-type traceSummaryJSON struct {
-	TraceID     string  `json:"traceID"`
-	RootService string  `json:"rootService"`
-	RootName    string  `json:"rootName"`
-	StartTime   string  `json:"startTime"`
-	DurationMs  float64 `json:"durationMs"`
-	SpanCount   int     `json:"spanCount"`
-}
-
-func (n *Node) searchTraces(w http.ResponseWriter, r *http.Request) {
-	q, err := query.ParseTraceSearch(r.URL.Query(), time.Now())
-	if err != nil {
-		writeQueryError(w, err)
-		return
-	}
-	sums, err := n.querier().SearchTraces(r.Context(), q.Search, q.Range.Start, q.Range.End, q.Limit)
-	if err != nil {
-		writeQueryError(w, err)
-		return
-	}
-	out := make([]traceSummaryJSON, 0, len(sums))
-	for _, s := range sums {
-		out = append(out, traceSummaryJSON{
-			TraceID:     hex.EncodeToString(s.TraceID[:]),
-			RootService: s.RootService,
-			RootName:    s.RootName,
-			StartTime:   formatTime(s.Start),
-			DurationMs:  float64(s.End-s.Start) / 1e6,
-			SpanCount:   s.SpanCount,
-		})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"traces": out})
-}
-
 func (n *Node) listServices(w http.ResponseWriter, r *http.Request) {
 	if err := query.ParseNone(r.URL.Query()); err != nil {
 		writeQueryError(w, err)

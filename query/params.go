@@ -183,9 +183,17 @@ func (p *params) duration(name string) (int64, error) {
 
 // TraceSearch is a parsed trace search.
 type TraceSearch struct {
+	// Search is the search the legacy parameters ask for (empty with q).
 	Search *starlingpb.TraceSearch
-	Range  Range
-	Limit  int
+	// Query is the TraceQL the search runs: q, or the legacy parameters
+	// as one filter (LegacyTraceQL).
+	Query string
+	Range Range
+	Limit int
+	// SpansPerSpanset is spss: the matched spans returned per trace.
+	SpansPerSpanset int
+	// Explain asks for the plan and its stages with the answer.
+	Explain bool
 }
 
 // ParseTraceSearch parses service, name, status, minDuration, maxDuration,
@@ -227,6 +235,25 @@ func ParseTraceSearch(v url.Values, now time.Time) (TraceSearch, error) {
 	if q.Search.Attributes, err = p.prefixed("attr."); err != nil {
 		return q, err
 	}
+	tql, ok, err := p.get("q")
+	switch {
+	case err != nil:
+		return q, err
+	case ok && !emptyTraceSearch(q.Search):
+		return q, paramErr("q", "cannot be combined with service, name, status, minDuration, maxDuration or attr.KEY (write them in the TraceQL)")
+	case ok && strings.TrimSpace(tql) == "":
+		return q, paramErr("q", "must not be empty")
+	case ok:
+		q.Query = tql
+	default:
+		q.Query = LegacyTraceQL(q.Search)
+	}
+	if q.SpansPerSpanset, err = p.intIn("spss", DefaultSpansPerSpanset, 1, MaxSpansPerSpanset); err != nil {
+		return q, err
+	}
+	if q.Explain, err = p.boolean("explain"); err != nil {
+		return q, err
+	}
 	if q.Range, err = p.timeRange(now); err != nil {
 		return q, err
 	}
@@ -234,6 +261,42 @@ func ParseTraceSearch(v url.Values, now time.Time) (TraceSearch, error) {
 		return q, err
 	}
 	return q, p.finish()
+}
+
+// Spans per spanset of a trace search: the default and the most.
+const (
+	DefaultSpansPerSpanset = 3
+	MaxSpansPerSpanset     = 1000
+)
+
+func emptyTraceSearch(s *starlingpb.TraceSearch) bool {
+	return s.Service == "" && s.Name == "" && s.Status == 0 && s.MinDurationNano == 0 && s.MaxDurationNano == 0 && len(s.Attributes) == 0
+}
+
+// intIn returns an integer parameter in [lo, hi], def when absent.
+func (p *params) intIn(name string, def, lo, hi int) (int, error) {
+	s, ok, err := p.get(name)
+	if err != nil || !ok {
+		return def, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, paramErr(name, "must be an integer from %d to %d, got %q", lo, hi, s)
+	}
+	return n, nil
+}
+
+// boolean returns a true/false parameter, false when absent.
+func (p *params) boolean(name string) (bool, error) {
+	s, ok, err := p.get(name)
+	if err != nil || !ok {
+		return false, err
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, paramErr(name, "must be true or false, got %q", s)
+	}
+	return b, nil
 }
 
 // LogSearch is a parsed log search.

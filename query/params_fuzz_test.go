@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/starling-otel/starling/query/traceql"
 )
 
 // checkParamErr fails unless err is nil or a *ParamError (not wrapped:
@@ -44,6 +46,8 @@ func FuzzAPIParams(f *testing.F) {
 		"prefix=http.&_=1",
 		"start=-1&end=9223372036854775807",
 		"attr.a=1&attr.a=2&%zz",
+		"attr.http.status_code=500&attr.a%20b=1.5&attr.x.=true&attr.%22q=-7",
+		"q=%7B+status+%3D+error+%7D&spss=5&explain=true",
 		"4bf92f3577b34da6a3ce929d0e0e4736",
 		"00000000000000000000000000000000",
 		"2262-04-11T23:47:16.854775807Z",
@@ -66,6 +70,12 @@ func FuzzAPIParams(f *testing.F) {
 			for i := 1; i < len(ts.Search.Attributes); i++ {
 				if ts.Search.Attributes[i-1].Key >= ts.Search.Attributes[i].Key {
 					t.Fatalf("attributes not sorted and unique: %v", ts.Search.Attributes)
+				}
+			}
+			// The condition parameters always make valid TraceQL.
+			if _, given := v["q"]; !given {
+				if _, err := traceql.Parse(ts.Query); err != nil {
+					t.Fatalf("LegacyTraceQL(%v) = %q: %v", ts.Search, ts.Query, err)
 				}
 			}
 		}

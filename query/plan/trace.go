@@ -61,8 +61,24 @@ func Trace(src string) (*TracePlan, error) {
 	}
 	p.TraceIDs = traceIDs(alts)
 	if len(alts) > 1 {
-		// A union of posting intersections newest first is not built yet:
-		// every trace of the range is a candidate.
+		// A union of posting intersections newest first is not built:
+		// what every alternative requires is pushed instead.
+		var common *starlingpb.TraceSearch
+		for i, alt := range alts {
+			s, _, _ := bestGroup(alt)
+			if s == nil {
+				return p, nil // an alternative pushes nothing: every trace is a candidate
+			}
+			if i == 0 {
+				common = s
+			} else {
+				common = widen(common, s)
+			}
+		}
+		if !emptySearch(common) {
+			p.Candidates = []*starlingpb.TraceSearch{common}
+			p.Pushed = []string{"(what every alternative requires)"}
+		}
 		return p, nil
 	}
 	if s, pushed, exact := bestGroup(alts[0]); s != nil {
@@ -289,4 +305,37 @@ func (p *TracePlan) String() string {
 		return fmt.Sprintf("evaluate %s on every trace of the range", p.Query)
 	}
 	return fmt.Sprintf("evaluate %s on the traces with one span matching %v", p.Query, p.Pushed)
+}
+
+// widen returns the conditions both a and b require: a span matching a or
+// one matching b matches it.
+func widen(a, b *starlingpb.TraceSearch) *starlingpb.TraceSearch {
+	w := &starlingpb.TraceSearch{}
+	if a.Service == b.Service {
+		w.Service = a.Service
+	}
+	if a.Name == b.Name {
+		w.Name = a.Name
+	}
+	if a.Status == b.Status {
+		w.Status = a.Status
+	}
+	w.MinDurationNano = min(a.MinDurationNano, b.MinDurationNano)
+	if a.MaxDurationNano > 0 && b.MaxDurationNano > 0 {
+		w.MaxDurationNano = max(a.MaxDurationNano, b.MaxDurationNano)
+	}
+	for _, x := range a.Attributes {
+		for _, y := range b.Attributes {
+			if x.Key == y.Key && x.Value == y.Value {
+				w.Attributes = append(w.Attributes, x)
+				break
+			}
+		}
+	}
+	return w
+}
+
+// emptySearch reports whether s has no condition: every trace matches it.
+func emptySearch(s *starlingpb.TraceSearch) bool {
+	return s.Service == "" && s.Name == "" && s.Status == 0 && s.MinDurationNano == 0 && s.MaxDurationNano == 0 && len(s.Attributes) == 0
 }
