@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"github.com/starling-otel/starling/proto/starlingpb"
 	"github.com/starling-otel/starling/query"
 	"github.com/starling-otel/starling/query/plan"
+	"github.com/starling-otel/starling/query/traceexec"
 	"github.com/starling-otel/starling/query/traceql"
 	"github.com/starling-otel/starling/storage"
 )
@@ -107,12 +109,7 @@ func (q *Querier) SearchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 		}
 	}
 	st.add("matches", len(second), len(out), began, res)
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].StartUnixNano != out[j].StartUnixNano {
-			return out[i].StartUnixNano > out[j].StartUnixNano
-		}
-		return string(out[i].TraceId) < string(out[j].TraceId)
-	})
+	sortMatches(out)
 	return out, st, nil
 }
 
@@ -185,4 +182,72 @@ func (st *TraceQLStats) add(name string, partitions, rows int, began time.Time, 
 	st.InspectedTraces += s.InspectedTraces
 	st.InspectedBytes += s.InspectedBytes
 	st.Stages = append(st.Stages, s)
+}
+
+// ErrTooManyTraces is returned by a search without pushdown whose range
+// holds more traces than it may ship.
+var ErrTooManyTraces = errors.New("too many traces to ship without pushdown")
+
+// maxShippedTraces bounds the traces a search without pushdown ships.
+const maxShippedTraces = 200_000
+
+// SearchTraceQLShipped runs a TraceQL search without pushdown: every
+// partition ships every trace of [start, end] whole and the coordinator
+// evaluates them. It exists to measure what pushdown saves (the bytes
+// moved are in the stats); a range of more than maxShippedTraces traces
+// is refused.
+func (q *Querier) SearchTraceQLShipped(ctx context.Context, tp *plan.TracePlan, start, end int64, limit, spss int) ([]*starlingpb.TraceMatch, TraceQLStats, error) {
+	var st TraceQLStats
+	sig := starlingpb.Signal_SIGNAL_TRACES
+	targets := q.all(sig, func() *starlingpb.ReadRequest {
+		return &starlingpb.ReadRequest{
+			StartUnixNano: start, EndUnixNano: end, Limit: maxShippedTraces + 1,
+			Query: &starlingpb.ReadRequest_TraceSearch{TraceSearch: &starlingpb.TraceSearch{}},
+		}
+	})
+	st.Partitions = len(targets)
+	began := time.Now()
+	res, err := q.run(ctx, sig, targets)
+	if err != nil {
+		return nil, st, err
+	}
+	hits := query.TopTraceHits(res, maxShippedTraces+1)
+	if len(hits) > maxShippedTraces {
+		return nil, st, fmt.Errorf("%w: more than %d traces in the range; narrow it", ErrTooManyTraces, maxShippedTraces)
+	}
+	st.add("hits", len(targets), len(hits), began, res)
+	began = time.Now()
+	traces, err := q.readHits(ctx, hits)
+	if err != nil {
+		return nil, st, err
+	}
+	var out []*starlingpb.TraceMatch
+	for i, t := range traces {
+		if t == nil {
+			continue
+		}
+		m, err := traceexec.MatchShipped(tp.Query, [16]byte(hits[i].TraceId), t.Records, t.Refs, spss)
+		if err != nil {
+			return nil, st, err
+		}
+		if m != nil {
+			out = append(out, m)
+		}
+	}
+	st.add("ship", len(traces), len(out), began, traces)
+	sortMatches(out)
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, st, nil
+}
+
+// sortMatches orders matches newest first, then by trace ID.
+func sortMatches(ms []*starlingpb.TraceMatch) {
+	sort.SliceStable(ms, func(i, j int) bool {
+		if ms[i].StartUnixNano != ms[j].StartUnixNano {
+			return ms[i].StartUnixNano > ms[j].StartUnixNano
+		}
+		return string(ms[i].TraceId) < string(ms[j].TraceId)
+	})
 }

@@ -112,6 +112,37 @@ func TestTempoAndJaegerAPIs(t *testing.T) {
 		}
 	})
 
+	t.Run("native search with and without pushdown", func(t *testing.T) {
+		type answer struct {
+			Traces []struct {
+				TraceID string `json:"traceID"`
+			} `json:"traces"`
+			Explain struct {
+				Exact      bool `json:"exact"`
+				BytesMoved int  `json:"bytesMoved"`
+			} `json:"explain"`
+		}
+		for _, q := range []string{`{ name = "okey-dokey-1" }`, `{ span.http.method = "GET" && kind = client }`, `{ } | count() = 4`} {
+			var with, without answer
+			getJSON(t, n, withQuery("/api/v1/traces", "q", q, "limit", "20", "explain", "true", "start", start+"000000000", "end", end+"000000000"), &with)
+			getJSON(t, n, withQuery("/api/v1/traces", "q", q, "limit", "20", "explain", "true", "pushdown", "false", "start", start+"000000000", "end", end+"000000000"), &without)
+			if len(with.Traces) != 20 || len(without.Traces) != 20 {
+				t.Errorf("%s: %d traces with pushdown, %d without, want 20", q, len(with.Traces), len(without.Traces))
+				continue
+			}
+			for i := range with.Traces {
+				if with.Traces[i].TraceID != without.Traces[i].TraceID {
+					t.Errorf("%s: trace %d is %s with pushdown, %s without", q, i, with.Traces[i].TraceID, without.Traces[i].TraceID)
+					break
+				}
+			}
+			if with.Explain.BytesMoved == 0 || with.Explain.BytesMoved >= without.Explain.BytesMoved {
+				t.Errorf("%s: %d bytes moved with pushdown, %d without", q, with.Explain.BytesMoved, without.Explain.BytesMoved)
+			}
+			t.Logf("%s: %d bytes moved with pushdown, %d without (exact plan: %v)", q, with.Explain.BytesMoved, without.Explain.BytesMoved, with.Explain.Exact)
+		}
+	})
+
 	t.Run("tempo trace by id", func(t *testing.T) {
 		got := search("{}", 1)
 		if len(got.Traces) != 1 {

@@ -16,7 +16,8 @@ import (
 
 // GET /api/v1/traces: a TraceQL search (q, or the condition parameters as
 // one filter) on the same engine as the Tempo API, with the plan and its
-// stages on request (explain=true).
+// stages on request (explain=true), and without pushdown on request
+// (pushdown=false: what pushdown saves, for benchmarks).
 
 type traceSummaryJSON struct {
 	TraceID     string        `json:"traceID"`
@@ -85,7 +86,15 @@ func (n *Node) searchTraces(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errors.New("q: a metrics query is answered by /tempo/api/metrics/query_range"))
 		return
 	}
-	matches, st, err := n.querier().SearchTraceQL(r.Context(), tp, q.Range.Start, q.Range.End, q.Limit, q.SpansPerSpanset)
+	search := n.querier().SearchTraceQL
+	if q.NoPushdown {
+		search = n.querier().SearchTraceQLShipped
+	}
+	matches, st, err := search(r.Context(), tp, q.Range.Start, q.Range.End, q.Limit, q.SpansPerSpanset)
+	if errors.Is(err, actors.ErrTooManyTraces) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("pushdown: %w", err))
+		return
+	}
 	if err != nil {
 		writeQueryError(w, err)
 		return

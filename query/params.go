@@ -194,6 +194,9 @@ type TraceSearch struct {
 	SpansPerSpanset int
 	// Explain asks for the plan and its stages with the answer.
 	Explain bool
+	// NoPushdown (pushdown=false) ships every trace of the range to the
+	// coordinator, which evaluates them: to measure what pushdown saves.
+	NoPushdown bool
 }
 
 // ParseTraceSearch parses service, name, status, minDuration, maxDuration,
@@ -253,6 +256,13 @@ func ParseTraceSearch(v url.Values, now time.Time) (TraceSearch, error) {
 	}
 	if q.Explain, err = p.boolean("explain"); err != nil {
 		return q, err
+	}
+	if _, given, _ := p.get("pushdown"); given {
+		pushdown, err := p.boolean("pushdown")
+		if err != nil {
+			return q, err
+		}
+		q.NoPushdown = !pushdown
 	}
 	if q.Range, err = p.timeRange(now); err != nil {
 		return q, err

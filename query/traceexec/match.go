@@ -1,11 +1,13 @@
 package traceexec
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
 	"github.com/starling-otel/starling/query/traceql"
+	"github.com/starling-otel/starling/storage"
 )
 
 // traceMatch summarises a matched trace with its spansets, at most spss
@@ -101,4 +103,25 @@ func typedAttrs(as []traceql.Attr) []*starlingpb.TypedAttribute {
 		out[i] = ta
 	}
 	return out
+}
+
+// MatchShipped evaluates q on one trace shipped whole to the coordinator
+// (records and refs as a trace read answers them): the execution without
+// pushdown, kept to measure what pushdown saves. nil when q does not
+// match.
+func MatchShipped(q *traceql.Query, id [16]byte, records, refs []*starlingpb.Record, spss int) (*starlingpb.TraceMatch, error) {
+	if len(records) == 0 {
+		return nil, nil
+	}
+	td, err := storage.DecodeTrace(records, refs)
+	if err != nil {
+		return nil, fmt.Errorf("decode trace: %w", err)
+	}
+	var m Model
+	t := m.Trace(id, td)
+	sets, err := q.Eval(t)
+	if err != nil || len(sets) == 0 {
+		return nil, err
+	}
+	return traceMatch(t, sets, max(spss, 1)), nil
 }
