@@ -113,12 +113,12 @@ func MatchShipped(q *traceql.Query, id [16]byte, records, refs []*starlingpb.Rec
 	if len(records) == 0 {
 		return nil, nil
 	}
-	td, err := storage.DecodeTrace(records, refs)
+	spans, err := storage.DecodeSpans(records, refs)
 	if err != nil {
 		return nil, fmt.Errorf("decode trace: %w", err)
 	}
 	var m Model
-	t := m.Trace(id, td)
+	t := m.Trace(id, spans)
 	sets, err := q.Eval(t)
 	if err != nil || len(sets) == 0 {
 		return nil, err

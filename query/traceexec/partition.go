@@ -81,11 +81,11 @@ func (e *evaluator) load(id [16]byte, read func([16]byte, *starlingpb.ResultChun
 	if len(e.chunk.Records) == 0 {
 		return nil, false, nil
 	}
-	td, err := storage.DecodeTrace(e.chunk.Records, e.chunk.Refs)
+	spans, err := storage.DecodeSpans(e.chunk.Records, e.chunk.Refs)
 	if err != nil {
 		return nil, false, fmt.Errorf("decode trace: %w", err)
 	}
-	return e.model.Trace(id, td), true, nil
+	return e.model.Trace(id, spans), true, nil
 }
 
 func (e *evaluator) hits(ctx context.Context, st Store, req *starlingpb.TraceQLSearch, startNano, endNano int64, limit int, out *starlingpb.ResultChunk) error {
