@@ -88,10 +88,13 @@ func (c *coordinator) Receive(ctx actor.Context) {
 			r.Refs = append(r.Refs, msg.Refs...)
 			r.TraceHits = append(r.TraceHits, msg.TraceHits...)
 			r.Names = append(r.Names, msg.Names...)
+			r.CatalogNames = append(r.CatalogNames, msg.CatalogNames...)
+			r.Truncated = r.Truncated || msg.Truncated
 			r.TraceMatches = append(r.TraceMatches, msg.TraceMatches...)
 			r.TraceqlMetrics = append(r.TraceqlMetrics, msg.TraceqlMetrics...)
 			r.InspectedTraces += msg.InspectedTraces
 			r.InspectedBytes += msg.InspectedBytes
+			r.More, r.ResumeUnixNano = r.More || msg.More, max(r.ResumeUnixNano, msg.ResumeUnixNano)
 		}
 		if msg.Last {
 			c.finished[i] = true

@@ -293,7 +293,9 @@ func sendChunks(c *starlingpb.ResultChunk, send func(*starlingpb.ResultChunk)) {
 		n += len(r.Key) + len(r.Value)
 	}
 	cur.TraceHits, cur.Names, cur.Last = c.TraceHits, c.Names, true
+	cur.CatalogNames, cur.Truncated = c.CatalogNames, c.Truncated
 	cur.TraceMatches, cur.TraceqlMetrics = c.TraceMatches, c.TraceqlMetrics
 	cur.InspectedTraces, cur.InspectedBytes = c.InspectedTraces, c.InspectedBytes
+	cur.More, cur.ResumeUnixNano = c.More, c.ResumeUnixNano
 	send(cur)
 }

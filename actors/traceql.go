@@ -66,15 +66,9 @@ func (q *Querier) SearchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 		}
 	})
 	st.Partitions = len(targets)
-	began := time.Now()
-	res, err := q.run(ctx, sig, targets)
-	if err != nil {
+	hits, err := q.traceQLHits(ctx, tp, targets, limit, &st)
+	if err != nil || len(hits) == 0 {
 		return nil, st, err
-	}
-	hits := query.TopTraceHits(res, limit)
-	st.add("hits", len(targets), len(hits), began, res)
-	if len(hits) == 0 {
-		return nil, st, nil
 	}
 	// The second step: one read per partition holding winners.
 	n := q.router.Partitions(sig)
@@ -97,8 +91,8 @@ func (q *Querier) SearchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 			Query:       &starlingpb.ReadRequest_TraceqlSearch{TraceqlSearch: byPart[p]},
 		}}
 	}
-	began = time.Now()
-	res, err = q.run(ctx, sig, second)
+	began := time.Now()
+	res, err := q.run(ctx, sig, second)
 	if err != nil {
 		return nil, st, err
 	}
@@ -111,6 +105,87 @@ func (q *Querier) SearchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 	st.add("matches", len(second), len(out), began, res)
 	sortMatches(out)
 	return out, st, nil
+}
+
+// firstBudget and budgetGrowth pace the first step of a search that
+// evaluates traces: every partition evaluates at most firstBudget
+// candidates, newest first, then budgetGrowth times more each round, for
+// the partitions that may still hold one of the newest limit matches.
+const (
+	firstBudget  = 1
+	budgetGrowth = 4
+)
+
+// traceQLHits runs a search's first step: the newest limit hits of the
+// targets. An exact plan answers from postings at once. Otherwise it goes
+// in rounds of growing budgets and stops as soon as the limit is certain:
+// when the limit-th newest hit found is newer than every candidate a
+// partition has left (partitions scan newest first), so that a search
+// evaluates about as many traces as its answer needs, not limit per
+// partition.
+func (q *Querier) traceQLHits(ctx context.Context, tp *plan.TracePlan, targets []readTarget, limit int, st *TraceQLStats) ([]*starlingpb.TraceHit, error) {
+	sig := starlingpb.Signal_SIGNAL_TRACES
+	if tp.Exact {
+		began := time.Now()
+		res, err := q.run(ctx, sig, targets)
+		if err != nil {
+			return nil, err
+		}
+		hits := query.TopTraceHits(res, limit)
+		st.add("hits", len(targets), len(hits), began, res)
+		return hits, nil
+	}
+	var found []*starlingpb.ResultChunk // every round's answers
+	active := targets
+	for budget := firstBudget; len(active) > 0; budget *= budgetGrowth {
+		for _, t := range active {
+			t.req.GetTraceqlSearch().Budget = uint32(min(budget, 1<<30))
+		}
+		began := time.Now()
+		res, err := q.run(ctx, sig, active)
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, res...)
+		hits := query.TopTraceHits(found, limit)
+		st.add(fmt.Sprintf("hits (budget %d)", budget), len(active), len(hits), began, res)
+		// The partitions with candidates left, and the newest of those.
+		var next []readTarget
+		var left int64 = -1 << 63
+		for i, c := range res {
+			if c == nil || !c.More {
+				continue
+			}
+			t := active[i]
+			t.req = cloneRead(t.req)
+			t.req.EndUnixNano = c.ResumeUnixNano
+			next = append(next, t)
+			left = max(left, c.ResumeUnixNano)
+		}
+		if len(hits) >= limit {
+			floor := hits[limit-1].TimeUnixNano
+			if floor > left {
+				return hits, nil // nothing left is newer than the limit-th hit
+			}
+			// A partition whose candidates left are all older than the
+			// limit-th hit cannot change the answer.
+			kept := next[:0]
+			for _, t := range next {
+				if t.req.EndUnixNano >= floor {
+					kept = append(kept, t)
+				}
+			}
+			next = kept
+		}
+		active = next
+	}
+	return query.TopTraceHits(found, limit), nil
+}
+
+// cloneRead copies a read with its TraceQL search, so that a round can
+// change its range and budget.
+func cloneRead(r *starlingpb.ReadRequest) *starlingpb.ReadRequest {
+	return proto.Clone(r).(*starlingpb.ReadRequest)
 }
 
 // TraceQLMetrics runs a TraceQL metrics query over [start, end] at step:

@@ -36,6 +36,7 @@ func (n *Node) apiHandler() (http.Handler, error) {
 	}
 	mux.HandleFunc("GET /api/v1/traces/{traceID}", n.whenServing(n.getTrace))
 	mux.HandleFunc("GET /api/v1/traces", n.whenServing(n.searchTraces))
+	mux.HandleFunc("GET /api/v1/autocomplete", n.whenServing(n.autocomplete))
 	mux.HandleFunc("GET /api/v1/services", n.whenServing(n.listServices))
 	mux.HandleFunc("GET /api/v1/services/{service}/operations", n.whenServing(n.listOperations))
 	mux.HandleFunc("GET /api/v1/logs", n.whenServing(n.searchLogs))

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -14,13 +15,15 @@ import (
 	"github.com/starling-otel/starling/proto/starlingpb"
 	"github.com/starling-otel/starling/query/plan"
 	"github.com/starling-otel/starling/query/traceql"
+	"github.com/starling-otel/starling/storage"
 )
 
 // The Tempo query API under /tempo on the API port: TraceQL over the
 // cluster's trace partitions.
 
-// tagSampleTraces bounds the traces a tag name or value lookup reads for
-// the attributes no catalog keeps: those of the newest traces of the range.
+// tagSampleTraces bounds the traces a tag value lookup reads for the
+// intrinsics no catalog keeps (event:name, instrumentation:name,
+// statusMessage, ...): those of the newest traces of the range.
 const tagSampleTraces = 200
 
 // registerTempo adds the Tempo API to mux.
@@ -74,65 +77,38 @@ func (t nodeTempo) Trace(ctx context.Context, id [16]byte, _, _ time.Time) (ptra
 	return t.n.querier().TraceByID(ctx, id)
 }
 
-// TagNames lists the attribute names of the newest traces of the range
-// (no catalog keeps attribute names yet).
+// TagNames lists the attribute names of every scope (or of r.Scope) kept
+// in the trace catalog's windows that overlap the range. r.Query (TraceQL
+// restricting the spans whose names count) is ignored: the catalog does not
+// know which spans carry a name, and Tempo's own filter is best-effort too
+// (it answers every name of the range for a query it cannot apply).
 func (t nodeTempo) TagNames(ctx context.Context, r tempo.TagsRequest) ([]tempo.ScopeTags, error) {
-	traces, err := t.sample(ctx, r.Start, r.End)
+	if r.Scope == "trace" {
+		return nil, nil // OTLP has no trace-level attributes
+	}
+	keys, _, err := t.n.querier().AttributeKeys(ctx, r.Scope, "", r.Start.UnixNano(), r.End.UnixNano())
 	if err != nil {
 		return nil, err
 	}
-	names := map[string]map[string]struct{}{"span": {}, "resource": {}, "event": {}, "link": {}, "instrumentation": {}}
-	for _, td := range traces {
-		rss := td.ResourceSpans()
-		for i := 0; i < rss.Len(); i++ {
-			rs := rss.At(i)
-			for k := range rs.Resource().Attributes().All() {
-				names["resource"][k] = struct{}{}
-			}
-			sss := rs.ScopeSpans()
-			for j := 0; j < sss.Len(); j++ {
-				ss := sss.At(j)
-				for k := range ss.Scope().Attributes().All() {
-					names["instrumentation"][k] = struct{}{}
-				}
-				spans := ss.Spans()
-				for s := 0; s < spans.Len(); s++ {
-					sp := spans.At(s)
-					for k := range sp.Attributes().All() {
-						names["span"][k] = struct{}{}
-					}
-					for e := 0; e < sp.Events().Len(); e++ {
-						for k := range sp.Events().At(e).Attributes().All() {
-							names["event"][k] = struct{}{}
-						}
-					}
-					for l := 0; l < sp.Links().Len(); l++ {
-						for k := range sp.Links().At(l).Attributes().All() {
-							names["link"][k] = struct{}{}
-						}
-					}
-				}
-			}
-		}
+	byScope := make(map[string][]string)
+	for _, k := range keys {
+		byScope[k.Scope] = append(byScope[k.Scope], k.Name)
 	}
 	var out []tempo.ScopeTags
-	for _, scope := range []string{"span", "resource", "event", "link", "instrumentation"} {
+	for _, scope := range storage.CatalogScopes {
 		if r.Scope != "" && r.Scope != scope {
 			continue
 		}
-		st := tempo.ScopeTags{Scope: scope}
-		for k := range names[scope] {
-			st.Tags = append(st.Tags, k)
-		}
-		sort.Strings(st.Tags)
-		out = append(out, st)
+		out = append(out, tempo.ScopeTags{Scope: scope, Tags: byScope[scope]})
 	}
 	return out, nil
 }
 
 // TagValues answers service names and span names from the catalog, the
-// keywords of status and kind, and other attributes' values from the
-// newest traces of the range.
+// keywords of status and kind, attribute values (typed) from the attribute
+// catalog's windows that overlap the range (an unscoped .key: its span and
+// resource values), and other intrinsics' values from the newest traces of
+// the range. r.Query is ignored, as in TagNames.
 func (t nodeTempo) TagValues(ctx context.Context, r tempo.TagValuesRequest) ([]tempo.TagValue, error) {
 	q := t.n.querier()
 	switch r.Tag {
@@ -157,6 +133,9 @@ func (t nodeTempo) TagValues(ctx context.Context, r tempo.TagValuesRequest) ([]t
 			out = append(out, ops...)
 		}
 		return stringValues(out), nil
+	}
+	if scope, key, ok := attributeTag(r.Tag); ok {
+		return t.attributeValues(ctx, scope, key, r.Start, r.End)
 	}
 	src := "{ " + r.Tag + " != nil } | select(" + r.Tag + ")"
 	tp, err := planTraceQL(src)
@@ -185,9 +164,81 @@ func (t nodeTempo) TagValues(ctx context.Context, r tempo.TagValuesRequest) ([]t
 	return out, nil
 }
 
-// sample reads the newest traces of a range whole.
-func (t nodeTempo) sample(ctx context.Context, start, end time.Time) ([]ptrace.Traces, error) {
-	return t.n.querier().FindTraces(ctx, &starlingpb.TraceSearch{}, start.UnixNano(), end.UnixNano(), tagSampleTraces)
+// attributeValues reads the values of an attribute of scope ("" for span
+// and resource) from the catalog.
+func (t nodeTempo) attributeValues(ctx context.Context, scope, key string, start, end time.Time) ([]tempo.TagValue, error) {
+	scopes := []string{scope}
+	switch scope {
+	case "":
+		scopes = []string{"span", "resource"}
+	case "trace":
+		return nil, nil // OTLP has no trace-level attributes
+	}
+	seen := make(map[tempo.TagValue]struct{})
+	var out []tempo.TagValue
+	for _, sc := range scopes {
+		vs, _, err := t.n.querier().AttributeValues(ctx, sc, key, "", start.UnixNano(), end.UnixNano())
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			tv := tempo.TagValue{Type: v.Type, Value: v.Value}
+			if _, dup := seen[tv]; !dup {
+				seen[tv] = struct{}{}
+				out = append(out, tv)
+			}
+		}
+	}
+	return out, nil
+}
+
+// attributeTag splits a TraceQL attribute identifier (span.http.method,
+// .http.method, resource."a b") into its scope ("" when unscoped) and key;
+// ok is false for an intrinsic or a malformed quoted name.
+func attributeTag(tag string) (scope, key string, ok bool) {
+	i := strings.IndexByte(tag, '.')
+	if i < 0 {
+		return "", "", false
+	}
+	scope, rest := tag[:i], tag[i+1:]
+	switch scope {
+	case "", "span", "resource", "event", "link", "instrumentation", "trace":
+	default:
+		return "", "", false
+	}
+	// Unquoted runs and quoted segments ("a b", with Go escapes), joined.
+	var b strings.Builder
+	for len(rest) > 0 {
+		if rest[0] != '"' {
+			j := strings.IndexByte(rest, '"')
+			if j < 0 {
+				j = len(rest)
+			}
+			b.WriteString(rest[:j])
+			rest = rest[j:]
+			continue
+		}
+		j := 1
+		for j < len(rest) && rest[j] != '"' {
+			if rest[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(rest) {
+			return "", "", false
+		}
+		seg, err := strconv.Unquote(rest[:j+1])
+		if err != nil {
+			return "", "", false
+		}
+		b.WriteString(seg)
+		rest = rest[j+1:]
+	}
+	if b.Len() == 0 {
+		return "", "", false
+	}
+	return scope, b.String(), true
 }
 
 func stringValues(names []string) []tempo.TagValue {

@@ -414,3 +414,79 @@ func ParsePrefix(v url.Values) (string, error) {
 
 // ParseNone refuses any parameter (for endpoints that take none).
 func ParseNone(v url.Values) error { return newParams(v).finish() }
+
+// Autocomplete kinds: what an autocomplete request may ask for.
+const (
+	AutocompleteServices   = "services"
+	AutocompleteOperations = "operations"
+	AutocompleteAttributes = "attributes"
+	AutocompleteValues     = "values"
+)
+
+// MaxAutocompletePrefix is the longest prefix an autocomplete request may
+// give (the tries keep no longer names).
+const MaxAutocompletePrefix = 1024
+
+// MaxFuzzy is the largest edit distance of an autocomplete request.
+const MaxFuzzy = 2
+
+// Autocomplete is a parsed autocomplete request.
+type Autocomplete struct {
+	// Prefix is what the user typed (may be empty: the most frequent
+	// names).
+	Prefix string
+	// Fuzzy is the edit distance within which a name also matches
+	// (0: prefix only).
+	Fuzzy int
+	// Kind is one of the Autocomplete* kinds, "" for every kind.
+	Kind string
+	// Key is the attribute whose values are completed: span.KEY,
+	// resource.KEY (or another scope), or KEY / .KEY for span and
+	// resource. Values are completed only when a key is given.
+	Key string
+	// Limit is the most names answered per kind.
+	Limit int
+}
+
+// ParseAutocomplete parses prefix (required, may be empty), fuzzy (0..2,
+// default 0), kind (services, operations, attributes or values; default
+// every kind), key (required with kind=values) and limit.
+func ParseAutocomplete(v url.Values) (Autocomplete, error) {
+	p := newParams(v)
+	var q Autocomplete
+	prefix, ok, err := p.get("prefix")
+	if err != nil {
+		return q, err
+	}
+	if !ok {
+		return q, paramErr("prefix", "required (it may be empty)")
+	}
+	if len(prefix) > MaxAutocompletePrefix {
+		return q, paramErr("prefix", "must be at most %d bytes, got %d", MaxAutocompletePrefix, len(prefix))
+	}
+	q.Prefix = prefix
+	if q.Fuzzy, err = p.intIn("fuzzy", 0, 0, MaxFuzzy); err != nil {
+		return q, err
+	}
+	if q.Kind, _, err = p.get("kind"); err != nil {
+		return q, err
+	}
+	switch q.Kind {
+	case "", AutocompleteServices, AutocompleteOperations, AutocompleteAttributes, AutocompleteValues:
+	default:
+		return q, paramErr("kind", "must be one of services, operations, attributes, values, got %q", q.Kind)
+	}
+	if q.Key, _, err = p.get("key"); err != nil {
+		return q, err
+	}
+	if q.Kind == AutocompleteValues && q.Key == "" {
+		return q, paramErr("key", "required with kind=values")
+	}
+	if len(q.Key) > MaxAutocompletePrefix {
+		return q, paramErr("key", "must be at most %d bytes, got %d", MaxAutocompletePrefix, len(q.Key))
+	}
+	if q.Limit, err = p.limit(); err != nil {
+		return q, err
+	}
+	return q, p.finish()
+}

@@ -44,6 +44,9 @@ func FuzzAPIParams(f *testing.F) {
 		"minSeverity=warn&q=payment+failed&attr.user=alice&start=2026-11-22T12:00:00Z&end=2026-11-22T13:00:00.5%2B01:00",
 		"name=http.requests&label.service.name=api&label.=x&limit=0",
 		"prefix=http.&_=1",
+		"prefix=chekout&fuzzy=1&kind=services&limit=5",
+		"prefix=G&kind=values&key=span.http.method&fuzzy=2&limit=1000",
+		"prefix=&fuzzy=3&kind=values",
 		"start=-1&end=9223372036854775807",
 		"attr.a=1&attr.a=2&%zz",
 		"attr.http.status_code=500&attr.a%20b=1.5&attr.x.=true&attr.%22q=-7",
@@ -100,6 +103,18 @@ func FuzzAPIParams(f *testing.F) {
 
 		_, err = ParsePrefix(v)
 		checkParamErr(t, "ParsePrefix", err)
+
+		ac, err := ParseAutocomplete(v)
+		checkParamErr(t, "ParseAutocomplete", err)
+		if err == nil {
+			if ac.Fuzzy < 0 || ac.Fuzzy > MaxFuzzy || ac.Limit < 1 || ac.Limit > MaxLimit ||
+				len(ac.Prefix) > MaxAutocompletePrefix || (ac.Kind == AutocompleteValues && ac.Key == "") {
+				t.Fatalf("ParseAutocomplete: %+v", ac)
+			}
+			if _, ok := v["prefix"]; !ok {
+				t.Fatalf("ParseAutocomplete: no prefix given, no error")
+			}
+		}
 		checkParamErr(t, "ParseNone", ParseNone(v))
 
 		id, err := ParseTraceID(raw)

@@ -336,3 +336,42 @@ func TestParsePrefixAndNone(t *testing.T) {
 	}
 	wantParamErr(t, ParseNone(url.Values{"limit": {"1"}}), "limit")
 }
+
+func TestParseAutocomplete(t *testing.T) {
+	ok := []struct {
+		raw  string
+		want Autocomplete
+	}{
+		{"prefix=", Autocomplete{Limit: DefaultLimit}},
+		{"prefix=chec&fuzzy=0", Autocomplete{Prefix: "chec", Limit: DefaultLimit}},
+		{"prefix=chekout&fuzzy=1&kind=services&limit=5", Autocomplete{Prefix: "chekout", Fuzzy: 1, Kind: "services", Limit: 5}},
+		{"prefix=G&kind=values&key=span.http.method&fuzzy=2&limit=1000&_=1", Autocomplete{Prefix: "G", Fuzzy: 2, Kind: "values", Key: "span.http.method", Limit: 1000}},
+		{"prefix=x&key=http.method", Autocomplete{Prefix: "x", Key: "http.method", Limit: DefaultLimit}},
+	}
+	for _, c := range ok {
+		v, _ := url.ParseQuery(c.raw)
+		got, err := ParseAutocomplete(v)
+		if err != nil || got != c.want {
+			t.Errorf("ParseAutocomplete(%s) = %+v, %v; want %+v", c.raw, got, err, c.want)
+		}
+	}
+	bad := []struct{ raw, param string }{
+		{"", "prefix"},
+		{"fuzzy=1", "prefix"},
+		{"prefix=a&prefix=b", "prefix"},
+		{"prefix=" + strings.Repeat("a", MaxAutocompletePrefix+1), "prefix"},
+		{"prefix=a&fuzzy=3", "fuzzy"},
+		{"prefix=a&fuzzy=-1", "fuzzy"},
+		{"prefix=a&fuzzy=one", "fuzzy"},
+		{"prefix=a&kind=tags", "kind"},
+		{"prefix=a&kind=values", "key"},
+		{"prefix=a&limit=0", "limit"},
+		{"prefix=a&limit=1001", "limit"},
+		{"prefix=a&scope=span", "scope"},
+	}
+	for _, c := range bad {
+		v, _ := url.ParseQuery(c.raw)
+		_, err := ParseAutocomplete(v)
+		wantParamErr(t, err, c.param)
+	}
+}

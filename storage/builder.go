@@ -100,6 +100,9 @@ type Builder struct {
 
 	key, val, words []byte // scratch
 
+	acat      attrCatalog // attribute catalog entries of a traces request
+	spanTerms []uint64    // attribute terms of a traces request's spans
+
 	conv    *prometheusremotewrite.PrometheusConverter // OTLP metrics translator, reused
 	prom    *promBatches                               // metrics output by partition, reused
 	hashBuf []byte                                     // scratch of series hashes
@@ -262,18 +265,23 @@ func (b *Builder) attrTerm(k string, v pcommon.Value) (uint64, bool) {
 	b.key = append(b.key, k...)
 	b.key = append(b.key, 0)
 	n := len(b.key)
-	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		b.key = append(b.key, v.Str()...)
-	case pcommon.ValueTypeInt:
-		b.key = strconv.AppendInt(b.key, v.Int(), 10)
-	case pcommon.ValueTypeBool:
-		b.key = strconv.AppendBool(b.key, v.Bool())
-	default:
-		b.key = append(b.key, v.AsString()...)
-	}
+	b.key = appendAttrText(b.key, v)
 	if len(b.key)-n > maxIndexedValueLen {
 		return 0, false
 	}
 	return termHash(b.key), true
+}
+
+// appendAttrText appends v as searches compare it (see valueString).
+func appendAttrText(dst []byte, v pcommon.Value) []byte {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return append(dst, v.Str()...)
+	case pcommon.ValueTypeInt:
+		return strconv.AppendInt(dst, v.Int(), 10)
+	case pcommon.ValueTypeBool:
+		return strconv.AppendBool(dst, v.Bool())
+	default:
+		return append(dst, v.AsString()...)
+	}
 }

@@ -19,6 +19,8 @@ import (
 //	  kindCommonTerm    [p][k][term 8]                           -
 //	  kindCatalog       [p][k]['s'][service]                     -
 //	                    [p][k]['o'][service 0x00 operation]      -
+//	                    [p][k]['k'][scope][attribute key]        -
+//	                    [p][k]['v'][scope][key 0x00][type][value] -
 //	logs
 //	  kindLog           [p][k][tdesc 8][hash 8]                  log record
 //	  kindLogPosting    [p][k][term 8][tdesc 8][hash 8]          -
@@ -68,9 +70,36 @@ const (
 	kindRollup1hPosting byte = 0x37
 )
 
+// Catalog entries (kindCatalog), each written once per window (the
+// builder's seen cache). A service and its span names are in the partition
+// CatalogPartition(service); an attribute key and all of its values are in
+// the partition CatalogPartition(key), so a key's values are read from one
+// partition (its name from all of them).
 const (
-	catalogService   byte = 's'
-	catalogOperation byte = 'o'
+	catalogService   byte = 's' // [service]
+	catalogOperation byte = 'o' // [service 0x00 span name]
+	catalogAttrKey   byte = 'k' // [scope][key]
+	catalogAttrValue byte = 'v' // [scope][key 0x00][type][value as text]
+)
+
+// Attribute scopes of catalogAttrKey and catalogAttrValue entries.
+const (
+	catalogScopeSpan            byte = 's'
+	catalogScopeResource        byte = 'r'
+	catalogScopeEvent           byte = 'e'
+	catalogScopeLink            byte = 'l'
+	catalogScopeInstrumentation byte = 'i'
+)
+
+// Value types of catalogAttrValue entries; the text is the value as
+// searches compare it (strconv for integers and booleans, AsString for
+// floats). Maps, byte strings and empty values have no entry (their key
+// has), an array has one per scalar element.
+const (
+	catalogTypeString byte = 's'
+	catalogTypeInt    byte = 'i'
+	catalogTypeFloat  byte = 'f'
+	catalogTypeBool   byte = 'b'
 )
 
 const (

@@ -20,22 +20,33 @@ type spanRef struct {
 	spanID    pcommon.SpanID
 	res       int // index into the request's resource records
 	span      ptrace.Span
+	// terms are the index terms of the span's attributes:
+	// Builder.spanTerms[terms[0]:terms[1]].
+	terms [2]int32
 }
 
 // indexedResource is a resource record of a request with its index terms.
 type indexedResource struct {
 	resourceRecord
 	terms []uint64 // attribute terms of the resource, service.name excluded
+	// catalogWindow is the window whose catalog entries of the resource's
+	// and scope's attributes were noted last (if catalogued).
+	catalogWindow int64
+	catalogued    bool
 }
 
 // Traces turns a traces request into partition batches. A span group (the
 // spans of one trace in this request) is written to the window of its
 // earliest span: its spans, one group record, one posting per term present
 // in the group (a bitmap says which spans carry it), catalog entries and the
-// resource records its spans refer to.
+// resource records its spans refer to. Catalog entries (services, span
+// names, attribute keys and values, see attrcatalog.go) go to the windows of
+// their spans' starts.
 func (b *Builder) Traces(td ptrace.Traces) BuildResult {
 	now := b.now()
 	var r BuildResult
+	b.acat.reset()
+	b.spanTerms = b.spanTerms[:0]
 	var res []indexedResource
 	var refs []spanRef
 	rss := td.ResourceSpans()
@@ -56,10 +67,15 @@ func (b *Builder) Traces(td ptrace.Traces) BuildResult {
 					res = append(res, b.indexResource(rs.Resource(), rs.SchemaUrl(), ss.Scope(), ss.SchemaUrl()))
 					resIdx = len(res) - 1
 				}
+				window := windowOf(uint64(s.StartTimestamp()), b.windowSeconds)
+				b.catalogResource(&res[resIdx], window, rs.Resource(), ss.Scope())
+				t0 := len(b.spanTerms)
+				b.catalogSpan(s, window)
 				tid := s.TraceID()
 				refs = append(refs, spanRef{
 					partition: PartitionOf(TraceHash(tid), b.cfg.Partitions),
 					traceID:   tid, spanID: s.SpanID(), res: resIdx, span: s,
+					terms: [2]int32{int32(t0), int32(len(b.spanTerms))},
 				})
 			}
 		}
@@ -79,7 +95,7 @@ func (b *Builder) Traces(td ptrace.Traces) BuildResult {
 	cats := b.catalogRefs(refs, res)
 
 	w := b.newPartWriter(starlingpb.Signal_SIGNAL_TRACES, len(refs), 256)
-	g := groupWriter{b: b, w: &w, res: res}
+	g := groupWriter{b: b, w: &w, res: res, acats: b.acat.sorted()}
 	for start := 0; start < len(refs); {
 		// Catalog entries of partitions up to this one come first, so
 		// every partition's entries stay contiguous.
@@ -183,9 +199,10 @@ func dedupSpans(g []spanRef) []spanRef {
 
 // groupWriter writes span groups of one request, reusing its term tables.
 type groupWriter struct {
-	b   *Builder
-	w   *partWriter
-	res []indexedResource
+	b     *Builder
+	w     *partWriter
+	res   []indexedResource
+	acats []attrCatalogRef // attribute catalog entries not written yet
 
 	termOrder []uint64
 	termBits  map[uint64]int // term -> offset in bits
@@ -264,10 +281,9 @@ func (g *groupWriter) write(spans []spanRef) {
 		if status == statusOK || status == statusError {
 			mark(statusTerm(status), i)
 		}
-		s.Attributes().Range(func(k string, v pcommon.Value) bool {
-			b.eachAttrTerm(k, v, func(term uint64) { mark(term, i) })
-			return true
-		})
+		for _, t := range b.spanTerms[sr.terms[0]:sr.terms[1]] {
+			mark(t, i)
+		}
 		for _, t := range rr.terms {
 			mark(t, i)
 		}
@@ -311,33 +327,56 @@ func (g *groupWriter) write(spans []spanRef) {
 // maxCatalogNameLen bounds the service and span names kept in the catalog.
 const maxCatalogNameLen = 256
 
-// catalog writes the catalog entries of partitions up to upTo and returns
-// the rest.
+// catalog writes the catalog entries (cats, then the attribute entries
+// g.acats) of partitions up to upTo, partition by partition, and returns
+// the rest of cats.
 func (g *groupWriter) catalog(cats []catalogRef, upTo uint32) []catalogRef {
-	w := g.w
-	for len(cats) > 0 && cats[0].partition <= upTo {
-		c := cats[0]
-		cats = cats[1:]
-		w.begin(c.partition)
-		g.key = appendHeader(g.key[:0], c.partition, kindCatalog)
-		g.key = append(g.key, catalogService)
-		g.key = append(g.key, c.service...)
-		if h, need := w.once(g.b.seen, starlingpb.Signal_SIGNAL_TRACES, c.window, g.key); need {
-			w.addOnce(h, c.window, g.key, nil)
+	for {
+		var p uint32
+		have := false
+		if len(cats) > 0 && cats[0].partition <= upTo {
+			p, have = cats[0].partition, true
 		}
-		if len(c.name) > maxCatalogNameLen {
-			continue
+		if len(g.acats) > 0 && g.acats[0].partition <= upTo && (!have || g.acats[0].partition < p) {
+			p, have = g.acats[0].partition, true
 		}
-		g.key = appendHeader(g.key[:0], c.partition, kindCatalog)
-		g.key = append(g.key, catalogOperation)
-		g.key = append(g.key, c.service...)
-		g.key = append(g.key, 0)
-		g.key = append(g.key, c.name...)
-		if h, need := w.once(g.b.seen, starlingpb.Signal_SIGNAL_TRACES, c.window, g.key); need {
-			w.addOnce(h, c.window, g.key, nil)
+		if !have {
+			return cats
+		}
+		for len(cats) > 0 && cats[0].partition == p {
+			g.serviceCatalog(cats[0])
+			cats = cats[1:]
+		}
+		for len(g.acats) > 0 && g.acats[0].partition == p {
+			a := g.acats[0]
+			g.acats = g.acats[1:]
+			g.w.begin(p)
+			g.w.addOnce(a.h, a.window, g.b.acat.arena[a.off:a.end], nil)
 		}
 	}
-	return cats
+}
+
+// serviceCatalog writes the entries of a service and span name.
+func (g *groupWriter) serviceCatalog(c catalogRef) {
+	w := g.w
+	w.begin(c.partition)
+	g.key = appendHeader(g.key[:0], c.partition, kindCatalog)
+	g.key = append(g.key, catalogService)
+	g.key = append(g.key, c.service...)
+	if h, need := w.once(g.b.seen, starlingpb.Signal_SIGNAL_TRACES, c.window, g.key); need {
+		w.addOnce(h, c.window, g.key, nil)
+	}
+	if len(c.name) > maxCatalogNameLen {
+		return
+	}
+	g.key = appendHeader(g.key[:0], c.partition, kindCatalog)
+	g.key = append(g.key, catalogOperation)
+	g.key = append(g.key, c.service...)
+	g.key = append(g.key, 0)
+	g.key = append(g.key, c.name...)
+	if h, need := w.once(g.b.seen, starlingpb.Signal_SIGNAL_TRACES, c.window, g.key); need {
+		w.addOnce(h, c.window, g.key, nil)
+	}
 }
 
 // fullBitmap reports whether the first n bits of bm are all set.

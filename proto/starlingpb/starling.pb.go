@@ -355,6 +355,13 @@ const (
 	Catalog_KIND_SERVICES     Catalog_Kind = 1 // trace services
 	Catalog_KIND_OPERATIONS   Catalog_Kind = 2 // span names of `service`
 	Catalog_KIND_METRIC_NAMES Catalog_Kind = 3 // metric names starting with `prefix`
+	// Span attribute keys of `scope` (every scope when empty) starting with
+	// `prefix`: catalog_names with scope and name.
+	Catalog_KIND_ATTRIBUTE_KEYS Catalog_Kind = 4
+	// Values of attribute `key` of `scope` (required) starting with
+	// `prefix`: catalog_names with type and name. A key's values are all in
+	// the partition storage.CatalogPartition(key) names.
+	Catalog_KIND_ATTRIBUTE_VALUES Catalog_Kind = 5
 )
 
 // Enum value maps for Catalog_Kind.
@@ -364,12 +371,16 @@ var (
 		1: "KIND_SERVICES",
 		2: "KIND_OPERATIONS",
 		3: "KIND_METRIC_NAMES",
+		4: "KIND_ATTRIBUTE_KEYS",
+		5: "KIND_ATTRIBUTE_VALUES",
 	}
 	Catalog_Kind_value = map[string]int32{
-		"KIND_UNSPECIFIED":  0,
-		"KIND_SERVICES":     1,
-		"KIND_OPERATIONS":   2,
-		"KIND_METRIC_NAMES": 3,
+		"KIND_UNSPECIFIED":      0,
+		"KIND_SERVICES":         1,
+		"KIND_OPERATIONS":       2,
+		"KIND_METRIC_NAMES":     3,
+		"KIND_ATTRIBUTE_KEYS":   4,
+		"KIND_ATTRIBUTE_VALUES": 5,
 	}
 )
 
@@ -1066,7 +1077,10 @@ type TraceQLSearch struct {
 	// The candidates are exactly the matching traces (the query is one
 	// filter of conditions the postings and group records check exactly):
 	// the first step answers hits without reading the traces.
-	Exact         bool `protobuf:"varint,6,opt,name=exact,proto3" json:"exact,omitempty"`
+	Exact bool `protobuf:"varint,6,opt,name=exact,proto3" json:"exact,omitempty"`
+	// The most candidates the first step evaluates (0: no bound); a
+	// partition that stops there says where in more/resume_unix_nano.
+	Budget        uint32 `protobuf:"varint,7,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1141,6 +1155,13 @@ func (x *TraceQLSearch) GetExact() bool {
 		return x.Exact
 	}
 	return false
+}
+
+func (x *TraceQLSearch) GetBudget() uint32 {
+	if x != nil {
+		return x.Budget
+	}
+	return 0
 }
 
 // TraceMatch is one trace a TraceQL search matched: its summary and the
@@ -2168,12 +2189,18 @@ func (x *Cardinality) GetLabelPairs() []*NameCount {
 	return nil
 }
 
-// Catalog lists names kept for autocompletion.
+// Catalog lists names kept for autocompletion. Services, operations and
+// metric names answer ResultChunk.names; attribute keys and values answer
+// ResultChunk.catalog_names. Every answer is bounded per partition
+// (ResultChunk.truncated says when it was cut).
 type Catalog struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          Catalog_Kind           `protobuf:"varint,1,opt,name=kind,proto3,enum=starling.v1.Catalog_Kind" json:"kind,omitempty"`
-	Service       string                 `protobuf:"bytes,2,opt,name=service,proto3" json:"service,omitempty"`
-	Prefix        string                 `protobuf:"bytes,3,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Kind    Catalog_Kind           `protobuf:"varint,1,opt,name=kind,proto3,enum=starling.v1.Catalog_Kind" json:"kind,omitempty"`
+	Service string                 `protobuf:"bytes,2,opt,name=service,proto3" json:"service,omitempty"`
+	Prefix  string                 `protobuf:"bytes,3,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// Attribute scope: span, resource, event, link or instrumentation.
+	Scope         string `protobuf:"bytes,4,opt,name=scope,proto3" json:"scope,omitempty"`
+	Key           string `protobuf:"bytes,5,opt,name=key,proto3" json:"key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2229,6 +2256,82 @@ func (x *Catalog) GetPrefix() string {
 	return ""
 }
 
+func (x *Catalog) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *Catalog) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+// CatalogName is one attribute key (scope, name) or one attribute value
+// (type, name) of a catalog read.
+type CatalogName struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Scope         string                 `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"` // span, resource, event, link, instrumentation (keys)
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`   // the key, or the value as text
+	Type          string                 `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`   // string, int, float or bool (values)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CatalogName) Reset() {
+	*x = CatalogName{}
+	mi := &file_starling_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CatalogName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CatalogName) ProtoMessage() {}
+
+func (x *CatalogName) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CatalogName.ProtoReflect.Descriptor instead.
+func (*CatalogName) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CatalogName) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *CatalogName) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CatalogName) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
 // ReadRequest asks a partition for part of a query's answer. The partition
 // answers with one or more ResultChunks, the last one flagged.
 type ReadRequest struct {
@@ -2258,7 +2361,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_starling_proto_msgTypes[25]
+	mi := &file_starling_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2270,7 +2373,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[25]
+	mi := &file_starling_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2283,7 +2386,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{25}
+	return file_starling_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReadRequest) GetFormat() uint32 {
@@ -2501,7 +2604,7 @@ type TraceHit struct {
 
 func (x *TraceHit) Reset() {
 	*x = TraceHit{}
-	mi := &file_starling_proto_msgTypes[26]
+	mi := &file_starling_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2513,7 +2616,7 @@ func (x *TraceHit) String() string {
 func (*TraceHit) ProtoMessage() {}
 
 func (x *TraceHit) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[26]
+	mi := &file_starling_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2526,7 +2629,7 @@ func (x *TraceHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceHit.ProtoReflect.Descriptor instead.
 func (*TraceHit) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{26}
+	return file_starling_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TraceHit) GetTraceId() []byte {
@@ -2560,13 +2663,19 @@ type ResultChunk struct {
 	TraceqlMetrics  []byte                 `protobuf:"bytes,12,opt,name=traceql_metrics,json=traceqlMetrics,proto3" json:"traceql_metrics,omitempty"` // a TraceQL metrics partial (traceql.Metrics)
 	InspectedTraces uint64                 `protobuf:"varint,13,opt,name=inspected_traces,json=inspectedTraces,proto3" json:"inspected_traces,omitempty"`
 	InspectedBytes  uint64                 `protobuf:"varint,14,opt,name=inspected_bytes,json=inspectedBytes,proto3" json:"inspected_bytes,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	CatalogNames    []*CatalogName         `protobuf:"bytes,15,rep,name=catalog_names,json=catalogNames,proto3" json:"catalog_names,omitempty"` // attribute keys or values (Catalog)
+	Truncated       bool                   `protobuf:"varint,16,opt,name=truncated,proto3" json:"truncated,omitempty"`                          // a catalog answer was cut at its bound
+	// A TraceQL search's first step ran out of budget: candidates at
+	// resume_unix_nano and older were not all evaluated.
+	More           bool  `protobuf:"varint,17,opt,name=more,proto3" json:"more,omitempty"`
+	ResumeUnixNano int64 `protobuf:"varint,18,opt,name=resume_unix_nano,json=resumeUnixNano,proto3" json:"resume_unix_nano,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ResultChunk) Reset() {
 	*x = ResultChunk{}
-	mi := &file_starling_proto_msgTypes[27]
+	mi := &file_starling_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2687,7 @@ func (x *ResultChunk) String() string {
 func (*ResultChunk) ProtoMessage() {}
 
 func (x *ResultChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[27]
+	mi := &file_starling_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2700,7 @@ func (x *ResultChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultChunk.ProtoReflect.Descriptor instead.
 func (*ResultChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{27}
+	return file_starling_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ResultChunk) GetFormat() uint32 {
@@ -2692,6 +2801,34 @@ func (x *ResultChunk) GetInspectedBytes() uint64 {
 	return 0
 }
 
+func (x *ResultChunk) GetCatalogNames() []*CatalogName {
+	if x != nil {
+		return x.CatalogNames
+	}
+	return nil
+}
+
+func (x *ResultChunk) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *ResultChunk) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+func (x *ResultChunk) GetResumeUnixNano() int64 {
+	if x != nil {
+		return x.ResumeUnixNano
+	}
+	return 0
+}
+
 // NodeMeta is what a node gossips about itself (memberlist node metadata,
 // at most 512 bytes encoded). `protocol` is checked before anything else:
 // a node with an incompatible protocol is refused, never half-joined.
@@ -2716,7 +2853,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_starling_proto_msgTypes[28]
+	mi := &file_starling_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2728,7 +2865,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[28]
+	mi := &file_starling_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2741,7 +2878,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{28}
+	return file_starling_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *NodeMeta) GetProtocol() uint32 {
@@ -2848,7 +2985,7 @@ type NodeRecord struct {
 
 func (x *NodeRecord) Reset() {
 	*x = NodeRecord{}
-	mi := &file_starling_proto_msgTypes[29]
+	mi := &file_starling_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2860,7 +2997,7 @@ func (x *NodeRecord) String() string {
 func (*NodeRecord) ProtoMessage() {}
 
 func (x *NodeRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[29]
+	mi := &file_starling_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2873,7 +3010,7 @@ func (x *NodeRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeRecord.ProtoReflect.Descriptor instead.
 func (*NodeRecord) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{29}
+	return file_starling_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *NodeRecord) GetMeta() *NodeMeta {
@@ -2919,7 +3056,7 @@ type ClusterSettings struct {
 
 func (x *ClusterSettings) Reset() {
 	*x = ClusterSettings{}
-	mi := &file_starling_proto_msgTypes[30]
+	mi := &file_starling_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2931,7 +3068,7 @@ func (x *ClusterSettings) String() string {
 func (*ClusterSettings) ProtoMessage() {}
 
 func (x *ClusterSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[30]
+	mi := &file_starling_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2944,7 +3081,7 @@ func (x *ClusterSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterSettings.ProtoReflect.Descriptor instead.
 func (*ClusterSettings) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{30}
+	return file_starling_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ClusterSettings) GetClusterId() string {
@@ -3007,7 +3144,7 @@ type RaftCommand struct {
 
 func (x *RaftCommand) Reset() {
 	*x = RaftCommand{}
-	mi := &file_starling_proto_msgTypes[31]
+	mi := &file_starling_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3019,7 +3156,7 @@ func (x *RaftCommand) String() string {
 func (*RaftCommand) ProtoMessage() {}
 
 func (x *RaftCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[31]
+	mi := &file_starling_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3032,7 +3169,7 @@ func (x *RaftCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftCommand.ProtoReflect.Descriptor instead.
 func (*RaftCommand) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{31}
+	return file_starling_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RaftCommand) GetFormat() uint32 {
@@ -3140,7 +3277,7 @@ type InitCluster struct {
 
 func (x *InitCluster) Reset() {
 	*x = InitCluster{}
-	mi := &file_starling_proto_msgTypes[32]
+	mi := &file_starling_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3152,7 +3289,7 @@ func (x *InitCluster) String() string {
 func (*InitCluster) ProtoMessage() {}
 
 func (x *InitCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[32]
+	mi := &file_starling_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3165,7 +3302,7 @@ func (x *InitCluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitCluster.ProtoReflect.Descriptor instead.
 func (*InitCluster) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{32}
+	return file_starling_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *InitCluster) GetSettings() *ClusterSettings {
@@ -3192,7 +3329,7 @@ type PutNode struct {
 
 func (x *PutNode) Reset() {
 	*x = PutNode{}
-	mi := &file_starling_proto_msgTypes[33]
+	mi := &file_starling_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3204,7 +3341,7 @@ func (x *PutNode) String() string {
 func (*PutNode) ProtoMessage() {}
 
 func (x *PutNode) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[33]
+	mi := &file_starling_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3217,7 +3354,7 @@ func (x *PutNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutNode.ProtoReflect.Descriptor instead.
 func (*PutNode) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{33}
+	return file_starling_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PutNode) GetNode() *NodeRecord {
@@ -3237,7 +3374,7 @@ type RemoveNode struct {
 
 func (x *RemoveNode) Reset() {
 	*x = RemoveNode{}
-	mi := &file_starling_proto_msgTypes[34]
+	mi := &file_starling_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3249,7 +3386,7 @@ func (x *RemoveNode) String() string {
 func (*RemoveNode) ProtoMessage() {}
 
 func (x *RemoveNode) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[34]
+	mi := &file_starling_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3262,7 +3399,7 @@ func (x *RemoveNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNode.ProtoReflect.Descriptor instead.
 func (*RemoveNode) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{34}
+	return file_starling_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RemoveNode) GetId() string {
@@ -3283,7 +3420,7 @@ type PartitionUpdate struct {
 
 func (x *PartitionUpdate) Reset() {
 	*x = PartitionUpdate{}
-	mi := &file_starling_proto_msgTypes[35]
+	mi := &file_starling_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3295,7 +3432,7 @@ func (x *PartitionUpdate) String() string {
 func (*PartitionUpdate) ProtoMessage() {}
 
 func (x *PartitionUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[35]
+	mi := &file_starling_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3308,7 +3445,7 @@ func (x *PartitionUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionUpdate.ProtoReflect.Descriptor instead.
 func (*PartitionUpdate) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{35}
+	return file_starling_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PartitionUpdate) GetPartition() *Partition {
@@ -3335,7 +3472,7 @@ type UpdatePartitions struct {
 
 func (x *UpdatePartitions) Reset() {
 	*x = UpdatePartitions{}
-	mi := &file_starling_proto_msgTypes[36]
+	mi := &file_starling_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3347,7 +3484,7 @@ func (x *UpdatePartitions) String() string {
 func (*UpdatePartitions) ProtoMessage() {}
 
 func (x *UpdatePartitions) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[36]
+	mi := &file_starling_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3360,7 +3497,7 @@ func (x *UpdatePartitions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePartitions.ProtoReflect.Descriptor instead.
 func (*UpdatePartitions) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{36}
+	return file_starling_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UpdatePartitions) GetUpdates() []*PartitionUpdate {
@@ -3383,7 +3520,7 @@ type PartitionStats struct {
 
 func (x *PartitionStats) Reset() {
 	*x = PartitionStats{}
-	mi := &file_starling_proto_msgTypes[37]
+	mi := &file_starling_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3395,7 +3532,7 @@ func (x *PartitionStats) String() string {
 func (*PartitionStats) ProtoMessage() {}
 
 func (x *PartitionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[37]
+	mi := &file_starling_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3408,7 +3545,7 @@ func (x *PartitionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionStats.ProtoReflect.Descriptor instead.
 func (*PartitionStats) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{37}
+	return file_starling_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PartitionStats) GetSignal() Signal {
@@ -3450,7 +3587,7 @@ type ReportSizes struct {
 
 func (x *ReportSizes) Reset() {
 	*x = ReportSizes{}
-	mi := &file_starling_proto_msgTypes[38]
+	mi := &file_starling_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3462,7 +3599,7 @@ func (x *ReportSizes) String() string {
 func (*ReportSizes) ProtoMessage() {}
 
 func (x *ReportSizes) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[38]
+	mi := &file_starling_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3475,7 +3612,7 @@ func (x *ReportSizes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportSizes.ProtoReflect.Descriptor instead.
 func (*ReportSizes) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{38}
+	return file_starling_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReportSizes) GetStats() []*PartitionStats {
@@ -3498,7 +3635,7 @@ type MetaState struct {
 
 func (x *MetaState) Reset() {
 	*x = MetaState{}
-	mi := &file_starling_proto_msgTypes[39]
+	mi := &file_starling_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3510,7 +3647,7 @@ func (x *MetaState) String() string {
 func (*MetaState) ProtoMessage() {}
 
 func (x *MetaState) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[39]
+	mi := &file_starling_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3523,7 +3660,7 @@ func (x *MetaState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaState.ProtoReflect.Descriptor instead.
 func (*MetaState) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{39}
+	return file_starling_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *MetaState) GetFormat() uint32 {
@@ -3568,7 +3705,7 @@ type SnapshotKV struct {
 
 func (x *SnapshotKV) Reset() {
 	*x = SnapshotKV{}
-	mi := &file_starling_proto_msgTypes[40]
+	mi := &file_starling_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3580,7 +3717,7 @@ func (x *SnapshotKV) String() string {
 func (*SnapshotKV) ProtoMessage() {}
 
 func (x *SnapshotKV) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[40]
+	mi := &file_starling_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3593,7 +3730,7 @@ func (x *SnapshotKV) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotKV.ProtoReflect.Descriptor instead.
 func (*SnapshotKV) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{40}
+	return file_starling_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SnapshotKV) GetKey() []byte {
@@ -3650,7 +3787,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_starling_proto_msgTypes[41]
+	mi := &file_starling_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3662,7 +3799,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[41]
+	mi := &file_starling_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3675,7 +3812,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{41}
+	return file_starling_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SnapshotChunk) GetFormat() uint32 {
@@ -3745,7 +3882,7 @@ type MetaProposal struct {
 
 func (x *MetaProposal) Reset() {
 	*x = MetaProposal{}
-	mi := &file_starling_proto_msgTypes[42]
+	mi := &file_starling_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3757,7 +3894,7 @@ func (x *MetaProposal) String() string {
 func (*MetaProposal) ProtoMessage() {}
 
 func (x *MetaProposal) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[42]
+	mi := &file_starling_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3770,7 +3907,7 @@ func (x *MetaProposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaProposal.ProtoReflect.Descriptor instead.
 func (*MetaProposal) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{42}
+	return file_starling_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *MetaProposal) GetRequestId() uint64 {
@@ -3803,7 +3940,7 @@ type MetaProposalReply struct {
 
 func (x *MetaProposalReply) Reset() {
 	*x = MetaProposalReply{}
-	mi := &file_starling_proto_msgTypes[43]
+	mi := &file_starling_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3815,7 +3952,7 @@ func (x *MetaProposalReply) String() string {
 func (*MetaProposalReply) ProtoMessage() {}
 
 func (x *MetaProposalReply) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[43]
+	mi := &file_starling_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3828,7 +3965,7 @@ func (x *MetaProposalReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaProposalReply.ProtoReflect.Descriptor instead.
 func (*MetaProposalReply) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{43}
+	return file_starling_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *MetaProposalReply) GetRequestId() uint64 {
@@ -3881,7 +4018,7 @@ type HandoffOpen struct {
 
 func (x *HandoffOpen) Reset() {
 	*x = HandoffOpen{}
-	mi := &file_starling_proto_msgTypes[44]
+	mi := &file_starling_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3893,7 +4030,7 @@ func (x *HandoffOpen) String() string {
 func (*HandoffOpen) ProtoMessage() {}
 
 func (x *HandoffOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[44]
+	mi := &file_starling_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3906,7 +4043,7 @@ func (x *HandoffOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffOpen.ProtoReflect.Descriptor instead.
 func (*HandoffOpen) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{44}
+	return file_starling_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *HandoffOpen) GetFormat() uint32 {
@@ -3955,7 +4092,7 @@ type HandoffReady struct {
 
 func (x *HandoffReady) Reset() {
 	*x = HandoffReady{}
-	mi := &file_starling_proto_msgTypes[45]
+	mi := &file_starling_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3967,7 +4104,7 @@ func (x *HandoffReady) String() string {
 func (*HandoffReady) ProtoMessage() {}
 
 func (x *HandoffReady) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[45]
+	mi := &file_starling_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3980,7 +4117,7 @@ func (x *HandoffReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffReady.ProtoReflect.Descriptor instead.
 func (*HandoffReady) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{45}
+	return file_starling_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *HandoffReady) GetMigrationId() string {
@@ -4008,7 +4145,7 @@ type HandoffChunk struct {
 
 func (x *HandoffChunk) Reset() {
 	*x = HandoffChunk{}
-	mi := &file_starling_proto_msgTypes[46]
+	mi := &file_starling_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4020,7 +4157,7 @@ func (x *HandoffChunk) String() string {
 func (*HandoffChunk) ProtoMessage() {}
 
 func (x *HandoffChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[46]
+	mi := &file_starling_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4033,7 +4170,7 @@ func (x *HandoffChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffChunk.ProtoReflect.Descriptor instead.
 func (*HandoffChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{46}
+	return file_starling_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *HandoffChunk) GetMigrationId() string {
@@ -4062,7 +4199,7 @@ type HandoffAck struct {
 
 func (x *HandoffAck) Reset() {
 	*x = HandoffAck{}
-	mi := &file_starling_proto_msgTypes[47]
+	mi := &file_starling_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4074,7 +4211,7 @@ func (x *HandoffAck) String() string {
 func (*HandoffAck) ProtoMessage() {}
 
 func (x *HandoffAck) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[47]
+	mi := &file_starling_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4087,7 +4224,7 @@ func (x *HandoffAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffAck.ProtoReflect.Descriptor instead.
 func (*HandoffAck) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{47}
+	return file_starling_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *HandoffAck) GetMigrationId() string {
@@ -4175,7 +4312,7 @@ const file_starling_proto_rawDesc = "" +
 	"\x11max_duration_nano\x18\x05 \x01(\x03R\x0fmaxDurationNano\x126\n" +
 	"\n" +
 	"attributes\x18\x06 \x03(\v2\x16.starling.v1.AttributeR\n" +
-	"attributes\"\xdb\x01\n" +
+	"attributes\"\xf3\x01\n" +
 	"\rTraceQLSearch\x12\x14\n" +
 	"\x05query\x18\x01 \x01(\tR\x05query\x12*\n" +
 	"\x11spans_per_spanset\x18\x02 \x01(\rR\x0fspansPerSpanset\x128\n" +
@@ -4184,7 +4321,8 @@ const file_starling_proto_rawDesc = "" +
 	"candidates\x12\x1b\n" +
 	"\tstep_nano\x18\x04 \x01(\x03R\bstepNano\x12\x1b\n" +
 	"\ttrace_ids\x18\x05 \x03(\fR\btraceIds\x12\x14\n" +
-	"\x05exact\x18\x06 \x01(\bR\x05exact\"\xe8\x02\n" +
+	"\x05exact\x18\x06 \x01(\bR\x05exact\x12\x16\n" +
+	"\x06budget\x18\a \x01(\rR\x06budget\"\xe8\x02\n" +
 	"\n" +
 	"TraceMatch\x12\x19\n" +
 	"\btrace_id\x18\x01 \x01(\fR\atraceId\x12$\n" +
@@ -4274,16 +4412,24 @@ const file_starling_proto_rawDesc = "" +
 	"\ractive_series\x18\x01 \x01(\x04R\factiveSeries\x120\n" +
 	"\ametrics\x18\x02 \x03(\v2\x16.starling.v1.NameCountR\ametrics\x127\n" +
 	"\vlabel_pairs\x18\x03 \x03(\v2\x16.starling.v1.NameCountR\n" +
-	"labelPairs\"\xc7\x01\n" +
+	"labelPairs\"\xa4\x02\n" +
 	"\aCatalog\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.starling.v1.Catalog.KindR\x04kind\x12\x18\n" +
 	"\aservice\x18\x02 \x01(\tR\aservice\x12\x16\n" +
-	"\x06prefix\x18\x03 \x01(\tR\x06prefix\"[\n" +
+	"\x06prefix\x18\x03 \x01(\tR\x06prefix\x12\x14\n" +
+	"\x05scope\x18\x04 \x01(\tR\x05scope\x12\x10\n" +
+	"\x03key\x18\x05 \x01(\tR\x03key\"\x8f\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rKIND_SERVICES\x10\x01\x12\x13\n" +
 	"\x0fKIND_OPERATIONS\x10\x02\x12\x15\n" +
-	"\x11KIND_METRIC_NAMES\x10\x03\"\xe9\x06\n" +
+	"\x11KIND_METRIC_NAMES\x10\x03\x12\x17\n" +
+	"\x13KIND_ATTRIBUTE_KEYS\x10\x04\x12\x19\n" +
+	"\x15KIND_ATTRIBUTE_VALUES\x10\x05\"K\n" +
+	"\vCatalogName\x12\x14\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\"\xe9\x06\n" +
 	"\vReadRequest\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x19\n" +
 	"\bquery_id\x18\x02 \x01(\x04R\aqueryId\x127\n" +
@@ -4307,7 +4453,7 @@ const file_starling_proto_rawDesc = "" +
 	"\x05queryJ\x04\b\r\x10\x0e\"K\n" +
 	"\bTraceHit\x12\x19\n" +
 	"\btrace_id\x18\x01 \x01(\fR\atraceId\x12$\n" +
-	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\"\xbe\x04\n" +
+	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\"\xd9\x05\n" +
 	"\vResultChunk\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x19\n" +
 	"\bquery_id\x18\x02 \x01(\x04R\aqueryId\x127\n" +
@@ -4324,7 +4470,11 @@ const file_starling_proto_rawDesc = "" +
 	"\rtrace_matches\x18\v \x03(\v2\x17.starling.v1.TraceMatchR\ftraceMatches\x12'\n" +
 	"\x0ftraceql_metrics\x18\f \x01(\fR\x0etraceqlMetrics\x12)\n" +
 	"\x10inspected_traces\x18\r \x01(\x04R\x0finspectedTraces\x12'\n" +
-	"\x0finspected_bytes\x18\x0e \x01(\x04R\x0einspectedBytes\"\x8a\x03\n" +
+	"\x0finspected_bytes\x18\x0e \x01(\x04R\x0einspectedBytes\x12=\n" +
+	"\rcatalog_names\x18\x0f \x03(\v2\x18.starling.v1.CatalogNameR\fcatalogNames\x12\x1c\n" +
+	"\ttruncated\x18\x10 \x01(\bR\ttruncated\x12\x12\n" +
+	"\x04more\x18\x11 \x01(\bR\x04more\x12(\n" +
+	"\x10resume_unix_nano\x18\x12 \x01(\x03R\x0eresumeUnixNano\"\x8a\x03\n" +
 	"\bNodeMeta\x12\x1a\n" +
 	"\bprotocol\x18\x01 \x01(\rR\bprotocol\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1d\n" +
@@ -4486,7 +4636,7 @@ func file_starling_proto_rawDescGZIP() []byte {
 }
 
 var file_starling_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_starling_proto_goTypes = []any{
 	(Signal)(0),               // 0: starling.v1.Signal
 	(Role)(0),                 // 1: starling.v1.Role
@@ -4520,29 +4670,30 @@ var file_starling_proto_goTypes = []any{
 	(*NameCount)(nil),         // 29: starling.v1.NameCount
 	(*Cardinality)(nil),       // 30: starling.v1.Cardinality
 	(*Catalog)(nil),           // 31: starling.v1.Catalog
-	(*ReadRequest)(nil),       // 32: starling.v1.ReadRequest
-	(*TraceHit)(nil),          // 33: starling.v1.TraceHit
-	(*ResultChunk)(nil),       // 34: starling.v1.ResultChunk
-	(*NodeMeta)(nil),          // 35: starling.v1.NodeMeta
-	(*NodeRecord)(nil),        // 36: starling.v1.NodeRecord
-	(*ClusterSettings)(nil),   // 37: starling.v1.ClusterSettings
-	(*RaftCommand)(nil),       // 38: starling.v1.RaftCommand
-	(*InitCluster)(nil),       // 39: starling.v1.InitCluster
-	(*PutNode)(nil),           // 40: starling.v1.PutNode
-	(*RemoveNode)(nil),        // 41: starling.v1.RemoveNode
-	(*PartitionUpdate)(nil),   // 42: starling.v1.PartitionUpdate
-	(*UpdatePartitions)(nil),  // 43: starling.v1.UpdatePartitions
-	(*PartitionStats)(nil),    // 44: starling.v1.PartitionStats
-	(*ReportSizes)(nil),       // 45: starling.v1.ReportSizes
-	(*MetaState)(nil),         // 46: starling.v1.MetaState
-	(*SnapshotKV)(nil),        // 47: starling.v1.SnapshotKV
-	(*SnapshotChunk)(nil),     // 48: starling.v1.SnapshotChunk
-	(*MetaProposal)(nil),      // 49: starling.v1.MetaProposal
-	(*MetaProposalReply)(nil), // 50: starling.v1.MetaProposalReply
-	(*HandoffOpen)(nil),       // 51: starling.v1.HandoffOpen
-	(*HandoffReady)(nil),      // 52: starling.v1.HandoffReady
-	(*HandoffChunk)(nil),      // 53: starling.v1.HandoffChunk
-	(*HandoffAck)(nil),        // 54: starling.v1.HandoffAck
+	(*CatalogName)(nil),       // 32: starling.v1.CatalogName
+	(*ReadRequest)(nil),       // 33: starling.v1.ReadRequest
+	(*TraceHit)(nil),          // 34: starling.v1.TraceHit
+	(*ResultChunk)(nil),       // 35: starling.v1.ResultChunk
+	(*NodeMeta)(nil),          // 36: starling.v1.NodeMeta
+	(*NodeRecord)(nil),        // 37: starling.v1.NodeRecord
+	(*ClusterSettings)(nil),   // 38: starling.v1.ClusterSettings
+	(*RaftCommand)(nil),       // 39: starling.v1.RaftCommand
+	(*InitCluster)(nil),       // 40: starling.v1.InitCluster
+	(*PutNode)(nil),           // 41: starling.v1.PutNode
+	(*RemoveNode)(nil),        // 42: starling.v1.RemoveNode
+	(*PartitionUpdate)(nil),   // 43: starling.v1.PartitionUpdate
+	(*UpdatePartitions)(nil),  // 44: starling.v1.UpdatePartitions
+	(*PartitionStats)(nil),    // 45: starling.v1.PartitionStats
+	(*ReportSizes)(nil),       // 46: starling.v1.ReportSizes
+	(*MetaState)(nil),         // 47: starling.v1.MetaState
+	(*SnapshotKV)(nil),        // 48: starling.v1.SnapshotKV
+	(*SnapshotChunk)(nil),     // 49: starling.v1.SnapshotChunk
+	(*MetaProposal)(nil),      // 50: starling.v1.MetaProposal
+	(*MetaProposalReply)(nil), // 51: starling.v1.MetaProposalReply
+	(*HandoffOpen)(nil),       // 52: starling.v1.HandoffOpen
+	(*HandoffReady)(nil),      // 53: starling.v1.HandoffReady
+	(*HandoffChunk)(nil),      // 54: starling.v1.HandoffChunk
+	(*HandoffAck)(nil),        // 55: starling.v1.HandoffAck
 }
 var file_starling_proto_depIdxs = []int32{
 	0,  // 0: starling.v1.PartitionRef.signal:type_name -> starling.v1.Signal
@@ -4581,36 +4732,37 @@ var file_starling_proto_depIdxs = []int32{
 	7,  // 33: starling.v1.ResultChunk.partition:type_name -> starling.v1.PartitionRef
 	12, // 34: starling.v1.ResultChunk.records:type_name -> starling.v1.Record
 	12, // 35: starling.v1.ResultChunk.refs:type_name -> starling.v1.Record
-	33, // 36: starling.v1.ResultChunk.trace_hits:type_name -> starling.v1.TraceHit
+	34, // 36: starling.v1.ResultChunk.trace_hits:type_name -> starling.v1.TraceHit
 	30, // 37: starling.v1.ResultChunk.cardinality:type_name -> starling.v1.Cardinality
 	16, // 38: starling.v1.ResultChunk.trace_matches:type_name -> starling.v1.TraceMatch
-	35, // 39: starling.v1.NodeRecord.meta:type_name -> starling.v1.NodeMeta
-	4,  // 40: starling.v1.NodeRecord.state:type_name -> starling.v1.NodeState
-	39, // 41: starling.v1.RaftCommand.init:type_name -> starling.v1.InitCluster
-	40, // 42: starling.v1.RaftCommand.put_node:type_name -> starling.v1.PutNode
-	41, // 43: starling.v1.RaftCommand.remove_node:type_name -> starling.v1.RemoveNode
-	43, // 44: starling.v1.RaftCommand.update_partitions:type_name -> starling.v1.UpdatePartitions
-	45, // 45: starling.v1.RaftCommand.report_sizes:type_name -> starling.v1.ReportSizes
-	37, // 46: starling.v1.InitCluster.settings:type_name -> starling.v1.ClusterSettings
-	8,  // 47: starling.v1.InitCluster.partitions:type_name -> starling.v1.Partition
-	36, // 48: starling.v1.PutNode.node:type_name -> starling.v1.NodeRecord
-	8,  // 49: starling.v1.PartitionUpdate.partition:type_name -> starling.v1.Partition
-	42, // 50: starling.v1.UpdatePartitions.updates:type_name -> starling.v1.PartitionUpdate
-	0,  // 51: starling.v1.PartitionStats.signal:type_name -> starling.v1.Signal
-	44, // 52: starling.v1.ReportSizes.stats:type_name -> starling.v1.PartitionStats
-	37, // 53: starling.v1.MetaState.settings:type_name -> starling.v1.ClusterSettings
-	36, // 54: starling.v1.MetaState.nodes:type_name -> starling.v1.NodeRecord
-	8,  // 55: starling.v1.MetaState.partitions:type_name -> starling.v1.Partition
-	0,  // 56: starling.v1.SnapshotChunk.signal:type_name -> starling.v1.Signal
-	47, // 57: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
-	38, // 58: starling.v1.MetaProposal.command:type_name -> starling.v1.RaftCommand
-	0,  // 59: starling.v1.HandoffOpen.signal:type_name -> starling.v1.Signal
-	48, // 60: starling.v1.HandoffChunk.chunk:type_name -> starling.v1.SnapshotChunk
-	61, // [61:61] is the sub-list for method output_type
-	61, // [61:61] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	32, // 39: starling.v1.ResultChunk.catalog_names:type_name -> starling.v1.CatalogName
+	36, // 40: starling.v1.NodeRecord.meta:type_name -> starling.v1.NodeMeta
+	4,  // 41: starling.v1.NodeRecord.state:type_name -> starling.v1.NodeState
+	40, // 42: starling.v1.RaftCommand.init:type_name -> starling.v1.InitCluster
+	41, // 43: starling.v1.RaftCommand.put_node:type_name -> starling.v1.PutNode
+	42, // 44: starling.v1.RaftCommand.remove_node:type_name -> starling.v1.RemoveNode
+	44, // 45: starling.v1.RaftCommand.update_partitions:type_name -> starling.v1.UpdatePartitions
+	46, // 46: starling.v1.RaftCommand.report_sizes:type_name -> starling.v1.ReportSizes
+	38, // 47: starling.v1.InitCluster.settings:type_name -> starling.v1.ClusterSettings
+	8,  // 48: starling.v1.InitCluster.partitions:type_name -> starling.v1.Partition
+	37, // 49: starling.v1.PutNode.node:type_name -> starling.v1.NodeRecord
+	8,  // 50: starling.v1.PartitionUpdate.partition:type_name -> starling.v1.Partition
+	43, // 51: starling.v1.UpdatePartitions.updates:type_name -> starling.v1.PartitionUpdate
+	0,  // 52: starling.v1.PartitionStats.signal:type_name -> starling.v1.Signal
+	45, // 53: starling.v1.ReportSizes.stats:type_name -> starling.v1.PartitionStats
+	38, // 54: starling.v1.MetaState.settings:type_name -> starling.v1.ClusterSettings
+	37, // 55: starling.v1.MetaState.nodes:type_name -> starling.v1.NodeRecord
+	8,  // 56: starling.v1.MetaState.partitions:type_name -> starling.v1.Partition
+	0,  // 57: starling.v1.SnapshotChunk.signal:type_name -> starling.v1.Signal
+	48, // 58: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
+	39, // 59: starling.v1.MetaProposal.command:type_name -> starling.v1.RaftCommand
+	0,  // 60: starling.v1.HandoffOpen.signal:type_name -> starling.v1.Signal
+	49, // 61: starling.v1.HandoffChunk.chunk:type_name -> starling.v1.SnapshotChunk
+	62, // [62:62] is the sub-list for method output_type
+	62, // [62:62] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_starling_proto_init() }
@@ -4624,7 +4776,7 @@ func file_starling_proto_init() {
 		(*TypedAttribute_DoubleValue)(nil),
 		(*TypedAttribute_BoolValue)(nil),
 	}
-	file_starling_proto_msgTypes[25].OneofWrappers = []any{
+	file_starling_proto_msgTypes[26].OneofWrappers = []any{
 		(*ReadRequest_TraceById)(nil),
 		(*ReadRequest_TraceSearch)(nil),
 		(*ReadRequest_LogSearch)(nil),
@@ -4636,7 +4788,7 @@ func file_starling_proto_init() {
 		(*ReadRequest_CardinalityQuery)(nil),
 		(*ReadRequest_TraceqlSearch)(nil),
 	}
-	file_starling_proto_msgTypes[31].OneofWrappers = []any{
+	file_starling_proto_msgTypes[32].OneofWrappers = []any{
 		(*RaftCommand_Init)(nil),
 		(*RaftCommand_PutNode)(nil),
 		(*RaftCommand_RemoveNode)(nil),
@@ -4649,7 +4801,7 @@ func file_starling_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_starling_proto_rawDesc), len(file_starling_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   48,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -32,7 +32,9 @@ type Store interface {
 }
 
 // Run answers one partition's part of a TraceQL search in out: the hits
-// of up to limit matching traces newest first (a search's first step),
+// of up to limit matching traces newest first (a search's first step; with
+// a budget, at most that many candidates are evaluated and out says where
+// to resume),
 // the matches of req.TraceIds (its second step), or, for a metrics query,
 // the partial of every matching trace.
 func Run(ctx context.Context, st Store, req *starlingpb.TraceQLSearch, startNano, endNano int64, limit int, out *starlingpb.ResultChunk) error {
@@ -92,11 +94,18 @@ func (e *evaluator) hits(ctx context.Context, st Store, req *starlingpb.TraceQLS
 	if limit <= 0 {
 		return nil
 	}
+	budget, evaluated := int(req.GetBudget()), 0
 	return st.EachTrace(ctx, candidates(req), startNano, endNano, func(hit storage.TraceHit, read storage.TraceReader) (bool, error) {
 		if req.GetExact() {
 			out.TraceHits = append(out.TraceHits, &starlingpb.TraceHit{TraceId: hit.TraceID[:], TimeUnixNano: hit.Time})
 			return len(out.TraceHits) < limit, nil
 		}
+		if budget > 0 && evaluated == budget {
+			// This candidate and the older ones are left for the next round.
+			out.More, out.ResumeUnixNano = true, hit.Time
+			return false, nil
+		}
+		evaluated++
 		t, ok, err := e.load(hit.TraceID, read, out)
 		if err != nil || !ok {
 			return err == nil, err
