@@ -213,9 +213,9 @@ func TestIngestThenQuery(t *testing.T) {
 			t.Fatalf("trace %s: %d spans, found %v, %v", id, got.SpanCount(), found, err)
 		}
 	}
-	sums, err := e.querier.SearchTraces(context.Background(), &starlingpb.TraceSearch{Service: "svc"}, 0, time.Now().Add(time.Hour).UnixNano(), 50)
-	if err != nil || len(sums) != 20 {
-		t.Fatalf("search: %d traces, %v", len(sums), err)
+	found, err := e.querier.FindTraces(context.Background(), &starlingpb.TraceSearch{Service: "svc"}, 0, time.Now().Add(time.Hour).UnixNano(), 50)
+	if err != nil || len(found) != 20 {
+		t.Fatalf("search: %d traces, %v", len(found), err)
 	}
 }
 

@@ -1,11 +1,9 @@
 package actors
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
-	"sort"
 	"sync/atomic"
 	"time"
 
@@ -102,45 +100,11 @@ func traceByID(id []byte) *starlingpb.ReadRequest {
 	}
 }
 
-// SearchTraces finds up to limit traces with one span matching s, started
-// in [start, end], newest first: every partition returns its newest hits,
-// the newest limit of all are then read and summarised.
-func (q *Querier) SearchTraces(ctx context.Context, s *starlingpb.TraceSearch, start, end int64, limit int) ([]storage.TraceSummary, error) {
-	sig := starlingpb.Signal_SIGNAL_TRACES
-	res, err := q.run(ctx, sig, q.all(sig, func() *starlingpb.ReadRequest {
-		return &starlingpb.ReadRequest{
-			StartUnixNano: start, EndUnixNano: end, Limit: uint32(limit),
-			Query: &starlingpb.ReadRequest_TraceSearch{TraceSearch: s},
-		}
-	}))
-	if err != nil {
-		return nil, err
-	}
-	traces, err := q.readHits(ctx, query.TopTraceHits(res, limit))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]storage.TraceSummary, 0, len(traces))
-	for _, t := range traces {
-		if t == nil || len(t.Records) == 0 {
-			continue // dropped by retention between the two reads
-		}
-		sum, err := storage.SummarizeTrace(t.Records, t.Refs)
-		if err != nil {
-			return nil, fmt.Errorf("summarise trace: %w", err)
-		}
-		out = append(out, sum)
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Start != out[j].Start {
-			return out[i].Start > out[j].Start
-		}
-		return bytes.Compare(out[i].TraceID[:], out[j].TraceID[:]) < 0
-	})
-	return out, nil
-}
-
-// FindTraces is SearchTraces answering the whole traces, newest first.
+// FindTraces finds up to limit traces with one span matching s, started
+// in [start, end], and answers them whole, newest first: every partition
+// returns its newest hits, the newest limit of all are then read. (The
+// Jaeger API's search, whose tags compare as strings; TraceQL searches
+// run through SearchTraceQL.)
 func (q *Querier) FindTraces(ctx context.Context, s *starlingpb.TraceSearch, start, end int64, limit int) ([]ptrace.Traces, error) {
 	sig := starlingpb.Signal_SIGNAL_TRACES
 	res, err := q.run(ctx, sig, q.all(sig, func() *starlingpb.ReadRequest {
