@@ -40,6 +40,7 @@ type coordinator struct {
 	done    chan<- queryOutcome
 
 	results   []*starlingpb.ResultChunk
+	sentTo    []*actor.PID // where each target's read went last
 	finished  []bool
 	remaining int
 	attempts  []int
@@ -58,6 +59,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		c.results = make([]*starlingpb.ResultChunk, len(c.targets))
+		c.sentTo = make([]*actor.PID, len(c.targets))
 		c.finished = make([]bool, len(c.targets))
 		c.attempts = make([]int, len(c.targets))
 		c.remaining = len(c.targets)
@@ -126,6 +128,10 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		if err := c.send(ctx, msg.target); err != nil {
 			c.finish(ctx, err)
 		}
+	case *actor.Stopping:
+		// Stopped from outside (the query's context ended) or by finish:
+		// the reads still running are of no use.
+		c.cancelReads(ctx)
 	case *actor.ReceiveTimeout:
 		c.finish(ctx, fmt.Errorf("%w (%d of %d partitions answered within %s)", ErrQueryTimeout, len(c.targets)-c.remaining, len(c.targets), c.timeout))
 	}
@@ -153,6 +159,7 @@ func (c *coordinator) send(ctx actor.Context, i int) error {
 	// A sent message is shared with its receiver (locally it is not
 	// copied), so every send gets its own; the query itself is read-only
 	// and shared.
+	c.sentTo[i] = pid
 	ctx.Request(pid, &starlingpb.ReadRequest{
 		Format:        storage.EntryFormat,
 		QueryId:       c.baseID + uint64(i),
@@ -163,6 +170,16 @@ func (c *coordinator) send(ctx actor.Context, i int) error {
 		Query:         t.req.Query,
 	})
 	return nil
+}
+
+// cancelReads tells the partitions of the unfinished targets to stop.
+func (c *coordinator) cancelReads(ctx actor.Context) {
+	for i, pid := range c.sentTo {
+		if pid != nil && !c.finished[i] {
+			ctx.Request(pid, &starlingpb.CancelRead{QueryId: c.baseID + uint64(i)})
+			c.sentTo[i] = nil
+		}
+	}
 }
 
 func (c *coordinator) finish(ctx actor.Context, err error) {

@@ -38,6 +38,10 @@ type partition struct {
 	readTTL time.Duration
 	m       *Metrics // nil in tests that do not count
 
+	// reads are the reads in progress, cancelled by a CancelRead or
+	// when the actor stops.
+	reads map[readKey]context.CancelFunc
+
 	// Replication (replication.go).
 	log       *slog.Logger
 	self      string                // this node's id
@@ -61,6 +65,10 @@ func (a *partition) Receive(ctx actor.Context) {
 		a.write(ctx, msg)
 	case *starlingpb.ReadRequest:
 		a.read(ctx, msg)
+	case *starlingpb.CancelRead:
+		a.cancelRead(ctx, msg)
+	case *readOver:
+		delete(a.reads, msg.key)
 	case *starlingpb.WriteAck:
 		if !a.learnerAcked(ctx, msg) {
 			a.replicaAcked(ctx, msg)
@@ -82,6 +90,10 @@ func (a *partition) Receive(ctx actor.Context) {
 	case *flushOver:
 		a.mh.flushing = false
 	case *actor.Stopping:
+		for key, cancel := range a.reads {
+			cancel()
+			delete(a.reads, key)
+		}
 		a.flushOnStop()
 		a.stopCatchUps()
 		// The copy moved away: the frontends send these writes again to
@@ -210,16 +222,47 @@ func (a *partition) read(ctx actor.Context, r *starlingpb.ReadRequest) {
 		}
 		a.m.reads.WithLabelValues(storage.SignalName(a.signal), role).Inc()
 	}
+	c, cancel := context.WithTimeout(context.Background(), a.readTTL)
+	key := readKey{sender: sender.String(), query: r.QueryId}
+	if a.reads == nil {
+		a.reads = make(map[readKey]context.CancelFunc)
+	}
+	a.reads[key] = cancel
+	self := ctx.Self()
 	go func() {
-		c, cancel := context.WithTimeout(context.Background(), a.readTTL)
+		defer func() { system.Root.Send(self, &readOver{key: key}) }()
 		defer cancel()
 		out := &starlingpb.ResultChunk{Format: head.Format, QueryId: head.QueryId, Partition: head.Partition}
 		if err := a.runRead(c, r, out); err != nil {
+			if c.Err() != nil && errors.Is(err, context.Canceled) {
+				return // the query went away: nobody reads an answer
+			}
 			out = head
 			out.Error = err.Error()
 		}
 		sendChunks(out, func(c *starlingpb.ResultChunk) { system.Root.Send(sender, c) })
 	}()
+}
+
+// readKey names a read in progress: its query's id and coordinator.
+type readKey struct {
+	sender string
+	query  uint64
+}
+
+// readOver is a read goroutine's note that it is done.
+type readOver struct{ key readKey }
+
+// cancelRead cancels the read a CancelRead names, if it still runs.
+func (a *partition) cancelRead(ctx actor.Context, msg *starlingpb.CancelRead) {
+	if ctx.Sender() == nil {
+		return
+	}
+	key := readKey{sender: ctx.Sender().String(), query: msg.QueryId}
+	if cancel, ok := a.reads[key]; ok {
+		cancel()
+		delete(a.reads, key)
+	}
 }
 
 func (a *partition) runRead(ctx context.Context, r *starlingpb.ReadRequest, out *starlingpb.ResultChunk) error {

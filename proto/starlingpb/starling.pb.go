@@ -2592,6 +2592,53 @@ func (*ReadRequest_CardinalityQuery) isReadRequest_Query() {}
 
 func (*ReadRequest_TraceqlSearch) isReadRequest_Query() {}
 
+// CancelRead tells a partition that the query which sent ReadRequest
+// query_id (the sender of both) no longer wants the answer: the client
+// went away, the deadline passed, or another partition failed the query.
+type CancelRead struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QueryId       uint64                 `protobuf:"varint,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelRead) Reset() {
+	*x = CancelRead{}
+	mi := &file_starling_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelRead) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelRead) ProtoMessage() {}
+
+func (x *CancelRead) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelRead.ProtoReflect.Descriptor instead.
+func (*CancelRead) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CancelRead) GetQueryId() uint64 {
+	if x != nil {
+		return x.QueryId
+	}
+	return 0
+}
+
 // TraceHit is one trace matching a search, with the time the partition sorts
 // it by (the start of its earliest matching span batch).
 type TraceHit struct {
@@ -2604,7 +2651,7 @@ type TraceHit struct {
 
 func (x *TraceHit) Reset() {
 	*x = TraceHit{}
-	mi := &file_starling_proto_msgTypes[27]
+	mi := &file_starling_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2616,7 +2663,7 @@ func (x *TraceHit) String() string {
 func (*TraceHit) ProtoMessage() {}
 
 func (x *TraceHit) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[27]
+	mi := &file_starling_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2629,7 +2676,7 @@ func (x *TraceHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceHit.ProtoReflect.Descriptor instead.
 func (*TraceHit) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{27}
+	return file_starling_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TraceHit) GetTraceId() []byte {
@@ -2675,7 +2722,7 @@ type ResultChunk struct {
 
 func (x *ResultChunk) Reset() {
 	*x = ResultChunk{}
-	mi := &file_starling_proto_msgTypes[28]
+	mi := &file_starling_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2687,7 +2734,7 @@ func (x *ResultChunk) String() string {
 func (*ResultChunk) ProtoMessage() {}
 
 func (x *ResultChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[28]
+	mi := &file_starling_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2700,7 +2747,7 @@ func (x *ResultChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultChunk.ProtoReflect.Descriptor instead.
 func (*ResultChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{28}
+	return file_starling_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ResultChunk) GetFormat() uint32 {
@@ -2853,7 +2900,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_starling_proto_msgTypes[29]
+	mi := &file_starling_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2865,7 +2912,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[29]
+	mi := &file_starling_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2878,7 +2925,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{29}
+	return file_starling_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *NodeMeta) GetProtocol() uint32 {
@@ -2985,7 +3032,7 @@ type NodeRecord struct {
 
 func (x *NodeRecord) Reset() {
 	*x = NodeRecord{}
-	mi := &file_starling_proto_msgTypes[30]
+	mi := &file_starling_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2997,7 +3044,7 @@ func (x *NodeRecord) String() string {
 func (*NodeRecord) ProtoMessage() {}
 
 func (x *NodeRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[30]
+	mi := &file_starling_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3010,7 +3057,7 @@ func (x *NodeRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeRecord.ProtoReflect.Descriptor instead.
 func (*NodeRecord) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{30}
+	return file_starling_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *NodeRecord) GetMeta() *NodeMeta {
@@ -3056,7 +3103,7 @@ type ClusterSettings struct {
 
 func (x *ClusterSettings) Reset() {
 	*x = ClusterSettings{}
-	mi := &file_starling_proto_msgTypes[31]
+	mi := &file_starling_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3068,7 +3115,7 @@ func (x *ClusterSettings) String() string {
 func (*ClusterSettings) ProtoMessage() {}
 
 func (x *ClusterSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[31]
+	mi := &file_starling_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3081,7 +3128,7 @@ func (x *ClusterSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterSettings.ProtoReflect.Descriptor instead.
 func (*ClusterSettings) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{31}
+	return file_starling_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ClusterSettings) GetClusterId() string {
@@ -3144,7 +3191,7 @@ type RaftCommand struct {
 
 func (x *RaftCommand) Reset() {
 	*x = RaftCommand{}
-	mi := &file_starling_proto_msgTypes[32]
+	mi := &file_starling_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3156,7 +3203,7 @@ func (x *RaftCommand) String() string {
 func (*RaftCommand) ProtoMessage() {}
 
 func (x *RaftCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[32]
+	mi := &file_starling_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3169,7 +3216,7 @@ func (x *RaftCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftCommand.ProtoReflect.Descriptor instead.
 func (*RaftCommand) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{32}
+	return file_starling_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RaftCommand) GetFormat() uint32 {
@@ -3277,7 +3324,7 @@ type InitCluster struct {
 
 func (x *InitCluster) Reset() {
 	*x = InitCluster{}
-	mi := &file_starling_proto_msgTypes[33]
+	mi := &file_starling_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3289,7 +3336,7 @@ func (x *InitCluster) String() string {
 func (*InitCluster) ProtoMessage() {}
 
 func (x *InitCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[33]
+	mi := &file_starling_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3302,7 +3349,7 @@ func (x *InitCluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitCluster.ProtoReflect.Descriptor instead.
 func (*InitCluster) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{33}
+	return file_starling_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *InitCluster) GetSettings() *ClusterSettings {
@@ -3329,7 +3376,7 @@ type PutNode struct {
 
 func (x *PutNode) Reset() {
 	*x = PutNode{}
-	mi := &file_starling_proto_msgTypes[34]
+	mi := &file_starling_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3341,7 +3388,7 @@ func (x *PutNode) String() string {
 func (*PutNode) ProtoMessage() {}
 
 func (x *PutNode) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[34]
+	mi := &file_starling_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3354,7 +3401,7 @@ func (x *PutNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutNode.ProtoReflect.Descriptor instead.
 func (*PutNode) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{34}
+	return file_starling_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PutNode) GetNode() *NodeRecord {
@@ -3374,7 +3421,7 @@ type RemoveNode struct {
 
 func (x *RemoveNode) Reset() {
 	*x = RemoveNode{}
-	mi := &file_starling_proto_msgTypes[35]
+	mi := &file_starling_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3386,7 +3433,7 @@ func (x *RemoveNode) String() string {
 func (*RemoveNode) ProtoMessage() {}
 
 func (x *RemoveNode) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[35]
+	mi := &file_starling_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3399,7 +3446,7 @@ func (x *RemoveNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNode.ProtoReflect.Descriptor instead.
 func (*RemoveNode) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{35}
+	return file_starling_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RemoveNode) GetId() string {
@@ -3420,7 +3467,7 @@ type PartitionUpdate struct {
 
 func (x *PartitionUpdate) Reset() {
 	*x = PartitionUpdate{}
-	mi := &file_starling_proto_msgTypes[36]
+	mi := &file_starling_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3432,7 +3479,7 @@ func (x *PartitionUpdate) String() string {
 func (*PartitionUpdate) ProtoMessage() {}
 
 func (x *PartitionUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[36]
+	mi := &file_starling_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3445,7 +3492,7 @@ func (x *PartitionUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionUpdate.ProtoReflect.Descriptor instead.
 func (*PartitionUpdate) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{36}
+	return file_starling_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PartitionUpdate) GetPartition() *Partition {
@@ -3472,7 +3519,7 @@ type UpdatePartitions struct {
 
 func (x *UpdatePartitions) Reset() {
 	*x = UpdatePartitions{}
-	mi := &file_starling_proto_msgTypes[37]
+	mi := &file_starling_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3484,7 +3531,7 @@ func (x *UpdatePartitions) String() string {
 func (*UpdatePartitions) ProtoMessage() {}
 
 func (x *UpdatePartitions) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[37]
+	mi := &file_starling_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3497,7 +3544,7 @@ func (x *UpdatePartitions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePartitions.ProtoReflect.Descriptor instead.
 func (*UpdatePartitions) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{37}
+	return file_starling_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *UpdatePartitions) GetUpdates() []*PartitionUpdate {
@@ -3520,7 +3567,7 @@ type PartitionStats struct {
 
 func (x *PartitionStats) Reset() {
 	*x = PartitionStats{}
-	mi := &file_starling_proto_msgTypes[38]
+	mi := &file_starling_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3532,7 +3579,7 @@ func (x *PartitionStats) String() string {
 func (*PartitionStats) ProtoMessage() {}
 
 func (x *PartitionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[38]
+	mi := &file_starling_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3545,7 +3592,7 @@ func (x *PartitionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionStats.ProtoReflect.Descriptor instead.
 func (*PartitionStats) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{38}
+	return file_starling_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PartitionStats) GetSignal() Signal {
@@ -3587,7 +3634,7 @@ type ReportSizes struct {
 
 func (x *ReportSizes) Reset() {
 	*x = ReportSizes{}
-	mi := &file_starling_proto_msgTypes[39]
+	mi := &file_starling_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3599,7 +3646,7 @@ func (x *ReportSizes) String() string {
 func (*ReportSizes) ProtoMessage() {}
 
 func (x *ReportSizes) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[39]
+	mi := &file_starling_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3612,7 +3659,7 @@ func (x *ReportSizes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportSizes.ProtoReflect.Descriptor instead.
 func (*ReportSizes) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{39}
+	return file_starling_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ReportSizes) GetStats() []*PartitionStats {
@@ -3635,7 +3682,7 @@ type MetaState struct {
 
 func (x *MetaState) Reset() {
 	*x = MetaState{}
-	mi := &file_starling_proto_msgTypes[40]
+	mi := &file_starling_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3647,7 +3694,7 @@ func (x *MetaState) String() string {
 func (*MetaState) ProtoMessage() {}
 
 func (x *MetaState) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[40]
+	mi := &file_starling_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3660,7 +3707,7 @@ func (x *MetaState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaState.ProtoReflect.Descriptor instead.
 func (*MetaState) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{40}
+	return file_starling_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *MetaState) GetFormat() uint32 {
@@ -3705,7 +3752,7 @@ type SnapshotKV struct {
 
 func (x *SnapshotKV) Reset() {
 	*x = SnapshotKV{}
-	mi := &file_starling_proto_msgTypes[41]
+	mi := &file_starling_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3717,7 +3764,7 @@ func (x *SnapshotKV) String() string {
 func (*SnapshotKV) ProtoMessage() {}
 
 func (x *SnapshotKV) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[41]
+	mi := &file_starling_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3730,7 +3777,7 @@ func (x *SnapshotKV) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotKV.ProtoReflect.Descriptor instead.
 func (*SnapshotKV) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{41}
+	return file_starling_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SnapshotKV) GetKey() []byte {
@@ -3787,7 +3834,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_starling_proto_msgTypes[42]
+	mi := &file_starling_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3799,7 +3846,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[42]
+	mi := &file_starling_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3812,7 +3859,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{42}
+	return file_starling_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SnapshotChunk) GetFormat() uint32 {
@@ -3882,7 +3929,7 @@ type MetaProposal struct {
 
 func (x *MetaProposal) Reset() {
 	*x = MetaProposal{}
-	mi := &file_starling_proto_msgTypes[43]
+	mi := &file_starling_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3894,7 +3941,7 @@ func (x *MetaProposal) String() string {
 func (*MetaProposal) ProtoMessage() {}
 
 func (x *MetaProposal) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[43]
+	mi := &file_starling_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3907,7 +3954,7 @@ func (x *MetaProposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaProposal.ProtoReflect.Descriptor instead.
 func (*MetaProposal) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{43}
+	return file_starling_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *MetaProposal) GetRequestId() uint64 {
@@ -3940,7 +3987,7 @@ type MetaProposalReply struct {
 
 func (x *MetaProposalReply) Reset() {
 	*x = MetaProposalReply{}
-	mi := &file_starling_proto_msgTypes[44]
+	mi := &file_starling_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3952,7 +3999,7 @@ func (x *MetaProposalReply) String() string {
 func (*MetaProposalReply) ProtoMessage() {}
 
 func (x *MetaProposalReply) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[44]
+	mi := &file_starling_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3965,7 +4012,7 @@ func (x *MetaProposalReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaProposalReply.ProtoReflect.Descriptor instead.
 func (*MetaProposalReply) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{44}
+	return file_starling_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *MetaProposalReply) GetRequestId() uint64 {
@@ -4018,7 +4065,7 @@ type HandoffOpen struct {
 
 func (x *HandoffOpen) Reset() {
 	*x = HandoffOpen{}
-	mi := &file_starling_proto_msgTypes[45]
+	mi := &file_starling_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4030,7 +4077,7 @@ func (x *HandoffOpen) String() string {
 func (*HandoffOpen) ProtoMessage() {}
 
 func (x *HandoffOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[45]
+	mi := &file_starling_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4043,7 +4090,7 @@ func (x *HandoffOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffOpen.ProtoReflect.Descriptor instead.
 func (*HandoffOpen) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{45}
+	return file_starling_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *HandoffOpen) GetFormat() uint32 {
@@ -4092,7 +4139,7 @@ type HandoffReady struct {
 
 func (x *HandoffReady) Reset() {
 	*x = HandoffReady{}
-	mi := &file_starling_proto_msgTypes[46]
+	mi := &file_starling_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4104,7 +4151,7 @@ func (x *HandoffReady) String() string {
 func (*HandoffReady) ProtoMessage() {}
 
 func (x *HandoffReady) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[46]
+	mi := &file_starling_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4117,7 +4164,7 @@ func (x *HandoffReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffReady.ProtoReflect.Descriptor instead.
 func (*HandoffReady) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{46}
+	return file_starling_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *HandoffReady) GetMigrationId() string {
@@ -4145,7 +4192,7 @@ type HandoffChunk struct {
 
 func (x *HandoffChunk) Reset() {
 	*x = HandoffChunk{}
-	mi := &file_starling_proto_msgTypes[47]
+	mi := &file_starling_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4157,7 +4204,7 @@ func (x *HandoffChunk) String() string {
 func (*HandoffChunk) ProtoMessage() {}
 
 func (x *HandoffChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[47]
+	mi := &file_starling_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4170,7 +4217,7 @@ func (x *HandoffChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffChunk.ProtoReflect.Descriptor instead.
 func (*HandoffChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{47}
+	return file_starling_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *HandoffChunk) GetMigrationId() string {
@@ -4199,7 +4246,7 @@ type HandoffAck struct {
 
 func (x *HandoffAck) Reset() {
 	*x = HandoffAck{}
-	mi := &file_starling_proto_msgTypes[48]
+	mi := &file_starling_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4211,7 +4258,7 @@ func (x *HandoffAck) String() string {
 func (*HandoffAck) ProtoMessage() {}
 
 func (x *HandoffAck) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[48]
+	mi := &file_starling_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4224,7 +4271,7 @@ func (x *HandoffAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffAck.ProtoReflect.Descriptor instead.
 func (*HandoffAck) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{48}
+	return file_starling_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *HandoffAck) GetMigrationId() string {
@@ -4450,7 +4497,10 @@ const file_starling_proto_rawDesc = "" +
 	"\x0eexemplar_query\x18\x12 \x01(\v2\x1a.starling.v1.ExemplarQueryH\x00R\rexemplarQuery\x12L\n" +
 	"\x11cardinality_query\x18\x13 \x01(\v2\x1d.starling.v1.CardinalityQueryH\x00R\x10cardinalityQuery\x12C\n" +
 	"\x0etraceql_search\x18\x14 \x01(\v2\x1a.starling.v1.TraceQLSearchH\x00R\rtraceqlSearchB\a\n" +
-	"\x05queryJ\x04\b\r\x10\x0e\"K\n" +
+	"\x05queryJ\x04\b\r\x10\x0e\"'\n" +
+	"\n" +
+	"CancelRead\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\x04R\aqueryId\"K\n" +
 	"\bTraceHit\x12\x19\n" +
 	"\btrace_id\x18\x01 \x01(\fR\atraceId\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\"\xd9\x05\n" +
@@ -4636,7 +4686,7 @@ func file_starling_proto_rawDescGZIP() []byte {
 }
 
 var file_starling_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_starling_proto_goTypes = []any{
 	(Signal)(0),               // 0: starling.v1.Signal
 	(Role)(0),                 // 1: starling.v1.Role
@@ -4672,28 +4722,29 @@ var file_starling_proto_goTypes = []any{
 	(*Catalog)(nil),           // 31: starling.v1.Catalog
 	(*CatalogName)(nil),       // 32: starling.v1.CatalogName
 	(*ReadRequest)(nil),       // 33: starling.v1.ReadRequest
-	(*TraceHit)(nil),          // 34: starling.v1.TraceHit
-	(*ResultChunk)(nil),       // 35: starling.v1.ResultChunk
-	(*NodeMeta)(nil),          // 36: starling.v1.NodeMeta
-	(*NodeRecord)(nil),        // 37: starling.v1.NodeRecord
-	(*ClusterSettings)(nil),   // 38: starling.v1.ClusterSettings
-	(*RaftCommand)(nil),       // 39: starling.v1.RaftCommand
-	(*InitCluster)(nil),       // 40: starling.v1.InitCluster
-	(*PutNode)(nil),           // 41: starling.v1.PutNode
-	(*RemoveNode)(nil),        // 42: starling.v1.RemoveNode
-	(*PartitionUpdate)(nil),   // 43: starling.v1.PartitionUpdate
-	(*UpdatePartitions)(nil),  // 44: starling.v1.UpdatePartitions
-	(*PartitionStats)(nil),    // 45: starling.v1.PartitionStats
-	(*ReportSizes)(nil),       // 46: starling.v1.ReportSizes
-	(*MetaState)(nil),         // 47: starling.v1.MetaState
-	(*SnapshotKV)(nil),        // 48: starling.v1.SnapshotKV
-	(*SnapshotChunk)(nil),     // 49: starling.v1.SnapshotChunk
-	(*MetaProposal)(nil),      // 50: starling.v1.MetaProposal
-	(*MetaProposalReply)(nil), // 51: starling.v1.MetaProposalReply
-	(*HandoffOpen)(nil),       // 52: starling.v1.HandoffOpen
-	(*HandoffReady)(nil),      // 53: starling.v1.HandoffReady
-	(*HandoffChunk)(nil),      // 54: starling.v1.HandoffChunk
-	(*HandoffAck)(nil),        // 55: starling.v1.HandoffAck
+	(*CancelRead)(nil),        // 34: starling.v1.CancelRead
+	(*TraceHit)(nil),          // 35: starling.v1.TraceHit
+	(*ResultChunk)(nil),       // 36: starling.v1.ResultChunk
+	(*NodeMeta)(nil),          // 37: starling.v1.NodeMeta
+	(*NodeRecord)(nil),        // 38: starling.v1.NodeRecord
+	(*ClusterSettings)(nil),   // 39: starling.v1.ClusterSettings
+	(*RaftCommand)(nil),       // 40: starling.v1.RaftCommand
+	(*InitCluster)(nil),       // 41: starling.v1.InitCluster
+	(*PutNode)(nil),           // 42: starling.v1.PutNode
+	(*RemoveNode)(nil),        // 43: starling.v1.RemoveNode
+	(*PartitionUpdate)(nil),   // 44: starling.v1.PartitionUpdate
+	(*UpdatePartitions)(nil),  // 45: starling.v1.UpdatePartitions
+	(*PartitionStats)(nil),    // 46: starling.v1.PartitionStats
+	(*ReportSizes)(nil),       // 47: starling.v1.ReportSizes
+	(*MetaState)(nil),         // 48: starling.v1.MetaState
+	(*SnapshotKV)(nil),        // 49: starling.v1.SnapshotKV
+	(*SnapshotChunk)(nil),     // 50: starling.v1.SnapshotChunk
+	(*MetaProposal)(nil),      // 51: starling.v1.MetaProposal
+	(*MetaProposalReply)(nil), // 52: starling.v1.MetaProposalReply
+	(*HandoffOpen)(nil),       // 53: starling.v1.HandoffOpen
+	(*HandoffReady)(nil),      // 54: starling.v1.HandoffReady
+	(*HandoffChunk)(nil),      // 55: starling.v1.HandoffChunk
+	(*HandoffAck)(nil),        // 56: starling.v1.HandoffAck
 }
 var file_starling_proto_depIdxs = []int32{
 	0,  // 0: starling.v1.PartitionRef.signal:type_name -> starling.v1.Signal
@@ -4732,32 +4783,32 @@ var file_starling_proto_depIdxs = []int32{
 	7,  // 33: starling.v1.ResultChunk.partition:type_name -> starling.v1.PartitionRef
 	12, // 34: starling.v1.ResultChunk.records:type_name -> starling.v1.Record
 	12, // 35: starling.v1.ResultChunk.refs:type_name -> starling.v1.Record
-	34, // 36: starling.v1.ResultChunk.trace_hits:type_name -> starling.v1.TraceHit
+	35, // 36: starling.v1.ResultChunk.trace_hits:type_name -> starling.v1.TraceHit
 	30, // 37: starling.v1.ResultChunk.cardinality:type_name -> starling.v1.Cardinality
 	16, // 38: starling.v1.ResultChunk.trace_matches:type_name -> starling.v1.TraceMatch
 	32, // 39: starling.v1.ResultChunk.catalog_names:type_name -> starling.v1.CatalogName
-	36, // 40: starling.v1.NodeRecord.meta:type_name -> starling.v1.NodeMeta
+	37, // 40: starling.v1.NodeRecord.meta:type_name -> starling.v1.NodeMeta
 	4,  // 41: starling.v1.NodeRecord.state:type_name -> starling.v1.NodeState
-	40, // 42: starling.v1.RaftCommand.init:type_name -> starling.v1.InitCluster
-	41, // 43: starling.v1.RaftCommand.put_node:type_name -> starling.v1.PutNode
-	42, // 44: starling.v1.RaftCommand.remove_node:type_name -> starling.v1.RemoveNode
-	44, // 45: starling.v1.RaftCommand.update_partitions:type_name -> starling.v1.UpdatePartitions
-	46, // 46: starling.v1.RaftCommand.report_sizes:type_name -> starling.v1.ReportSizes
-	38, // 47: starling.v1.InitCluster.settings:type_name -> starling.v1.ClusterSettings
+	41, // 42: starling.v1.RaftCommand.init:type_name -> starling.v1.InitCluster
+	42, // 43: starling.v1.RaftCommand.put_node:type_name -> starling.v1.PutNode
+	43, // 44: starling.v1.RaftCommand.remove_node:type_name -> starling.v1.RemoveNode
+	45, // 45: starling.v1.RaftCommand.update_partitions:type_name -> starling.v1.UpdatePartitions
+	47, // 46: starling.v1.RaftCommand.report_sizes:type_name -> starling.v1.ReportSizes
+	39, // 47: starling.v1.InitCluster.settings:type_name -> starling.v1.ClusterSettings
 	8,  // 48: starling.v1.InitCluster.partitions:type_name -> starling.v1.Partition
-	37, // 49: starling.v1.PutNode.node:type_name -> starling.v1.NodeRecord
+	38, // 49: starling.v1.PutNode.node:type_name -> starling.v1.NodeRecord
 	8,  // 50: starling.v1.PartitionUpdate.partition:type_name -> starling.v1.Partition
-	43, // 51: starling.v1.UpdatePartitions.updates:type_name -> starling.v1.PartitionUpdate
+	44, // 51: starling.v1.UpdatePartitions.updates:type_name -> starling.v1.PartitionUpdate
 	0,  // 52: starling.v1.PartitionStats.signal:type_name -> starling.v1.Signal
-	45, // 53: starling.v1.ReportSizes.stats:type_name -> starling.v1.PartitionStats
-	38, // 54: starling.v1.MetaState.settings:type_name -> starling.v1.ClusterSettings
-	37, // 55: starling.v1.MetaState.nodes:type_name -> starling.v1.NodeRecord
+	46, // 53: starling.v1.ReportSizes.stats:type_name -> starling.v1.PartitionStats
+	39, // 54: starling.v1.MetaState.settings:type_name -> starling.v1.ClusterSettings
+	38, // 55: starling.v1.MetaState.nodes:type_name -> starling.v1.NodeRecord
 	8,  // 56: starling.v1.MetaState.partitions:type_name -> starling.v1.Partition
 	0,  // 57: starling.v1.SnapshotChunk.signal:type_name -> starling.v1.Signal
-	48, // 58: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
-	39, // 59: starling.v1.MetaProposal.command:type_name -> starling.v1.RaftCommand
+	49, // 58: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
+	40, // 59: starling.v1.MetaProposal.command:type_name -> starling.v1.RaftCommand
 	0,  // 60: starling.v1.HandoffOpen.signal:type_name -> starling.v1.Signal
-	49, // 61: starling.v1.HandoffChunk.chunk:type_name -> starling.v1.SnapshotChunk
+	50, // 61: starling.v1.HandoffChunk.chunk:type_name -> starling.v1.SnapshotChunk
 	62, // [62:62] is the sub-list for method output_type
 	62, // [62:62] is the sub-list for method input_type
 	62, // [62:62] is the sub-list for extension type_name
@@ -4788,7 +4839,7 @@ func file_starling_proto_init() {
 		(*ReadRequest_CardinalityQuery)(nil),
 		(*ReadRequest_TraceqlSearch)(nil),
 	}
-	file_starling_proto_msgTypes[32].OneofWrappers = []any{
+	file_starling_proto_msgTypes[33].OneofWrappers = []any{
 		(*RaftCommand_Init)(nil),
 		(*RaftCommand_PutNode)(nil),
 		(*RaftCommand_RemoveNode)(nil),
@@ -4801,7 +4852,7 @@ func file_starling_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_starling_proto_rawDesc), len(file_starling_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   49,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
