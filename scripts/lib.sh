@@ -74,3 +74,52 @@ run_bench() {
   go build -o bin/starling ./cmd/starling
   go run "./scripts/$driver" -starling bin/starling -telemetrygen "$TELEMETRYGEN" "$@"
 }
+
+# Jaeger, the traces peer of `task bench-query`. The anchor of the
+# benchmarks is Jaeger v2.20.0, but the Go module proxy serves Jaeger
+# only as github.com/jaegertracing/jaeger v1.x (each release tags a v1.x
+# and a v2.x; the v2.x tags are not served: no /v2 module path), and its
+# newest there is v1.76.0 = Jaeger v2.13.0 (CHANGELOG "v1.76.0 / v2.13.0
+# (2025-12-03)"). Override with JAEGER_MODULE_VERSION.
+JAEGER_MODULE_VERSION=${JAEGER_MODULE_VERSION:-v1.76.0}
+
+# ensure_jaeger sets and exports JAEGER to a Jaeger v2 binary (cmd/jaeger,
+# the OpenTelemetry-Collector-based one) built once from the Go module
+# proxy into .cache/peers/jaeger: a scratch module that `go get -tool`s
+# github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_MODULE_VERSION and
+# builds it. JAEGER_VERSION is set to the release it is (from the
+# module's CHANGELOG). Later runs reuse the binary.
+ensure_jaeger() {
+  local root dir build v line
+  root=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
+  dir="$root/.cache/peers/jaeger"
+  v=$JAEGER_MODULE_VERSION
+  if [ ! -x "$dir/jaeger" ] || [ "$(cat "$dir/MODULE_VERSION" 2>/dev/null)" != "$v" ]; then
+    echo "building Jaeger (github.com/jaegertracing/jaeger/cmd/jaeger@$v) into $dir (once; later runs reuse it)" >&2
+    mkdir -p "$root/.cache/peers"
+    build=$(mktemp -d "$root/.cache/peers/jaeger.build-XXXXXX")
+    if ! (
+      cd "$build" &&
+        go mod init starling-bench/jaeger >/dev/null 2>&1 &&
+        GOFLAGS=-mod=mod go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$v" >&2 &&
+        go build -trimpath -o jaeger github.com/jaegertracing/jaeger/cmd/jaeger >&2
+    ); then
+      echo "building Jaeger $v failed (scratch module left in $build)" >&2
+      return 1
+    fi
+    line=$(grep -m1 -E "^v${v#v} / v2\.[0-9]+\.[0-9]+" "$(go env GOMODCACHE)/github.com/jaegertracing/jaeger@$v/CHANGELOG.md" 2>/dev/null || true)
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    mv "$build/jaeger" "$dir/jaeger"
+    echo "$v" >"$dir/MODULE_VERSION"
+    if [ -n "$line" ]; then
+      echo "$line" | awk '{print $3}' >"$dir/VERSION"
+    else
+      echo "module $v" >"$dir/VERSION"
+    fi
+    rm -rf "$build"
+  fi
+  JAEGER="$dir/jaeger"
+  JAEGER_VERSION="$(cat "$dir/VERSION") (module github.com/jaegertracing/jaeger $(cat "$dir/MODULE_VERSION"))"
+  export JAEGER JAEGER_VERSION
+}
