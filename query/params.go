@@ -242,7 +242,7 @@ func ParseTraceSearch(v url.Values, now time.Time) (TraceSearch, error) {
 	switch {
 	case err != nil:
 		return q, err
-	case ok && !emptyTraceSearch(q.Search):
+	case ok && !EmptyTraceSearch(q.Search):
 		return q, paramErr("q", "cannot be combined with service, name, status, minDuration, maxDuration or attr.KEY (write them in the TraceQL)")
 	case ok && strings.TrimSpace(tql) == "":
 		return q, paramErr("q", "must not be empty")
@@ -279,7 +279,9 @@ const (
 	MaxSpansPerSpanset     = 1000
 )
 
-func emptyTraceSearch(s *starlingpb.TraceSearch) bool {
+// EmptyTraceSearch reports whether s has no condition: every trace
+// matches it.
+func EmptyTraceSearch(s *starlingpb.TraceSearch) bool {
 	return s.Service == "" && s.Name == "" && s.Status == 0 && s.MinDurationNano == 0 && s.MaxDurationNano == 0 && len(s.Attributes) == 0
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/query"
 	"github.com/starling-otel/starling/query/traceql"
 	"github.com/starling-otel/starling/storage"
 )
@@ -75,7 +76,7 @@ func Trace(src string) (*TracePlan, error) {
 				common = widen(common, s)
 			}
 		}
-		if !emptySearch(common) {
+		if !query.EmptyTraceSearch(common) {
 			p.Candidates = []*starlingpb.TraceSearch{common}
 			p.Pushed = []string{"(what every alternative requires)"}
 		}
@@ -335,7 +336,3 @@ func widen(a, b *starlingpb.TraceSearch) *starlingpb.TraceSearch {
 	return w
 }
 
-// emptySearch reports whether s has no condition: every trace matches it.
-func emptySearch(s *starlingpb.TraceSearch) bool {
-	return s.Service == "" && s.Name == "" && s.Status == 0 && s.MinDurationNano == 0 && s.MaxDurationNano == 0 && len(s.Attributes) == 0
-}
