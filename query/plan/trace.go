@@ -335,4 +335,3 @@ func widen(a, b *starlingpb.TraceSearch) *starlingpb.TraceSearch {
 	}
 	return w
 }
-
