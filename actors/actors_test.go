@@ -155,7 +155,7 @@ func newEnv(t testing.TB) *env {
 	if e.frontends, err = StartFrontends(e.system, fcfg, e.router, storage.NewSeenCache(1<<10), m, nil); err != nil {
 		t.Fatal(err)
 	}
-	e.querier = NewQuerier(e.system, e.router, 5*time.Second, e.store)
+	e.querier = NewQuerier(e.system, e.router, QuerierConfig{Timeout: 5 * time.Second}, e.store)
 	t.Cleanup(func() {
 		e.frontends.Stop()
 		e.manager.Stop()
@@ -273,7 +273,7 @@ func TestFrontendFollowsEpochChange(t *testing.T) {
 func TestQueryTimesOutOnSilentPartition(t *testing.T) {
 	e := newEnv(t)
 	silent := NewRouter(e.table, nowhere{})
-	q := NewQuerier(e.system, silent, 200*time.Millisecond, nil)
+	q := NewQuerier(e.system, silent, QuerierConfig{Timeout: 200 * time.Millisecond}, nil)
 	_, _, err := q.TraceByID(context.Background(), [16]byte{1})
 	if !errors.Is(err, ErrQueryTimeout) {
 		t.Fatalf("got %v, want ErrQueryTimeout", err)
@@ -318,6 +318,42 @@ func TestUndeliveredAnsweredNotPrimary(t *testing.T) {
 				}
 			case <-time.After(5 * time.Second):
 				t.Fatal("no NotPrimary within 5 s")
+			}
+		})
+	}
+}
+
+// TestQueryMemoryCap: a fan-out whose answers pass the querier's cap
+// fails with ErrQueryMemory, and the next query (without the cap) is
+// answered as before.
+func TestQueryMemoryCap(t *testing.T) {
+	e := newEnv(t)
+	td, _ := traces(40)
+	if res, err := e.frontends.Ingest(context.Background(), &IngestRequest{Signal: starlingpb.Signal_SIGNAL_TRACES, Traces: td}); err != nil || res.Err != nil {
+		t.Fatalf("ingest: %+v %v", res, err)
+	}
+	end := time.Now().Add(time.Hour).UnixNano()
+	s := &starlingpb.TraceSearch{Service: "svc"}
+	for _, tc := range []struct {
+		name     string
+		maxBytes int64
+		wantErr  bool
+	}{
+		{"below the answers", 512, true},
+		{"no cap", 0, false},
+		{"above the answers", 64 << 20, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := NewQuerier(e.system, e.router, QuerierConfig{Timeout: 5 * time.Second, MaxBytes: tc.maxBytes}, e.store)
+			found, err := q.FindTraces(context.Background(), s, 0, end, 40)
+			if tc.wantErr {
+				if !errors.Is(err, ErrQueryMemory) {
+					t.Fatalf("got %d traces, %v; want ErrQueryMemory", len(found), err)
+				}
+				return
+			}
+			if err != nil || len(found) != 40 {
+				t.Fatalf("got %d traces, %v; want 40", len(found), err)
 			}
 		})
 	}

@@ -6,13 +6,19 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
 	"github.com/starling-otel/starling/storage"
 )
 
-// ErrQueryTimeout is returned when partitions did not all answer in time.
-var ErrQueryTimeout = errors.New("query timed out waiting for partitions")
+var (
+	// ErrQueryTimeout is returned when partitions did not all answer in time.
+	ErrQueryTimeout = errors.New("query timed out waiting for partitions")
+	// ErrQueryMemory is returned when the partitions' answers to one
+	// fan-out outgrow the query memory cap (QuerierConfig.MaxBytes).
+	ErrQueryMemory = errors.New("query exceeds its memory cap")
+)
 
 // readTarget is one read of one partition within a query.
 type readTarget struct {
@@ -37,7 +43,10 @@ type coordinator struct {
 	targets []readTarget
 	baseID  uint64
 	timeout time.Duration
-	done    chan<- queryOutcome
+	// maxBytes caps the answers held (0: no cap); bytes counts them.
+	maxBytes int64
+	bytes    int64
+	done     chan<- queryOutcome
 
 	results   []*starlingpb.ResultChunk
 	sentTo    []*actor.PID // where each target's read went last
@@ -82,6 +91,15 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		if msg.Error != "" {
 			c.finish(ctx, fmt.Errorf("%s partition %d: %s", storage.SignalName(c.signal), c.targets[i].partition, msg.Error))
 			return
+		}
+		if c.maxBytes > 0 {
+			if c.bytes += int64(proto.Size(msg)); c.bytes > c.maxBytes {
+				// finish stops the coordinator, which cancels the reads
+				// still running.
+				c.finish(ctx, fmt.Errorf("%w: the partitions' answers passed %d bytes after %d of %d partitions (--query-max-bytes); narrow the range or the query, or lower its limit",
+					ErrQueryMemory, c.maxBytes, len(c.targets)-c.remaining, len(c.targets)))
+				return
+			}
 		}
 		if r := c.results[i]; r == nil {
 			c.results[i] = msg

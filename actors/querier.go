@@ -18,11 +18,37 @@ import (
 // Querier answers the API's queries by running query coordinators over the
 // partitions that hold the data. Safe for concurrent use.
 type Querier struct {
-	system  *actor.ActorSystem
-	router  *Router
-	timeout time.Duration
-	local   LocalSeries
-	nextID  atomic.Uint64
+	system *actor.ActorSystem
+	router *Router
+	cfg    QuerierConfig
+	local  LocalSeries
+	nextID atomic.Uint64
+}
+
+// QuerierConfig bounds the queries of a Querier.
+type QuerierConfig struct {
+	// Timeout bounds one fan-out (the query's context may end it sooner).
+	Timeout time.Duration
+	// MaxBytes bounds the partitions' answers one fan-out of a query
+	// holds (bytes as encoded); a query that needs more fails with
+	// ErrQueryMemory instead of growing the node's memory. 0: no bound.
+	MaxBytes int64
+}
+
+// DefaultQuerierConfig is a 30 s timeout and a 256 MiB cap per fan-out.
+func DefaultQuerierConfig() QuerierConfig {
+	return QuerierConfig{Timeout: 30 * time.Second, MaxBytes: 256 << 20}
+}
+
+// Validate checks the bounds.
+func (c QuerierConfig) Validate() error {
+	if c.Timeout <= 0 {
+		return fmt.Errorf("querier: timeout %s must be positive", c.Timeout)
+	}
+	if c.MaxBytes < 0 {
+		return fmt.Errorf("querier: max bytes %d must not be negative", c.MaxBytes)
+	}
+	return nil
 }
 
 // LocalSeries is this node's metrics store as a querier sees it before a
@@ -36,10 +62,10 @@ type LocalSeries interface {
 	MayHoldSeries(sel *starlingpb.SeriesSelect, ps []uint32) []bool
 }
 
-// NewQuerier returns a querier whose queries give up after timeout; local
-// (nil: none) prunes the series selects of partitions read on this node.
-func NewQuerier(system *actor.ActorSystem, router *Router, timeout time.Duration, local LocalSeries) *Querier {
-	return &Querier{system: system, router: router, timeout: timeout, local: local}
+// NewQuerier returns a querier bounded by cfg (see Validate); local (nil:
+// none) prunes the series selects of partitions read on this node.
+func NewQuerier(system *actor.ActorSystem, router *Router, cfg QuerierConfig, local LocalSeries) *Querier {
+	return &Querier{system: system, router: router, cfg: cfg, local: local}
 }
 
 // run executes targets through one coordinator and returns one merged
@@ -47,12 +73,12 @@ func NewQuerier(system *actor.ActorSystem, router *Router, timeout time.Duration
 func (q *Querier) run(ctx context.Context, sig starlingpb.Signal, targets []readTarget) ([]*starlingpb.ResultChunk, error) {
 	done := make(chan queryOutcome, 1)
 	base := q.nextID.Add(uint64(len(targets))+1) - uint64(len(targets))
-	timeout := q.timeout
+	timeout := q.cfg.Timeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &coordinator{router: q.router, signal: sig, targets: targets, baseID: base, timeout: timeout, done: done}
+		return &coordinator{router: q.router, signal: sig, targets: targets, baseID: base, timeout: timeout, maxBytes: q.cfg.MaxBytes, done: done}
 	})
 	pid := q.system.Root.SpawnPrefix(props, "query")
 	select {

@@ -102,12 +102,13 @@ func writeError(w http.ResponseWriter, status int, err error) {
 	writeJSON(w, status, map[string]string{"error": err.Error()})
 }
 
-// writeQueryError answers a failed query: 400 for bad parameters, 503 for
-// timeouts and unreachable partitions (retry), 500 otherwise.
+// writeQueryError answers a failed query: 400 for bad parameters and for
+// a query past its memory cap, 503 for timeouts and unreachable partitions
+// (retry), 500 otherwise.
 func writeQueryError(w http.ResponseWriter, err error) {
 	var pe *query.ParamError
 	switch {
-	case errors.As(err, &pe):
+	case errors.As(err, &pe), errors.Is(err, actors.ErrQueryMemory):
 		writeError(w, http.StatusBadRequest, err)
 	case errors.Is(err, actors.ErrQueryTimeout), errors.Is(err, actors.ErrNoRoute), errors.Is(err, context.DeadlineExceeded):
 		w.Header().Set("Retry-After", "1")
@@ -231,4 +232,14 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// overCap hands a query past its memory cap to bad, the front door's
+// client error (400: the query must be narrowed), and any other error
+// back as it is.
+func overCap(err error, bad func(error) error) error {
+	if errors.Is(err, actors.ErrQueryMemory) {
+		return bad(err)
+	}
+	return err
 }

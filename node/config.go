@@ -121,6 +121,10 @@ type Config struct {
 	IngestTimeout time.Duration
 	// QueryTimeout bounds one API query.
 	QueryTimeout time.Duration
+	// QueryMaxBytes caps the partitions' answers one step of a query
+	// holds on its coordinating node (0: no cap); past it the query fails
+	// with a clear error (400) and the node stays healthy.
+	QueryMaxBytes int64
 	// ShutdownTimeout bounds the drain of in-flight requests on Stop.
 	ShutdownTimeout time.Duration
 	// Frontends is the size of the ingest frontend pool.
@@ -173,6 +177,7 @@ func DefaultConfig() Config {
 		MaxRequestBytes:         16 << 20,
 		IngestTimeout:           15 * time.Second,
 		QueryTimeout:            30 * time.Second,
+		QueryMaxBytes:           actors.DefaultQuerierConfig().MaxBytes,
 		ShutdownTimeout:         30 * time.Second,
 		Frontends:               runtime.GOMAXPROCS(0),
 		Storage:                 storage.DefaultConfig(""),
@@ -246,6 +251,9 @@ func (c Config) Validate() error {
 	}
 	if c.IngestTimeout <= 0 || c.QueryTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("ingest, query and shutdown timeouts must be positive"))
+	}
+	if c.QueryMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("query-max-bytes: %d must not be negative", c.QueryMaxBytes))
 	}
 	if c.BootstrapExpect < 1 {
 		errs = append(errs, fmt.Errorf("bootstrap-expect: %d must be at least 1", c.BootstrapExpect))

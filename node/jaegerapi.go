@@ -73,7 +73,8 @@ func (j nodeJaeger) FindTraces(ctx context.Context, q jaeger.TraceQuery) ([]ptra
 	if err != nil {
 		return nil, err
 	}
-	return j.n.querier().FindTraces(ctx, s, q.Start.UnixNano(), q.End.UnixNano(), q.Limit)
+	found, err := j.n.querier().FindTraces(ctx, s, q.Start.UnixNano(), q.End.UnixNano(), q.Limit)
+	return found, overCap(err, func(err error) error { return fmt.Errorf("%w: %w", jaeger.ErrInvalidQuery, err) })
 }
 
 // jaegerSearch turns a Jaeger search into the trace search the partitions

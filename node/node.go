@@ -239,7 +239,7 @@ func (n *Node) startServing(cs *starlingpb.ClusterSettings) error {
 	if err != nil {
 		return err
 	}
-	n.serving.Store(&serving{frontends: f, querier: actors.NewQuerier(n.system, n.router, n.cfg.QueryTimeout, n.store)})
+	n.serving.Store(&serving{frontends: f, querier: actors.NewQuerier(n.system, n.router, actors.QuerierConfig{Timeout: n.cfg.QueryTimeout, MaxBytes: n.cfg.QueryMaxBytes}, n.store)})
 	n.log.Info("serving", "cluster_id", cs.ClusterId, "partitions", cs.Partitions, "replication_factor", cs.ReplicationFactor)
 	if n.cfg.DropDelay > 0 {
 		go n.runDropper(int(cs.Partitions))

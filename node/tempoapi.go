@@ -65,7 +65,7 @@ func (t nodeTempo) Search(ctx context.Context, r tempo.SearchRequest) (tempo.Sea
 	}
 	matches, st, err := t.n.querier().SearchTraceQL(ctx, tp, r.Start.UnixNano(), r.End.UnixNano(), r.Limit, r.SpansPerSpanSet)
 	if err != nil {
-		return tempo.SearchResult{}, err
+		return tempo.SearchResult{}, overCap(err, tempo.BadQuery)
 	}
 	return tempo.SearchResult{
 		Traces: matches, InspectedTraces: st.InspectedTraces, InspectedBytes: st.InspectedBytes,
@@ -286,7 +286,7 @@ func (t nodeTempo) MetricsQueryRange(ctx context.Context, r tempo.MetricsRequest
 	}
 	m, st, err := t.n.querier().TraceQLMetrics(ctx, tp, r.Start.UnixNano(), r.End.UnixNano(), int64(step))
 	if err != nil {
-		return tempo.MetricsResult{}, err
+		return tempo.MetricsResult{}, overCap(err, tempo.BadQuery)
 	}
 	res := tempo.MetricsResult{InspectedTraces: st.InspectedTraces, InspectedBytes: st.InspectedBytes}
 	for _, s := range m.Result() {

@@ -111,6 +111,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.Var(bytesValue{&c.MaxRequestBytes}, "max-request-bytes", "largest OTLP request accepted, after decompression (e.g. 16MiB)")
 	fs.Var(durationValue{&c.IngestTimeout}, "ingest-timeout", "time limit of one OTLP request")
 	fs.Var(durationValue{&c.QueryTimeout}, "query-timeout", "time limit of one API query")
+	fs.Var(bytesValue{&c.QueryMaxBytes}, "query-max-bytes", "memory cap of one query: the partitions' answers one step of it may hold on the node that runs it (0: none); a query past it fails with 400 and the node stays healthy")
 	fs.Var(durationValue{&c.ShutdownTimeout}, "shutdown-timeout", "time given to in-flight requests on SIGTERM")
 	fs.Var(bytesValue{&o.memoryLimit}, "memory-limit", "soft limit of the process's memory (Go GC target; 0: none). Above it the GC works harder and returns memory sooner; it never refuses work. GOMEMLIMIT overrides the default")
 	fs.BoolVar(&o.drain, "drain", false, "on SIGTERM or SIGINT, hand every partition copy to the other nodes and leave the cluster before exiting (a second signal stops at once)")
