@@ -358,3 +358,52 @@ func TestQueryMemoryCap(t *testing.T) {
 		})
 	}
 }
+
+// TestQueryCancelsReads: when a query's context ends while partitions
+// still read, the coordinator sends each of them a CancelRead for its
+// read (the partitions here are probes that never answer).
+func TestQueryCancelsReads(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
+	t.Cleanup(system.Shutdown)
+	reads, cancels := make(chan uint64, testParts), make(chan uint64, testParts)
+	for id := range uint32(testParts) {
+		_, err := system.Root.SpawnNamed(actor.PropsFromFunc(func(c actor.Context) {
+			switch m := c.Message().(type) {
+			case *starlingpb.ReadRequest:
+				reads <- m.QueryId
+			case *starlingpb.CancelRead:
+				cancels <- m.QueryId
+			}
+		}), PartitionName(starlingpb.Signal_SIGNAL_TRACES, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := NewQuerier(system, NewRouter(newTable("n1"), addrs{system}), QuerierConfig{Timeout: time.Minute}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := q.FindTraces(ctx, &starlingpb.TraceSearch{Service: "svc"}, 0, time.Now().UnixNano(), 20)
+		errc <- err
+	}()
+	sent := map[uint64]bool{}
+	for range testParts {
+		sent[<-reads] = true
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("query ended with %v, want context.Canceled", err)
+	}
+	for range testParts {
+		select {
+		case id := <-cancels:
+			if !sent[id] {
+				t.Fatalf("CancelRead for query %d, which was not sent", id)
+			}
+			delete(sent, id)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d reads not cancelled", len(sent))
+		}
+	}
+}
