@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/query/cache"
 	"github.com/starling-otel/starling/storage"
 )
 
@@ -123,6 +124,8 @@ type env struct {
 	querier   *Querier
 	router    *Router
 	outbox    *Outbox
+	results   *cache.Cache // the levels of qcache
+	qcache    *QueryCache  // the frontends' LateWrites; e.querier does not use it
 	minInSync atomic.Int32
 }
 
@@ -149,7 +152,15 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	waitFor(t, "partition actors", e.manager.Ready)
-	fcfg := FrontendConfig{Size: 2, Timeout: 2 * time.Second, MaxAttempts: 3, Builder: storage.BuilderConfig{
+	if e.results, err = cache.New(cache.LocalConfig(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	qcfg := DefaultQueryCacheConfig()
+	qcfg.Self = "n1"
+	if e.qcache, err = StartQueryCache(e.system, qcfg, e.results, e.store, e.router, addrs{e.system}); err != nil {
+		t.Fatal(err)
+	}
+	fcfg := FrontendConfig{Late: e.qcache,Size: 2, Timeout: 2 * time.Second, MaxAttempts: 3, Builder: storage.BuilderConfig{
 		Partitions: testParts, Window: cfg.Window, MaxFuture: time.Hour,
 	}, Outbox: e.outbox}
 	if e.frontends, err = StartFrontends(e.system, fcfg, e.router, storage.NewSeenCache(1<<10), m, nil); err != nil {
@@ -159,6 +170,7 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() {
 		e.frontends.Stop()
 		e.manager.Stop()
+		e.qcache.Stop()
 		e.system.Shutdown()
 		_ = store.Close()
 	})

@@ -31,6 +31,16 @@ type FrontendConfig struct {
 	Builder storage.BuilderConfig
 	// Outbox carries batches to primaries on other nodes.
 	Outbox *Outbox
+	// Late hears of every acknowledged write (nil: nobody).
+	Late LateWrites
+}
+
+// LateWrites hears of acknowledged writes and the time of their oldest
+// record (QueryCache: a late one changes closed ranges). Called by every
+// frontend after each acknowledged write; calls overlap and must not
+// block.
+type LateWrites interface {
+	Wrote(sig starlingpb.Signal, oldestUnixNano int64)
 }
 
 // Validate reports the first invalid field.
@@ -426,6 +436,10 @@ func (f *frontend) finish(ctx actor.Context, id uint64, p *pendingIngest, err er
 		Accepted: p.result.Accepted, Rejected: p.result.Rejected,
 		Reasons: p.result.Reasons, Message: p.message(),
 		Err: err, Retryable: retryable,
+	}
+	if f.cfg.Late != nil {
+		// A failed request may have been written in part.
+		f.cfg.Late.Wrote(p.signal, p.result.Oldest)
 	}
 	if err == nil {
 		f.m.ingested(p.signal, p.result.Accepted, time.Since(p.began))

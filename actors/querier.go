@@ -33,6 +33,9 @@ type QuerierConfig struct {
 	// holds (bytes as encoded); a query that needs more fails with
 	// ErrQueryMemory instead of growing the node's memory. 0: no bound.
 	MaxBytes int64
+	// Cache keeps the answers of TraceQL queries over closed ranges (nil:
+	// none).
+	Cache *QueryCache
 }
 
 // DefaultQuerierConfig is a 30 s timeout and a 256 MiB cap per fan-out.

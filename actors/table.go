@@ -1,8 +1,10 @@
 package actors
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sync"
 
@@ -66,9 +68,11 @@ type Router struct {
 
 	local string // this node's id ("": reads go to primaries)
 
-	mu      sync.Mutex
-	changed <-chan struct{}
-	routes  map[starlingpb.Signal][]route
+	mu       sync.Mutex
+	changed  <-chan struct{}
+	routes   map[starlingpb.Signal][]route
+	versions map[starlingpb.Signal]uint64 // TableVersion
+	nodes    []string                     // every node the table names, sorted
 }
 
 // ReadLocal makes reads go to the nearest in-sync copy as seen from node
@@ -154,7 +158,14 @@ func (r *Router) refreshLocked() {
 	}
 	r.changed = r.table.Changed()
 	routes := make(map[starlingpb.Signal][]route)
+	versions := make(map[starlingpb.Signal]uint64)
+	var nodes []string
 	for _, p := range r.table.Partitions() {
+		h := fnv.New64a()
+		_ = binary.Write(h, binary.LittleEndian, [3]uint64{versions[p.Signal], uint64(p.Id), p.Epoch})
+		h.Write([]byte(p.Primary))
+		versions[p.Signal] = h.Sum64()
+		nodes = append(append(nodes, p.Primary), p.Replicas...)
 		rs := routes[p.Signal]
 		for int(p.Id) >= len(rs) {
 			rs = append(rs, route{})
@@ -169,5 +180,25 @@ func (r *Router) refreshLocked() {
 		}
 		routes[p.Signal] = rs
 	}
-	r.routes = routes
+	slices.Sort(nodes)
+	r.routes, r.versions, r.nodes = routes, versions, slices.Compact(nodes)
+}
+
+// TableVersion returns a fingerprint of sig's rows (partition, epoch,
+// primary): it changes with every move, failover and epoch change, so a
+// cache of query answers can key its entries by it.
+func (r *Router) TableVersion(sig starlingpb.Signal) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refreshLocked()
+	return r.versions[sig]
+}
+
+// Nodes returns the ids of every node the table names, sorted. The slice
+// is shared: callers must not modify it.
+func (r *Router) Nodes() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refreshLocked()
+	return r.nodes
 }

@@ -35,6 +35,9 @@ func (t partitionTraces) ReadTrace(ctx context.Context, id [16]byte, out *starli
 
 // TraceQLStats describes the work of one TraceQL query.
 type TraceQLStats struct {
+	// Cache says how the query cache served it: "hit", "miss" (answered
+	// by the partitions, then kept) or "not cacheable: …" (why).
+	Cache           string
 	Partitions      int    // partitions asked in the first step
 	InspectedTraces uint64 // traces read whole and evaluated
 	InspectedBytes  uint64 // bytes of span groups read
@@ -59,6 +62,47 @@ type StageStats struct {
 func (q *Querier) SearchTraceQL(ctx context.Context, tp *plan.TracePlan, start, end int64, limit, spss int) ([]*starlingpb.TraceMatch, TraceQLStats, error) {
 	var st TraceQLStats
 	sig := starlingpb.Signal_SIGNAL_TRACES
+	key, cached := q.cached(ctx, &st, sig, end, "traceql-search", tp.Query, start, end, limit, spss)
+	if cached != nil {
+		var c starlingpb.ResultChunk
+		if err := proto.Unmarshal(cached, &c); err == nil {
+			return c.TraceMatches, st, nil
+		}
+		st.Cache = "miss" // not one of ours: answer and overwrite it
+	}
+	out, err := q.searchTraceQL(ctx, tp, start, end, limit, spss, &st)
+	if err == nil && key != "" {
+		if b, err := proto.Marshal(&starlingpb.ResultChunk{TraceMatches: out}); err == nil {
+			q.cfg.Cache.cache.Set(ctx, key, b)
+		}
+	}
+	return out, st, err
+}
+
+// cached looks a query up in the cache: the key to keep its answer under
+// ("" when it is not cacheable) and the answer kept (nil: none); st says
+// which.
+func (q *Querier) cached(ctx context.Context, st *TraceQLStats, sig starlingpb.Signal, end int64, parts ...any) (string, []byte) {
+	key, ok := q.cfg.Cache.key(sig, end, parts...)
+	switch {
+	case q.cfg.Cache == nil:
+		st.Cache = "not cacheable: no cache"
+		return "", nil
+	case !ok:
+		st.Cache = "not cacheable: the range ends after " + time.Unix(0, q.cfg.Cache.horizon()).UTC().Format(time.RFC3339) + " (--cache-freshness)"
+		return "", nil
+	}
+	if v, hit := q.cfg.Cache.cache.Get(ctx, key); hit {
+		st.Cache = "hit"
+		return key, v
+	}
+	st.Cache = "miss"
+	return key, nil
+}
+
+// searchTraceQL is SearchTraceQL without the cache.
+func (q *Querier) searchTraceQL(ctx context.Context, tp *plan.TracePlan, start, end int64, limit, spss int, st *TraceQLStats) ([]*starlingpb.TraceMatch, error) {
+	sig := starlingpb.Signal_SIGNAL_TRACES
 	targets := q.planned(tp, func() *starlingpb.ReadRequest {
 		return &starlingpb.ReadRequest{
 			StartUnixNano: start, EndUnixNano: end, Limit: uint32(limit),
@@ -66,9 +110,9 @@ func (q *Querier) SearchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 		}
 	})
 	st.Partitions = len(targets)
-	hits, err := q.traceQLHits(ctx, tp, targets, limit, &st)
+	hits, err := q.traceQLHits(ctx, tp, targets, limit, st)
 	if err != nil || len(hits) == 0 {
-		return nil, st, err
+		return nil, err
 	}
 	// The second step: one read per partition holding winners.
 	n := q.router.Partitions(sig)
@@ -94,7 +138,7 @@ func (q *Querier) SearchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 	began := time.Now()
 	res, err := q.run(ctx, sig, second)
 	if err != nil {
-		return nil, st, err
+		return nil, err
 	}
 	var out []*starlingpb.TraceMatch
 	for _, c := range res {
@@ -104,7 +148,7 @@ func (q *Querier) SearchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 	}
 	st.add("matches", len(second), len(out), began, res)
 	sortMatches(out)
-	return out, st, nil
+	return out, nil
 }
 
 // firstBudget and budgetGrowth pace the first step of a search that
@@ -197,6 +241,31 @@ func (q *Querier) TraceQLMetrics(ctx context.Context, tp *plan.TracePlan, start,
 		return nil, st, err
 	}
 	sig := starlingpb.Signal_SIGNAL_TRACES
+	key, cached := q.cached(ctx, &st, sig, end, "traceql-metrics", tp.Query, start, end, step)
+	if cached != nil {
+		if err := m.UnmarshalBinary(cached); err == nil {
+			return m, st, nil
+		}
+		st.Cache = "miss" // not one of ours: answer and overwrite it
+		if m, err = tp.Query.NewMetrics(start, end, step); err != nil {
+			return nil, st, err
+		}
+	}
+	if err := q.traceQLMetrics(ctx, tp, m, start, end, step, &st); err != nil {
+		return nil, st, err
+	}
+	if key != "" {
+		if b, err := m.MarshalBinary(); err == nil {
+			q.cfg.Cache.cache.Set(ctx, key, b)
+		}
+	}
+	return m, st, nil
+}
+
+// traceQLMetrics is TraceQLMetrics without the cache: it merges every
+// partition's partial into m.
+func (q *Querier) traceQLMetrics(ctx context.Context, tp *plan.TracePlan, m *traceql.Metrics, start, end, step int64, st *TraceQLStats) error {
+	sig := starlingpb.Signal_SIGNAL_TRACES
 	targets := q.planned(tp, func() *starlingpb.ReadRequest {
 		s := tp.Search(0)
 		s.StepNano = step
@@ -209,7 +278,7 @@ func (q *Querier) TraceQLMetrics(ctx context.Context, tp *plan.TracePlan, start,
 	began := time.Now()
 	res, err := q.run(ctx, sig, targets)
 	if err != nil {
-		return nil, st, err
+		return err
 	}
 	st.add("partials", len(targets), 0, began, res)
 	for _, c := range res {
@@ -218,16 +287,16 @@ func (q *Querier) TraceQLMetrics(ctx context.Context, tp *plan.TracePlan, start,
 		}
 		part, err := tp.Query.NewMetrics(start, end, step)
 		if err != nil {
-			return nil, st, err
+			return err
 		}
 		if err := part.UnmarshalBinary(c.TraceqlMetrics); err != nil {
-			return nil, st, fmt.Errorf("traces partition %d: metrics partial: %w", c.GetPartition().GetId(), err)
+			return fmt.Errorf("traces partition %d: metrics partial: %w", c.GetPartition().GetId(), err)
 		}
 		if err := m.Merge(part); err != nil {
-			return nil, st, fmt.Errorf("traces partition %d: merge metrics partial: %w", c.GetPartition().GetId(), err)
+			return fmt.Errorf("traces partition %d: merge metrics partial: %w", c.GetPartition().GetId(), err)
 		}
 	}
-	return m, st, nil
+	return nil
 }
 
 // planned returns one target per trace partition that can answer tp.

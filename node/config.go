@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/starling-otel/starling/actors"
+	"github.com/starling-otel/starling/query/cache"
 	"github.com/starling-otel/starling/cluster"
 	"github.com/starling-otel/starling/raftmeta"
 	"github.com/starling-otel/starling/storage"
@@ -125,6 +126,12 @@ type Config struct {
 	// holds on its coordinating node (0: no cap); past it the query fails
 	// with a clear error (400) and the node stays healthy.
 	QueryMaxBytes int64
+	// Cache is the results cache of queries over closed ranges: its L1
+	// size (--cache-max-bytes, 0: none) and Redis L2 (--cache-redis-url).
+	Cache cache.Config
+	// CacheFreshness is how long before now a query's range must end for
+	// its answer to be cached (--cache-freshness).
+	CacheFreshness time.Duration
 	// ShutdownTimeout bounds the drain of in-flight requests on Stop.
 	ShutdownTimeout time.Duration
 	// Frontends is the size of the ingest frontend pool.
@@ -178,6 +185,8 @@ func DefaultConfig() Config {
 		IngestTimeout:           15 * time.Second,
 		QueryTimeout:            30 * time.Second,
 		QueryMaxBytes:           actors.DefaultQuerierConfig().MaxBytes,
+		Cache:                   cache.DefaultConfig(),
+		CacheFreshness:          actors.DefaultQueryCacheConfig().Freshness,
 		ShutdownTimeout:         30 * time.Second,
 		Frontends:               runtime.GOMAXPROCS(0),
 		Storage:                 storage.DefaultConfig(""),
@@ -251,6 +260,12 @@ func (c Config) Validate() error {
 	}
 	if c.IngestTimeout <= 0 || c.QueryTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("ingest, query and shutdown timeouts must be positive"))
+	}
+	if err := c.Cache.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("cache: %w", err))
+	}
+	if c.CacheFreshness <= 0 {
+		errs = append(errs, fmt.Errorf("cache-freshness: %s must be positive", c.CacheFreshness))
 	}
 	if c.QueryMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("query-max-bytes: %d must not be negative", c.QueryMaxBytes))

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/starling-otel/starling/actors"
+	"github.com/starling-otel/starling/query/cache"
 	"github.com/starling-otel/starling/cluster"
 	"github.com/starling-otel/starling/proto/starlingpb"
 	"github.com/starling-otel/starling/raftmeta"
@@ -50,6 +51,8 @@ type Node struct {
 	guard        *actors.PartitionGuard
 	droppedCount prometheus.Counter
 	limiter      *actors.SeriesLimiter // nil: no series limits
+	results      *cache.Cache          // the query results cache's levels
+	queryCache   *actors.QueryCache
 	router       *actors.Router
 	actorMetrics *actors.Metrics
 	manager      *actors.Manager
@@ -178,6 +181,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.manager, err = actors.StartManager(n.system, mcfg, n.store, table, n.actorMetrics); err != nil {
 		return err
 	}
+	if n.results, err = cache.New(n.cfg.Cache, n.reg, n.log.With("component", "query-cache")); err != nil {
+		return err
+	}
+	qcfg := actors.DefaultQueryCacheConfig()
+	qcfg.Freshness, qcfg.Self = n.cfg.CacheFreshness, n.settings.NodeID
+	if n.queryCache, err = actors.StartQueryCache(n.system, qcfg, n.results, n.store, n.router, n.gossip); err != nil {
+		return err
+	}
 	n.metrics = newReceiverMetrics(n.reg)
 	if err := n.serve(); err != nil {
 		return err
@@ -218,7 +229,7 @@ func (n *Node) startServing(cs *starlingpb.ClusterSettings) error {
 		return err
 	}
 	fcfg := actors.FrontendConfig{
-		Size: n.cfg.Frontends, Timeout: n.cfg.IngestTimeout, MaxAttempts: 10, Outbox: n.outbox,
+		Size: n.cfg.Frontends, Timeout: n.cfg.IngestTimeout, MaxAttempts: 10, Outbox: n.outbox, Late: n.queryCache,
 		Builder: storage.BuilderConfig{
 			Partitions: int(cs.Partitions), Window: time.Duration(cs.WindowSeconds) * time.Second, MaxFuture: n.cfg.MaxFuture,
 			Retention: map[starlingpb.Signal]time.Duration{
@@ -239,7 +250,7 @@ func (n *Node) startServing(cs *starlingpb.ClusterSettings) error {
 	if err != nil {
 		return err
 	}
-	n.serving.Store(&serving{frontends: f, querier: actors.NewQuerier(n.system, n.router, actors.QuerierConfig{Timeout: n.cfg.QueryTimeout, MaxBytes: n.cfg.QueryMaxBytes}, n.store)})
+	n.serving.Store(&serving{frontends: f, querier: actors.NewQuerier(n.system, n.router, actors.QuerierConfig{Timeout: n.cfg.QueryTimeout, MaxBytes: n.cfg.QueryMaxBytes, Cache: n.queryCache}, n.store)})
 	n.log.Info("serving", "cluster_id", cs.ClusterId, "partitions", cs.Partitions, "replication_factor", cs.ReplicationFactor)
 	if n.cfg.DropDelay > 0 {
 		go n.runDropper(int(cs.Partitions))
@@ -383,6 +394,10 @@ func (n *Node) shutdown(ctx context.Context) error {
 	if n.manager != nil {
 		n.manager.Stop()
 		phase("partition actors")
+	}
+	n.queryCache.Stop()
+	if n.results != nil {
+		_ = n.results.Close()
 	}
 	if n.outbox != nil {
 		n.outbox.Close()

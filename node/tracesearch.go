@@ -52,6 +52,7 @@ type explainJSON struct {
 	Candidates []string    `json:"candidates"`
 	Partitions int         `json:"partitions"`
 	Estimate   string      `json:"estimate"`
+	Cache      string      `json:"cache"`
 	Stages     []stageJSON `json:"stages"`
 	BytesMoved int         `json:"bytesMoved"`
 }
@@ -167,6 +168,7 @@ func explain(tp *plan.TracePlan, st actors.TraceQLStats) explainJSON {
 		// No term counts are kept per partition yet: the plan pushes
 		// every condition the postings can check, in the query's order.
 		Estimate: "none: no selectivity statistics yet",
+		Cache:    st.Cache,
 		Stages:   []stageJSON{},
 	}
 	for _, c := range tp.Candidates {

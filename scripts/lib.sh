@@ -123,3 +123,16 @@ ensure_jaeger() {
   JAEGER_VERSION="$(cat "$dir/VERSION") (module github.com/jaegertracing/jaeger $(cat "$dir/MODULE_VERSION"))"
   export JAEGER JAEGER_VERSION
 }
+
+# ensure_redis installs Debian's redis-server when it is missing: the
+# query cache's L2 tests start their own server from it (and skip, saying
+# so, when it is absent).
+ensure_redis() {
+  command -v redis-server >/dev/null 2>&1 && return
+  echo "installing Debian package redis-server (the query cache's L2 tests)" >&2
+  if ! apt-get install -y redis-server >&2; then
+    echo "apt-get install failed; running apt-get update and trying again" >&2
+    apt-get update >&2
+    apt-get install -y redis-server >&2
+  fi
+}

@@ -60,6 +60,17 @@ type BuildResult struct {
 	Reasons map[string]int
 	// Message describes the first rejections, naming the field and why.
 	Message string
+	// Oldest is the time (unix nanoseconds) of the oldest accepted span
+	// or log record (0: none), by which the query cache tells a late
+	// write.
+	Oldest int64
+}
+
+// saw notes the time of an accepted record.
+func (r *BuildResult) saw(unixNano uint64) {
+	if t := int64(unixNano); t > 0 && (r.Oldest == 0 || t < r.Oldest) {
+		r.Oldest = t
+	}
 }
 
 func (r *BuildResult) reject(reason, format string, args ...any) {

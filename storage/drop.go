@@ -60,6 +60,7 @@ func (s *Store) DropPartitions(ctx context.Context, sig starlingpb.Signal, ps []
 			forgetDropped(sh, ps) // before and after: see readcache.go
 			err := sh.db.DropPrefix(prefixes...)
 			forgetDropped(sh, ps)
+			s.changed(sig)
 			if err != nil {
 				return st, fmt.Errorf("drop %d partitions of %s window %s shard %d: %w", len(prefixes), signalName(sig), windowName(w.start), i, err)
 			}

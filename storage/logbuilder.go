@@ -59,6 +59,7 @@ func (b *Builder) Logs(ld plog.Logs) BuildResult {
 					r.reject(reason, "resourceLogs[%d].scopeLogs[%d].logRecords[%d].timeUnixNano: %s", i, j, k, timeProblem(reason))
 					continue
 				}
+				r.saw(t)
 				if resIdx < 0 {
 					res = append(res, b.indexResource(rl.Resource(), rl.SchemaUrl(), sl.Scope(), sl.SchemaUrl()))
 					resIdx = len(res) - 1

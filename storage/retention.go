@@ -131,6 +131,7 @@ func (s *Store) removeWindow(sw *signalWindows, w *window) error {
 	}()
 
 	<-w.drop()
+	s.changed(sw.sig)
 	live := w.hasLiveKey()
 	size := dirSize(w.dir)
 	if err := w.close(); err != nil {

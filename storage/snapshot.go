@@ -206,6 +206,7 @@ func (s *Store) LoadSnapshot(c *starlingpb.SnapshotChunk) (SnapshotStats, error)
 	}
 	sh.forgetReads(c.Partition) // before and after: see markers.go, readcache.go
 	defer sh.forgetReads(c.Partition)
+	defer s.changed(c.Signal)
 	err = load()
 	for retry := 0; errors.Is(err, badger.ErrBlockedWrites) && retry < blockedRetries; retry++ {
 		time.Sleep(blockedWait) // another partition of the shard is being dropped

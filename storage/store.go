@@ -34,6 +34,7 @@ type Store struct {
 	m       *metrics
 	readSem chan struct{}
 	spaces  map[spaceKey]*signalWindows
+	gens    generations
 
 	closed   atomic.Bool
 	stop     chan struct{}

@@ -67,6 +67,7 @@ func (b *Builder) Traces(td ptrace.Traces) BuildResult {
 					res = append(res, b.indexResource(rs.Resource(), rs.SchemaUrl(), ss.Scope(), ss.SchemaUrl()))
 					resIdx = len(res) - 1
 				}
+				r.saw(uint64(s.StartTimestamp()))
 				window := windowOf(uint64(s.StartTimestamp()), b.windowSeconds)
 				b.catalogResource(&res[resIdx], window, rs.Resource(), ss.Scope())
 				t0 := len(b.spanTerms)

@@ -2639,6 +2639,63 @@ func (x *CancelRead) GetQueryId() uint64 {
 	return 0
 }
 
+// LateData tells a node's query cache that a write acknowledged elsewhere
+// held records of signal older than the cache's freshness horizon: cached
+// answers of that signal may miss them and are forgotten. Fire and forget;
+// the cache's TTL bounds what a lost message costs.
+type LateData struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Signal Signal                 `protobuf:"varint,1,opt,name=signal,proto3,enum=starling.v1.Signal" json:"signal,omitempty"`
+	// oldest_unix_nano is the time of the write's oldest record.
+	OldestUnixNano int64 `protobuf:"varint,2,opt,name=oldest_unix_nano,json=oldestUnixNano,proto3" json:"oldest_unix_nano,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *LateData) Reset() {
+	*x = LateData{}
+	mi := &file_starling_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LateData) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LateData) ProtoMessage() {}
+
+func (x *LateData) ProtoReflect() protoreflect.Message {
+	mi := &file_starling_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LateData.ProtoReflect.Descriptor instead.
+func (*LateData) Descriptor() ([]byte, []int) {
+	return file_starling_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *LateData) GetSignal() Signal {
+	if x != nil {
+		return x.Signal
+	}
+	return Signal_SIGNAL_UNSPECIFIED
+}
+
+func (x *LateData) GetOldestUnixNano() int64 {
+	if x != nil {
+		return x.OldestUnixNano
+	}
+	return 0
+}
+
 // TraceHit is one trace matching a search, with the time the partition sorts
 // it by (the start of its earliest matching span batch).
 type TraceHit struct {
@@ -2651,7 +2708,7 @@ type TraceHit struct {
 
 func (x *TraceHit) Reset() {
 	*x = TraceHit{}
-	mi := &file_starling_proto_msgTypes[28]
+	mi := &file_starling_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2663,7 +2720,7 @@ func (x *TraceHit) String() string {
 func (*TraceHit) ProtoMessage() {}
 
 func (x *TraceHit) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[28]
+	mi := &file_starling_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2676,7 +2733,7 @@ func (x *TraceHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceHit.ProtoReflect.Descriptor instead.
 func (*TraceHit) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{28}
+	return file_starling_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *TraceHit) GetTraceId() []byte {
@@ -2722,7 +2779,7 @@ type ResultChunk struct {
 
 func (x *ResultChunk) Reset() {
 	*x = ResultChunk{}
-	mi := &file_starling_proto_msgTypes[29]
+	mi := &file_starling_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2734,7 +2791,7 @@ func (x *ResultChunk) String() string {
 func (*ResultChunk) ProtoMessage() {}
 
 func (x *ResultChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[29]
+	mi := &file_starling_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2747,7 +2804,7 @@ func (x *ResultChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultChunk.ProtoReflect.Descriptor instead.
 func (*ResultChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{29}
+	return file_starling_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ResultChunk) GetFormat() uint32 {
@@ -2900,7 +2957,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_starling_proto_msgTypes[30]
+	mi := &file_starling_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2912,7 +2969,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[30]
+	mi := &file_starling_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2925,7 +2982,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{30}
+	return file_starling_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *NodeMeta) GetProtocol() uint32 {
@@ -3032,7 +3089,7 @@ type NodeRecord struct {
 
 func (x *NodeRecord) Reset() {
 	*x = NodeRecord{}
-	mi := &file_starling_proto_msgTypes[31]
+	mi := &file_starling_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3044,7 +3101,7 @@ func (x *NodeRecord) String() string {
 func (*NodeRecord) ProtoMessage() {}
 
 func (x *NodeRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[31]
+	mi := &file_starling_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3057,7 +3114,7 @@ func (x *NodeRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeRecord.ProtoReflect.Descriptor instead.
 func (*NodeRecord) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{31}
+	return file_starling_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *NodeRecord) GetMeta() *NodeMeta {
@@ -3103,7 +3160,7 @@ type ClusterSettings struct {
 
 func (x *ClusterSettings) Reset() {
 	*x = ClusterSettings{}
-	mi := &file_starling_proto_msgTypes[32]
+	mi := &file_starling_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3115,7 +3172,7 @@ func (x *ClusterSettings) String() string {
 func (*ClusterSettings) ProtoMessage() {}
 
 func (x *ClusterSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[32]
+	mi := &file_starling_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3128,7 +3185,7 @@ func (x *ClusterSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterSettings.ProtoReflect.Descriptor instead.
 func (*ClusterSettings) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{32}
+	return file_starling_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ClusterSettings) GetClusterId() string {
@@ -3191,7 +3248,7 @@ type RaftCommand struct {
 
 func (x *RaftCommand) Reset() {
 	*x = RaftCommand{}
-	mi := &file_starling_proto_msgTypes[33]
+	mi := &file_starling_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3203,7 +3260,7 @@ func (x *RaftCommand) String() string {
 func (*RaftCommand) ProtoMessage() {}
 
 func (x *RaftCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[33]
+	mi := &file_starling_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3216,7 +3273,7 @@ func (x *RaftCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftCommand.ProtoReflect.Descriptor instead.
 func (*RaftCommand) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{33}
+	return file_starling_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RaftCommand) GetFormat() uint32 {
@@ -3324,7 +3381,7 @@ type InitCluster struct {
 
 func (x *InitCluster) Reset() {
 	*x = InitCluster{}
-	mi := &file_starling_proto_msgTypes[34]
+	mi := &file_starling_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3336,7 +3393,7 @@ func (x *InitCluster) String() string {
 func (*InitCluster) ProtoMessage() {}
 
 func (x *InitCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[34]
+	mi := &file_starling_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3349,7 +3406,7 @@ func (x *InitCluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitCluster.ProtoReflect.Descriptor instead.
 func (*InitCluster) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{34}
+	return file_starling_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *InitCluster) GetSettings() *ClusterSettings {
@@ -3376,7 +3433,7 @@ type PutNode struct {
 
 func (x *PutNode) Reset() {
 	*x = PutNode{}
-	mi := &file_starling_proto_msgTypes[35]
+	mi := &file_starling_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3388,7 +3445,7 @@ func (x *PutNode) String() string {
 func (*PutNode) ProtoMessage() {}
 
 func (x *PutNode) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[35]
+	mi := &file_starling_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3401,7 +3458,7 @@ func (x *PutNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutNode.ProtoReflect.Descriptor instead.
 func (*PutNode) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{35}
+	return file_starling_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PutNode) GetNode() *NodeRecord {
@@ -3421,7 +3478,7 @@ type RemoveNode struct {
 
 func (x *RemoveNode) Reset() {
 	*x = RemoveNode{}
-	mi := &file_starling_proto_msgTypes[36]
+	mi := &file_starling_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3433,7 +3490,7 @@ func (x *RemoveNode) String() string {
 func (*RemoveNode) ProtoMessage() {}
 
 func (x *RemoveNode) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[36]
+	mi := &file_starling_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3446,7 +3503,7 @@ func (x *RemoveNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNode.ProtoReflect.Descriptor instead.
 func (*RemoveNode) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{36}
+	return file_starling_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RemoveNode) GetId() string {
@@ -3467,7 +3524,7 @@ type PartitionUpdate struct {
 
 func (x *PartitionUpdate) Reset() {
 	*x = PartitionUpdate{}
-	mi := &file_starling_proto_msgTypes[37]
+	mi := &file_starling_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3479,7 +3536,7 @@ func (x *PartitionUpdate) String() string {
 func (*PartitionUpdate) ProtoMessage() {}
 
 func (x *PartitionUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[37]
+	mi := &file_starling_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3492,7 +3549,7 @@ func (x *PartitionUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionUpdate.ProtoReflect.Descriptor instead.
 func (*PartitionUpdate) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{37}
+	return file_starling_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PartitionUpdate) GetPartition() *Partition {
@@ -3519,7 +3576,7 @@ type UpdatePartitions struct {
 
 func (x *UpdatePartitions) Reset() {
 	*x = UpdatePartitions{}
-	mi := &file_starling_proto_msgTypes[38]
+	mi := &file_starling_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3531,7 +3588,7 @@ func (x *UpdatePartitions) String() string {
 func (*UpdatePartitions) ProtoMessage() {}
 
 func (x *UpdatePartitions) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[38]
+	mi := &file_starling_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3544,7 +3601,7 @@ func (x *UpdatePartitions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePartitions.ProtoReflect.Descriptor instead.
 func (*UpdatePartitions) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{38}
+	return file_starling_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UpdatePartitions) GetUpdates() []*PartitionUpdate {
@@ -3567,7 +3624,7 @@ type PartitionStats struct {
 
 func (x *PartitionStats) Reset() {
 	*x = PartitionStats{}
-	mi := &file_starling_proto_msgTypes[39]
+	mi := &file_starling_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3579,7 +3636,7 @@ func (x *PartitionStats) String() string {
 func (*PartitionStats) ProtoMessage() {}
 
 func (x *PartitionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[39]
+	mi := &file_starling_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3592,7 +3649,7 @@ func (x *PartitionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionStats.ProtoReflect.Descriptor instead.
 func (*PartitionStats) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{39}
+	return file_starling_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PartitionStats) GetSignal() Signal {
@@ -3634,7 +3691,7 @@ type ReportSizes struct {
 
 func (x *ReportSizes) Reset() {
 	*x = ReportSizes{}
-	mi := &file_starling_proto_msgTypes[40]
+	mi := &file_starling_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3646,7 +3703,7 @@ func (x *ReportSizes) String() string {
 func (*ReportSizes) ProtoMessage() {}
 
 func (x *ReportSizes) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[40]
+	mi := &file_starling_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3659,7 +3716,7 @@ func (x *ReportSizes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportSizes.ProtoReflect.Descriptor instead.
 func (*ReportSizes) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{40}
+	return file_starling_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ReportSizes) GetStats() []*PartitionStats {
@@ -3682,7 +3739,7 @@ type MetaState struct {
 
 func (x *MetaState) Reset() {
 	*x = MetaState{}
-	mi := &file_starling_proto_msgTypes[41]
+	mi := &file_starling_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3694,7 +3751,7 @@ func (x *MetaState) String() string {
 func (*MetaState) ProtoMessage() {}
 
 func (x *MetaState) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[41]
+	mi := &file_starling_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3707,7 +3764,7 @@ func (x *MetaState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaState.ProtoReflect.Descriptor instead.
 func (*MetaState) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{41}
+	return file_starling_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *MetaState) GetFormat() uint32 {
@@ -3752,7 +3809,7 @@ type SnapshotKV struct {
 
 func (x *SnapshotKV) Reset() {
 	*x = SnapshotKV{}
-	mi := &file_starling_proto_msgTypes[42]
+	mi := &file_starling_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3764,7 +3821,7 @@ func (x *SnapshotKV) String() string {
 func (*SnapshotKV) ProtoMessage() {}
 
 func (x *SnapshotKV) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[42]
+	mi := &file_starling_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3777,7 +3834,7 @@ func (x *SnapshotKV) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotKV.ProtoReflect.Descriptor instead.
 func (*SnapshotKV) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{42}
+	return file_starling_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SnapshotKV) GetKey() []byte {
@@ -3834,7 +3891,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_starling_proto_msgTypes[43]
+	mi := &file_starling_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3846,7 +3903,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[43]
+	mi := &file_starling_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3859,7 +3916,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{43}
+	return file_starling_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SnapshotChunk) GetFormat() uint32 {
@@ -3929,7 +3986,7 @@ type MetaProposal struct {
 
 func (x *MetaProposal) Reset() {
 	*x = MetaProposal{}
-	mi := &file_starling_proto_msgTypes[44]
+	mi := &file_starling_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3941,7 +3998,7 @@ func (x *MetaProposal) String() string {
 func (*MetaProposal) ProtoMessage() {}
 
 func (x *MetaProposal) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[44]
+	mi := &file_starling_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3954,7 +4011,7 @@ func (x *MetaProposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaProposal.ProtoReflect.Descriptor instead.
 func (*MetaProposal) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{44}
+	return file_starling_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *MetaProposal) GetRequestId() uint64 {
@@ -3987,7 +4044,7 @@ type MetaProposalReply struct {
 
 func (x *MetaProposalReply) Reset() {
 	*x = MetaProposalReply{}
-	mi := &file_starling_proto_msgTypes[45]
+	mi := &file_starling_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3999,7 +4056,7 @@ func (x *MetaProposalReply) String() string {
 func (*MetaProposalReply) ProtoMessage() {}
 
 func (x *MetaProposalReply) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[45]
+	mi := &file_starling_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4012,7 +4069,7 @@ func (x *MetaProposalReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaProposalReply.ProtoReflect.Descriptor instead.
 func (*MetaProposalReply) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{45}
+	return file_starling_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *MetaProposalReply) GetRequestId() uint64 {
@@ -4065,7 +4122,7 @@ type HandoffOpen struct {
 
 func (x *HandoffOpen) Reset() {
 	*x = HandoffOpen{}
-	mi := &file_starling_proto_msgTypes[46]
+	mi := &file_starling_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4077,7 +4134,7 @@ func (x *HandoffOpen) String() string {
 func (*HandoffOpen) ProtoMessage() {}
 
 func (x *HandoffOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[46]
+	mi := &file_starling_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4090,7 +4147,7 @@ func (x *HandoffOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffOpen.ProtoReflect.Descriptor instead.
 func (*HandoffOpen) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{46}
+	return file_starling_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *HandoffOpen) GetFormat() uint32 {
@@ -4139,7 +4196,7 @@ type HandoffReady struct {
 
 func (x *HandoffReady) Reset() {
 	*x = HandoffReady{}
-	mi := &file_starling_proto_msgTypes[47]
+	mi := &file_starling_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4151,7 +4208,7 @@ func (x *HandoffReady) String() string {
 func (*HandoffReady) ProtoMessage() {}
 
 func (x *HandoffReady) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[47]
+	mi := &file_starling_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4164,7 +4221,7 @@ func (x *HandoffReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffReady.ProtoReflect.Descriptor instead.
 func (*HandoffReady) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{47}
+	return file_starling_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *HandoffReady) GetMigrationId() string {
@@ -4192,7 +4249,7 @@ type HandoffChunk struct {
 
 func (x *HandoffChunk) Reset() {
 	*x = HandoffChunk{}
-	mi := &file_starling_proto_msgTypes[48]
+	mi := &file_starling_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4204,7 +4261,7 @@ func (x *HandoffChunk) String() string {
 func (*HandoffChunk) ProtoMessage() {}
 
 func (x *HandoffChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[48]
+	mi := &file_starling_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4217,7 +4274,7 @@ func (x *HandoffChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffChunk.ProtoReflect.Descriptor instead.
 func (*HandoffChunk) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{48}
+	return file_starling_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *HandoffChunk) GetMigrationId() string {
@@ -4246,7 +4303,7 @@ type HandoffAck struct {
 
 func (x *HandoffAck) Reset() {
 	*x = HandoffAck{}
-	mi := &file_starling_proto_msgTypes[49]
+	mi := &file_starling_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4258,7 +4315,7 @@ func (x *HandoffAck) String() string {
 func (*HandoffAck) ProtoMessage() {}
 
 func (x *HandoffAck) ProtoReflect() protoreflect.Message {
-	mi := &file_starling_proto_msgTypes[49]
+	mi := &file_starling_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4271,7 +4328,7 @@ func (x *HandoffAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffAck.ProtoReflect.Descriptor instead.
 func (*HandoffAck) Descriptor() ([]byte, []int) {
-	return file_starling_proto_rawDescGZIP(), []int{49}
+	return file_starling_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *HandoffAck) GetMigrationId() string {
@@ -4500,7 +4557,10 @@ const file_starling_proto_rawDesc = "" +
 	"\x05queryJ\x04\b\r\x10\x0e\"'\n" +
 	"\n" +
 	"CancelRead\x12\x19\n" +
-	"\bquery_id\x18\x01 \x01(\x04R\aqueryId\"K\n" +
+	"\bquery_id\x18\x01 \x01(\x04R\aqueryId\"a\n" +
+	"\bLateData\x12+\n" +
+	"\x06signal\x18\x01 \x01(\x0e2\x13.starling.v1.SignalR\x06signal\x12(\n" +
+	"\x10oldest_unix_nano\x18\x02 \x01(\x03R\x0eoldestUnixNano\"K\n" +
 	"\bTraceHit\x12\x19\n" +
 	"\btrace_id\x18\x01 \x01(\fR\atraceId\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\"\xd9\x05\n" +
@@ -4686,7 +4746,7 @@ func file_starling_proto_rawDescGZIP() []byte {
 }
 
 var file_starling_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_starling_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_starling_proto_goTypes = []any{
 	(Signal)(0),               // 0: starling.v1.Signal
 	(Role)(0),                 // 1: starling.v1.Role
@@ -4723,28 +4783,29 @@ var file_starling_proto_goTypes = []any{
 	(*CatalogName)(nil),       // 32: starling.v1.CatalogName
 	(*ReadRequest)(nil),       // 33: starling.v1.ReadRequest
 	(*CancelRead)(nil),        // 34: starling.v1.CancelRead
-	(*TraceHit)(nil),          // 35: starling.v1.TraceHit
-	(*ResultChunk)(nil),       // 36: starling.v1.ResultChunk
-	(*NodeMeta)(nil),          // 37: starling.v1.NodeMeta
-	(*NodeRecord)(nil),        // 38: starling.v1.NodeRecord
-	(*ClusterSettings)(nil),   // 39: starling.v1.ClusterSettings
-	(*RaftCommand)(nil),       // 40: starling.v1.RaftCommand
-	(*InitCluster)(nil),       // 41: starling.v1.InitCluster
-	(*PutNode)(nil),           // 42: starling.v1.PutNode
-	(*RemoveNode)(nil),        // 43: starling.v1.RemoveNode
-	(*PartitionUpdate)(nil),   // 44: starling.v1.PartitionUpdate
-	(*UpdatePartitions)(nil),  // 45: starling.v1.UpdatePartitions
-	(*PartitionStats)(nil),    // 46: starling.v1.PartitionStats
-	(*ReportSizes)(nil),       // 47: starling.v1.ReportSizes
-	(*MetaState)(nil),         // 48: starling.v1.MetaState
-	(*SnapshotKV)(nil),        // 49: starling.v1.SnapshotKV
-	(*SnapshotChunk)(nil),     // 50: starling.v1.SnapshotChunk
-	(*MetaProposal)(nil),      // 51: starling.v1.MetaProposal
-	(*MetaProposalReply)(nil), // 52: starling.v1.MetaProposalReply
-	(*HandoffOpen)(nil),       // 53: starling.v1.HandoffOpen
-	(*HandoffReady)(nil),      // 54: starling.v1.HandoffReady
-	(*HandoffChunk)(nil),      // 55: starling.v1.HandoffChunk
-	(*HandoffAck)(nil),        // 56: starling.v1.HandoffAck
+	(*LateData)(nil),          // 35: starling.v1.LateData
+	(*TraceHit)(nil),          // 36: starling.v1.TraceHit
+	(*ResultChunk)(nil),       // 37: starling.v1.ResultChunk
+	(*NodeMeta)(nil),          // 38: starling.v1.NodeMeta
+	(*NodeRecord)(nil),        // 39: starling.v1.NodeRecord
+	(*ClusterSettings)(nil),   // 40: starling.v1.ClusterSettings
+	(*RaftCommand)(nil),       // 41: starling.v1.RaftCommand
+	(*InitCluster)(nil),       // 42: starling.v1.InitCluster
+	(*PutNode)(nil),           // 43: starling.v1.PutNode
+	(*RemoveNode)(nil),        // 44: starling.v1.RemoveNode
+	(*PartitionUpdate)(nil),   // 45: starling.v1.PartitionUpdate
+	(*UpdatePartitions)(nil),  // 46: starling.v1.UpdatePartitions
+	(*PartitionStats)(nil),    // 47: starling.v1.PartitionStats
+	(*ReportSizes)(nil),       // 48: starling.v1.ReportSizes
+	(*MetaState)(nil),         // 49: starling.v1.MetaState
+	(*SnapshotKV)(nil),        // 50: starling.v1.SnapshotKV
+	(*SnapshotChunk)(nil),     // 51: starling.v1.SnapshotChunk
+	(*MetaProposal)(nil),      // 52: starling.v1.MetaProposal
+	(*MetaProposalReply)(nil), // 53: starling.v1.MetaProposalReply
+	(*HandoffOpen)(nil),       // 54: starling.v1.HandoffOpen
+	(*HandoffReady)(nil),      // 55: starling.v1.HandoffReady
+	(*HandoffChunk)(nil),      // 56: starling.v1.HandoffChunk
+	(*HandoffAck)(nil),        // 57: starling.v1.HandoffAck
 }
 var file_starling_proto_depIdxs = []int32{
 	0,  // 0: starling.v1.PartitionRef.signal:type_name -> starling.v1.Signal
@@ -4780,40 +4841,41 @@ var file_starling_proto_depIdxs = []int32{
 	27, // 30: starling.v1.ReadRequest.exemplar_query:type_name -> starling.v1.ExemplarQuery
 	28, // 31: starling.v1.ReadRequest.cardinality_query:type_name -> starling.v1.CardinalityQuery
 	15, // 32: starling.v1.ReadRequest.traceql_search:type_name -> starling.v1.TraceQLSearch
-	7,  // 33: starling.v1.ResultChunk.partition:type_name -> starling.v1.PartitionRef
-	12, // 34: starling.v1.ResultChunk.records:type_name -> starling.v1.Record
-	12, // 35: starling.v1.ResultChunk.refs:type_name -> starling.v1.Record
-	35, // 36: starling.v1.ResultChunk.trace_hits:type_name -> starling.v1.TraceHit
-	30, // 37: starling.v1.ResultChunk.cardinality:type_name -> starling.v1.Cardinality
-	16, // 38: starling.v1.ResultChunk.trace_matches:type_name -> starling.v1.TraceMatch
-	32, // 39: starling.v1.ResultChunk.catalog_names:type_name -> starling.v1.CatalogName
-	37, // 40: starling.v1.NodeRecord.meta:type_name -> starling.v1.NodeMeta
-	4,  // 41: starling.v1.NodeRecord.state:type_name -> starling.v1.NodeState
-	41, // 42: starling.v1.RaftCommand.init:type_name -> starling.v1.InitCluster
-	42, // 43: starling.v1.RaftCommand.put_node:type_name -> starling.v1.PutNode
-	43, // 44: starling.v1.RaftCommand.remove_node:type_name -> starling.v1.RemoveNode
-	45, // 45: starling.v1.RaftCommand.update_partitions:type_name -> starling.v1.UpdatePartitions
-	47, // 46: starling.v1.RaftCommand.report_sizes:type_name -> starling.v1.ReportSizes
-	39, // 47: starling.v1.InitCluster.settings:type_name -> starling.v1.ClusterSettings
-	8,  // 48: starling.v1.InitCluster.partitions:type_name -> starling.v1.Partition
-	38, // 49: starling.v1.PutNode.node:type_name -> starling.v1.NodeRecord
-	8,  // 50: starling.v1.PartitionUpdate.partition:type_name -> starling.v1.Partition
-	44, // 51: starling.v1.UpdatePartitions.updates:type_name -> starling.v1.PartitionUpdate
-	0,  // 52: starling.v1.PartitionStats.signal:type_name -> starling.v1.Signal
-	46, // 53: starling.v1.ReportSizes.stats:type_name -> starling.v1.PartitionStats
-	39, // 54: starling.v1.MetaState.settings:type_name -> starling.v1.ClusterSettings
-	38, // 55: starling.v1.MetaState.nodes:type_name -> starling.v1.NodeRecord
-	8,  // 56: starling.v1.MetaState.partitions:type_name -> starling.v1.Partition
-	0,  // 57: starling.v1.SnapshotChunk.signal:type_name -> starling.v1.Signal
-	49, // 58: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
-	40, // 59: starling.v1.MetaProposal.command:type_name -> starling.v1.RaftCommand
-	0,  // 60: starling.v1.HandoffOpen.signal:type_name -> starling.v1.Signal
-	50, // 61: starling.v1.HandoffChunk.chunk:type_name -> starling.v1.SnapshotChunk
-	62, // [62:62] is the sub-list for method output_type
-	62, // [62:62] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	0,  // 33: starling.v1.LateData.signal:type_name -> starling.v1.Signal
+	7,  // 34: starling.v1.ResultChunk.partition:type_name -> starling.v1.PartitionRef
+	12, // 35: starling.v1.ResultChunk.records:type_name -> starling.v1.Record
+	12, // 36: starling.v1.ResultChunk.refs:type_name -> starling.v1.Record
+	36, // 37: starling.v1.ResultChunk.trace_hits:type_name -> starling.v1.TraceHit
+	30, // 38: starling.v1.ResultChunk.cardinality:type_name -> starling.v1.Cardinality
+	16, // 39: starling.v1.ResultChunk.trace_matches:type_name -> starling.v1.TraceMatch
+	32, // 40: starling.v1.ResultChunk.catalog_names:type_name -> starling.v1.CatalogName
+	38, // 41: starling.v1.NodeRecord.meta:type_name -> starling.v1.NodeMeta
+	4,  // 42: starling.v1.NodeRecord.state:type_name -> starling.v1.NodeState
+	42, // 43: starling.v1.RaftCommand.init:type_name -> starling.v1.InitCluster
+	43, // 44: starling.v1.RaftCommand.put_node:type_name -> starling.v1.PutNode
+	44, // 45: starling.v1.RaftCommand.remove_node:type_name -> starling.v1.RemoveNode
+	46, // 46: starling.v1.RaftCommand.update_partitions:type_name -> starling.v1.UpdatePartitions
+	48, // 47: starling.v1.RaftCommand.report_sizes:type_name -> starling.v1.ReportSizes
+	40, // 48: starling.v1.InitCluster.settings:type_name -> starling.v1.ClusterSettings
+	8,  // 49: starling.v1.InitCluster.partitions:type_name -> starling.v1.Partition
+	39, // 50: starling.v1.PutNode.node:type_name -> starling.v1.NodeRecord
+	8,  // 51: starling.v1.PartitionUpdate.partition:type_name -> starling.v1.Partition
+	45, // 52: starling.v1.UpdatePartitions.updates:type_name -> starling.v1.PartitionUpdate
+	0,  // 53: starling.v1.PartitionStats.signal:type_name -> starling.v1.Signal
+	47, // 54: starling.v1.ReportSizes.stats:type_name -> starling.v1.PartitionStats
+	40, // 55: starling.v1.MetaState.settings:type_name -> starling.v1.ClusterSettings
+	39, // 56: starling.v1.MetaState.nodes:type_name -> starling.v1.NodeRecord
+	8,  // 57: starling.v1.MetaState.partitions:type_name -> starling.v1.Partition
+	0,  // 58: starling.v1.SnapshotChunk.signal:type_name -> starling.v1.Signal
+	50, // 59: starling.v1.SnapshotChunk.kvs:type_name -> starling.v1.SnapshotKV
+	41, // 60: starling.v1.MetaProposal.command:type_name -> starling.v1.RaftCommand
+	0,  // 61: starling.v1.HandoffOpen.signal:type_name -> starling.v1.Signal
+	51, // 62: starling.v1.HandoffChunk.chunk:type_name -> starling.v1.SnapshotChunk
+	63, // [63:63] is the sub-list for method output_type
+	63, // [63:63] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_starling_proto_init() }
@@ -4839,7 +4901,7 @@ func file_starling_proto_init() {
 		(*ReadRequest_CardinalityQuery)(nil),
 		(*ReadRequest_TraceqlSearch)(nil),
 	}
-	file_starling_proto_msgTypes[33].OneofWrappers = []any{
+	file_starling_proto_msgTypes[34].OneofWrappers = []any{
 		(*RaftCommand_Init)(nil),
 		(*RaftCommand_PutNode)(nil),
 		(*RaftCommand_RemoveNode)(nil),
@@ -4852,7 +4914,7 @@ func file_starling_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_starling_proto_rawDesc), len(file_starling_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   50,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
