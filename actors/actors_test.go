@@ -160,7 +160,7 @@ func newEnv(t testing.TB) *env {
 	if e.qcache, err = StartQueryCache(e.system, qcfg, e.results, e.store, e.router, addrs{e.system}); err != nil {
 		t.Fatal(err)
 	}
-	fcfg := FrontendConfig{Late: e.qcache,Size: 2, Timeout: 2 * time.Second, MaxAttempts: 3, Builder: storage.BuilderConfig{
+	fcfg := FrontendConfig{Late: e.qcache, Size: 2, Timeout: 2 * time.Second, MaxAttempts: 3, Builder: storage.BuilderConfig{
 		Partitions: testParts, Window: cfg.Window, MaxFuture: time.Hour,
 	}, Outbox: e.outbox}
 	if e.frontends, err = StartFrontends(e.system, fcfg, e.router, storage.NewSeenCache(1<<10), m, nil); err != nil {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/starling-otel/starling/actors"
-	"github.com/starling-otel/starling/query/cache"
 	"github.com/starling-otel/starling/cluster"
+	"github.com/starling-otel/starling/query/cache"
 	"github.com/starling-otel/starling/raftmeta"
 	"github.com/starling-otel/starling/storage"
 	"github.com/starling-otel/starling/storage/tsdb"

@@ -26,9 +26,9 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/starling-otel/starling/actors"
-	"github.com/starling-otel/starling/query/cache"
 	"github.com/starling-otel/starling/cluster"
 	"github.com/starling-otel/starling/proto/starlingpb"
+	"github.com/starling-otel/starling/query/cache"
 	"github.com/starling-otel/starling/raftmeta"
 	"github.com/starling-otel/starling/storage"
 )
