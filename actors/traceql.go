@@ -151,39 +151,39 @@ func (q *Querier) searchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 	return out, nil
 }
 
-// firstBudget and budgetGrowth pace the first step of a search that
-// evaluates traces: every partition evaluates at most firstBudget
-// candidates, newest first, then budgetGrowth times more each round, for
-// the partitions that may still hold one of the newest limit matches.
+// firstBudget and budgetGrowth pace the first step of a search: every
+// partition evaluates at most firstBudget candidates newest first (an
+// exact plan: answers at most about its share of the limit, at least
+// firstBudget), then budgetGrowth times more each round, for the
+// partitions that may still hold one of the newest limit matches.
 const (
 	firstBudget  = 1
 	budgetGrowth = 4
 )
 
 // traceQLHits runs a search's first step: the newest limit hits of the
-// targets. An exact plan answers from postings at once. Otherwise it goes
-// in rounds of growing budgets and stops as soon as the limit is certain:
-// when the limit-th newest hit found is newer than every candidate a
-// partition has left (partitions scan newest first), so that a search
-// evaluates about as many traces as its answer needs, not limit per
-// partition.
+// targets, in rounds of growing budgets that stop as soon as the limit is
+// certain: when the limit-th newest hit found is newer than every
+// candidate a partition has left (partitions scan newest first). An exact
+// plan answers from postings; its budget is the hits per partition, so
+// that limit hits cost about limit postings read, not limit per
+// partition. Otherwise the budget is the traces a partition evaluates, so
+// that a search evaluates about as many traces as its answer needs.
 func (q *Querier) traceQLHits(ctx context.Context, tp *plan.TracePlan, targets []readTarget, limit int, st *TraceQLStats) ([]*starlingpb.TraceHit, error) {
 	sig := starlingpb.Signal_SIGNAL_TRACES
-	if tp.Exact {
-		began := time.Now()
-		res, err := q.run(ctx, sig, targets)
-		if err != nil {
-			return nil, err
-		}
-		hits := query.TopTraceHits(res, limit)
-		st.add("hits", len(targets), len(hits), began, res)
-		return hits, nil
+	budget := firstBudget
+	if tp.Exact && len(targets) > 0 {
+		budget = max(firstBudget, 2*limit/len(targets)+1)
 	}
 	var found []*starlingpb.ResultChunk // every round's answers
 	active := targets
-	for budget := firstBudget; len(active) > 0; budget *= budgetGrowth {
+	for ; len(active) > 0; budget *= budgetGrowth {
 		for _, t := range active {
-			t.req.GetTraceqlSearch().Budget = uint32(min(budget, 1<<30))
+			if b := uint32(min(budget, 1<<30)); tp.Exact {
+				t.req.Limit = min(b, uint32(limit))
+			} else {
+				t.req.GetTraceqlSearch().Budget = b
+			}
 		}
 		began := time.Now()
 		res, err := q.run(ctx, sig, active)

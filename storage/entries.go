@@ -9,8 +9,9 @@ import (
 // entries of a format it does not know instead of guessing.
 //
 // Format 2 added the op byte (deletes, for metrics) and the metrics key
-// layout of storage/tsdb.
-const EntryFormat uint32 = 2
+// layout of storage/tsdb. Format 3 added the duration shortcut terms to
+// the span groups (keys.go durationShortcuts; see windowformat.go).
+const EntryFormat uint32 = 3
 
 // Entries of a WriteBatch are framed back to back:
 //

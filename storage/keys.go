@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -137,6 +138,7 @@ const (
 	termAttr     = "a\x00"
 	termWord     = "w\x00"
 	termSeverity = "v\x00"
+	termDuration = "d\x00"
 )
 
 // maxIndexedValueLen is the longest attribute value that gets a posting;
@@ -175,6 +177,33 @@ const (
 
 func statusTerm(code uint32) uint64 {
 	return termHash(append([]byte(termStatus), byte(code)))
+}
+
+// durationShortcuts are the span durations that get a posting "duration
+// >= d" (from window format 3 on, see windowformat.go), so that a search
+// for slow spans of a service intersects two posting lists instead of
+// reading every group record of the service: each is a few percent of the
+// spans or less, so their postings are rare, and one is the largest bound
+// at or below a search's minimum.
+var durationShortcuts = [...]time.Duration{100 * time.Millisecond, 300 * time.Millisecond, time.Second, 3 * time.Second, 10 * time.Second, 30 * time.Second}
+
+func durationTerm(i int) uint64 {
+	return termHash(append([]byte(termDuration), byte(i)))
+}
+
+// durationShortcut returns the term of the largest shortcut at or below
+// minNano, or false when there is none.
+func durationShortcut(minNano int64) (uint64, bool) {
+	best := -1
+	for i, d := range durationShortcuts {
+		if minNano >= int64(d) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return 0, false
+	}
+	return durationTerm(best), true
 }
 
 // severityShortcuts are the severities (WARN, ERROR, FATAL) that get a

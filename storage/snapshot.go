@@ -83,7 +83,7 @@ func (s *Store) StreamPartition(ctx context.Context, sig starlingpb.Signal, p ui
 
 func (s *Store) streamWindow(ctx context.Context, w *window, sig starlingpb.Signal, p uint32, maxChunk int, st *SnapshotStats, emit func(*starlingpb.SnapshotChunk) error) error {
 	newChunk := func() *starlingpb.SnapshotChunk {
-		return &starlingpb.SnapshotChunk{Format: EntryFormat, Signal: sig, Partition: p, Window: w.start, Space: uint32(w.space)}
+		return &starlingpb.SnapshotChunk{Format: EntryFormat, Signal: sig, Partition: p, Window: w.start, Space: uint32(w.space), WindowFormat: uint32(w.format.Load())}
 	}
 	cur, size := newChunk(), 0
 	var lastKey []byte
@@ -203,6 +203,9 @@ func (s *Store) LoadSnapshot(c *starlingpb.SnapshotChunk) (SnapshotStats, error)
 			}
 		}
 		return l.Finish()
+	}
+	if err := w.lowerFormat(int32(c.GetWindowFormat())); err != nil {
+		return st, fmt.Errorf("load snapshot: %w", err)
 	}
 	sh.forgetReads(c.Partition) // before and after: see markers.go, readcache.go
 	defer sh.forgetReads(c.Partition)

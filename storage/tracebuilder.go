@@ -272,8 +272,15 @@ func (g *groupWriter) write(spans []spanRef) {
 		g.spans = appendBytes(g.spans, b.val)
 
 		status := uint32(s.Status().Code()) + 1
-		g.val = appendUvarint(g.val, uint64(s.EndTimestamp()-s.StartTimestamp()))
+		dur := uint64(s.EndTimestamp() - s.StartTimestamp())
+		g.val = appendUvarint(g.val, dur)
 		g.val = append(g.val, byte(status))
+		for k, d := range durationShortcuts {
+			if dur < uint64(d) {
+				break
+			}
+			mark(durationTerm(k), i)
+		}
 
 		b.key = append(append(b.key[:0], termService...), rr.service...)
 		mark(termHash(b.key), i)

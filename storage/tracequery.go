@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/binary"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -151,8 +152,12 @@ func (s *Store) EachTrace(ctx context.Context, p uint32, q *starlingpb.TraceSear
 		if !more {
 			break
 		}
+		wterms := terms
+		if d, ok := durationShortcut(q.GetMinDurationNano()); ok && hasDurationTerms(w.format.Load()) {
+			wterms = append(slices.Clip(terms), d)
+		}
 		err := w.db(p).View(func(txn *badger.Txn) error {
-			rare, common, err := splitCommon(txn, p, terms)
+			rare, common, err := splitCommon(txn, p, wterms)
 			if err != nil {
 				return err
 			}

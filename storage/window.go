@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -38,6 +39,10 @@ type window struct {
 	// entryWindow).
 	recordsWindow int64
 	opened        time.Time
+	// format is the window's index layout (windowformat.go); formatMu
+	// orders its changes.
+	format   atomic.Int32
+	formatMu sync.Mutex
 
 	mu      sync.Mutex
 	refs    int
@@ -75,8 +80,11 @@ func openWindow(cfg *Config, sig starlingpb.Signal, sp space, start int64, dir s
 	if err != nil {
 		return nil, fmt.Errorf("open %s window %s: %w", sp.name(sig), windowName(start), err)
 	}
+	format := int32(windowFormat)
 	if n == 0 {
 		n = cfg.Shards
+	} else if format, err = readWindowFormat(dir); err != nil {
+		return nil, fmt.Errorf("open %s window %s: %w", sp.name(sig), windowName(start), err)
 	}
 	w = &window{
 		signal: sig, space: sp, start: start, dir: dir, idle: make(chan struct{}),
@@ -97,6 +105,13 @@ func openWindow(cfg *Config, sig starlingpb.Signal, sp space, start int64, dir s
 		}
 		w.shards = append(w.shards, sh)
 	}
+	if format == windowFormat {
+		// New (or already of this format): record it, shards now exist.
+		if err := writeWindowFormat(dir, format); err != nil {
+			return nil, fmt.Errorf("open %s window %s: %w", sp.name(sig), windowName(start), err)
+		}
+	}
+	w.format.Store(format)
 	return w, nil
 }
 

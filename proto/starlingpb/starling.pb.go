@@ -3876,15 +3876,18 @@ func (x *SnapshotKV) GetUserMeta() uint32 {
 // window, in key order within the window. A stream ends with a chunk
 // flagged last (which may carry no keys).
 type SnapshotChunk struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Format        uint32                 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"` // storage.EntryFormat
-	Signal        Signal                 `protobuf:"varint,2,opt,name=signal,proto3,enum=starling.v1.Signal" json:"signal,omitempty"`
-	Partition     uint32                 `protobuf:"varint,3,opt,name=partition,proto3" json:"partition,omitempty"`
-	Window        int64                  `protobuf:"varint,4,opt,name=window,proto3" json:"window,omitempty"` // window start, unix seconds
-	Seq           uint64                 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`       // 0, 1, 2, … within one stream
-	Kvs           []*SnapshotKV          `protobuf:"bytes,6,rep,name=kvs,proto3" json:"kvs,omitempty"`
-	Last          bool                   `protobuf:"varint,7,opt,name=last,proto3" json:"last,omitempty"`
-	Space         uint32                 `protobuf:"varint,8,opt,name=space,proto3" json:"space,omitempty"` // storage space of the signal (metrics: 0 chunks and index, 1 records, 2 5m rollups, 3 1h rollups)
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Format    uint32                 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"` // storage.EntryFormat
+	Signal    Signal                 `protobuf:"varint,2,opt,name=signal,proto3,enum=starling.v1.Signal" json:"signal,omitempty"`
+	Partition uint32                 `protobuf:"varint,3,opt,name=partition,proto3" json:"partition,omitempty"`
+	Window    int64                  `protobuf:"varint,4,opt,name=window,proto3" json:"window,omitempty"` // window start, unix seconds
+	Seq       uint64                 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`       // 0, 1, 2, … within one stream
+	Kvs       []*SnapshotKV          `protobuf:"bytes,6,rep,name=kvs,proto3" json:"kvs,omitempty"`
+	Last      bool                   `protobuf:"varint,7,opt,name=last,proto3" json:"last,omitempty"`
+	Space     uint32                 `protobuf:"varint,8,opt,name=space,proto3" json:"space,omitempty"` // storage space of the signal (metrics: 0 chunks and index, 1 records, 2 5m rollups, 3 1h rollups)
+	// window_format is the index layout of the sender's window (storage's
+	// window formats; 0: 2): a receiving window of a newer one takes it.
+	WindowFormat  uint32 `protobuf:"varint,9,opt,name=window_format,json=windowFormat,proto3" json:"window_format,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3971,6 +3974,13 @@ func (x *SnapshotChunk) GetLast() bool {
 func (x *SnapshotChunk) GetSpace() uint32 {
 	if x != nil {
 		return x.Space
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetWindowFormat() uint32 {
+	if x != nil {
+		return x.WindowFormat
 	}
 	return 0
 }
@@ -4666,7 +4676,7 @@ const file_starling_proto_rawDesc = "" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x12\x1d\n" +
 	"\n" +
 	"expires_at\x18\x04 \x01(\x04R\texpiresAt\x12\x1b\n" +
-	"\tuser_meta\x18\x05 \x01(\rR\buserMeta\"\xf1\x01\n" +
+	"\tuser_meta\x18\x05 \x01(\rR\buserMeta\"\x96\x02\n" +
 	"\rSnapshotChunk\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12+\n" +
 	"\x06signal\x18\x02 \x01(\x0e2\x13.starling.v1.SignalR\x06signal\x12\x1c\n" +
@@ -4675,7 +4685,8 @@ const file_starling_proto_rawDesc = "" +
 	"\x03seq\x18\x05 \x01(\x04R\x03seq\x12)\n" +
 	"\x03kvs\x18\x06 \x03(\v2\x17.starling.v1.SnapshotKVR\x03kvs\x12\x12\n" +
 	"\x04last\x18\a \x01(\bR\x04last\x12\x14\n" +
-	"\x05space\x18\b \x01(\rR\x05space\"a\n" +
+	"\x05space\x18\b \x01(\rR\x05space\x12#\n" +
+	"\rwindow_format\x18\t \x01(\rR\fwindowFormat\"a\n" +
 	"\fMetaProposal\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x122\n" +

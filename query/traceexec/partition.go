@@ -97,8 +97,13 @@ func (e *evaluator) hits(ctx context.Context, st Store, req *starlingpb.TraceQLS
 	budget, evaluated := int(req.GetBudget()), 0
 	return st.EachTrace(ctx, candidates(req), startNano, endNano, func(hit storage.TraceHit, read storage.TraceReader) (bool, error) {
 		if req.GetExact() {
+			if len(out.TraceHits) == limit {
+				// This hit and the older ones are left for the next round.
+				out.More, out.ResumeUnixNano = true, hit.Time
+				return false, nil
+			}
 			out.TraceHits = append(out.TraceHits, &starlingpb.TraceHit{TraceId: hit.TraceID[:], TimeUnixNano: hit.Time})
-			return len(out.TraceHits) < limit, nil
+			return true, nil
 		}
 		if budget > 0 && evaluated == budget {
 			// This candidate and the older ones are left for the next round.
