@@ -28,7 +28,9 @@ func (q *Querier) SelectSeries(ctx context.Context, sel *starlingpb.SeriesSelect
 	targets := q.metricsAll(func() *starlingpb.ReadRequest {
 		return &starlingpb.ReadRequest{Limit: uint32(max(limit, 0)), Query: &starlingpb.ReadRequest_SeriesSelect{SeriesSelect: sel}}
 	})
-	res, err := q.run(ctx, starlingpb.Signal_SIGNAL_METRICS, q.pruneLocal(targets, sel))
+	res, err := q.run(ctx, starlingpb.Signal_SIGNAL_METRICS, q.pruneLocal(starlingpb.Signal_SIGNAL_METRICS, targets, func(ps []uint32) []bool {
+		return q.local.MayHoldSeries(sel, ps)
+	}))
 	if err != nil {
 		return nil, err
 	}
@@ -50,12 +52,12 @@ func (q *Querier) SelectSeries(ctx context.Context, sel *starlingpb.SeriesSelect
 	return out, nil
 }
 
-// pruneLocal drops the targets whose reads go to a copy on this node that
-// cannot hold sel's series (see LocalSeries). The table may move before
-// the reads are sent: a partition that moved away was pruned on what this
-// node's copy held, which a read of the new copy would see too (it was
-// in sync); one that moved here is asked as usual.
-func (q *Querier) pruneLocal(targets []readTarget, sel *starlingpb.SeriesSelect) []readTarget {
+// pruneLocal drops the targets of sig whose reads go to a copy on this
+// node that may says cannot answer (LocalSeries, LocalTraces). The table
+// may move before the reads are sent: a partition that moved away was
+// pruned on what this node's copy held, which a read of the new copy would
+// see too (it was in sync); one that moved here is asked as usual.
+func (q *Querier) pruneLocal(sig starlingpb.Signal, targets []readTarget, may func(ps []uint32) []bool) []readTarget {
 	if q.local == nil {
 		return targets
 	}
@@ -63,16 +65,19 @@ func (q *Querier) pruneLocal(targets []readTarget, sel *starlingpb.SeriesSelect)
 	var local []uint32 // partitions read here, in target order
 	isLocal := make([]bool, len(targets))
 	for i, t := range targets {
-		if pid, _, err := q.router.Reader(starlingpb.Signal_SIGNAL_METRICS, t.partition); err == nil && pid.GetAddress() == self {
+		if pid, _, err := q.router.Reader(sig, t.partition); err == nil && pid.GetAddress() == self {
 			isLocal[i], local = true, append(local, t.partition)
 		}
 	}
-	may := q.local.MayHoldSeries(sel, local)
+	if len(local) == 0 {
+		return targets
+	}
+	holds := may(local)
 	kept, j := targets[:0], 0
 	for i, t := range targets {
 		if isLocal[i] {
 			j++
-			if !may[j-1] {
+			if !holds[j-1] {
 				continue
 			}
 		}

@@ -21,7 +21,7 @@ type Querier struct {
 	system *actor.ActorSystem
 	router *Router
 	cfg    QuerierConfig
-	local  LocalSeries
+	local  LocalStore
 	nextID atomic.Uint64
 }
 
@@ -65,9 +65,27 @@ type LocalSeries interface {
 	MayHoldSeries(sel *starlingpb.SeriesSelect, ps []uint32) []bool
 }
 
+// LocalTraces is this node's traces as a querier sees them before a
+// fan-out: a search skips the partitions read on this node whose bloom
+// filters rule out a term it needs, with no actor message. Called by every
+// TraceQL search, concurrently.
+type LocalTraces interface {
+	// MayHoldTraces reports, for each partition of ps, whether it may
+	// hold a trace of [startNano, endNano] with a span matching q's
+	// terms; false must be exact.
+	MayHoldTraces(q *starlingpb.TraceSearch, ps []uint32, startNano, endNano int64) []bool
+}
+
+// LocalStore is this node's store as a querier sees it (storage.Store).
+type LocalStore interface {
+	LocalSeries
+	LocalTraces
+}
+
 // NewQuerier returns a querier bounded by cfg (see Validate); local (nil:
-// none) prunes the series selects of partitions read on this node.
-func NewQuerier(system *actor.ActorSystem, router *Router, cfg QuerierConfig, local LocalSeries) *Querier {
+// none) prunes the series selects and trace searches of partitions read
+// on this node.
+func NewQuerier(system *actor.ActorSystem, router *Router, cfg QuerierConfig, local LocalStore) *Querier {
 	return &Querier{system: system, router: router, cfg: cfg, local: local}
 }
 

@@ -166,6 +166,21 @@ func (c *QueryCache) key(sig starlingpb.Signal, end int64, parts ...any) (string
 	return k, true
 }
 
+// withoutCache is the context key of WithoutCache.
+type withoutCache struct{}
+
+// WithoutCache returns a context whose queries do not take the cache's
+// answers (they are computed and kept again): a client's Cache-Control:
+// no-cache.
+func WithoutCache(ctx context.Context) context.Context {
+	return context.WithValue(ctx, withoutCache{}, true)
+}
+
+func cacheRefused(ctx context.Context) bool {
+	v, _ := ctx.Value(withoutCache{}).(bool)
+	return v
+}
+
 // lateWrite is a frontend's note to the cache actor: tell the others.
 type lateWrite struct {
 	signal starlingpb.Signal

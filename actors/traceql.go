@@ -92,6 +92,10 @@ func (q *Querier) cached(ctx context.Context, st *TraceQLStats, sig starlingpb.S
 		st.Cache = "not cacheable: the range ends after " + time.Unix(0, q.cfg.Cache.horizon()).UTC().Format(time.RFC3339) + " (--cache-freshness)"
 		return "", nil
 	}
+	if cacheRefused(ctx) {
+		st.Cache = "refused by the request (Cache-Control: no-cache): computed and kept again"
+		return key, nil
+	}
 	if v, hit := q.cfg.Cache.cache.Get(ctx, key); hit {
 		st.Cache = "hit"
 		return key, v
@@ -100,21 +104,85 @@ func (q *Querier) cached(ctx context.Context, st *TraceQLStats, sig starlingpb.S
 	return key, nil
 }
 
-// searchTraceQL is SearchTraceQL without the cache.
+// searchTraceQL is SearchTraceQL without the cache. An exact plan's hits
+// are its matches: the newest limit of them go to their partitions for
+// the spansets. Otherwise the newest candidates of the whole range (found
+// from postings, nothing evaluated) are evaluated by their partitions in
+// batches, newest first, limit of them first and 4× more each time, until
+// limit matches are certain: so a search evaluates about limit / (the
+// share of candidates that match) traces, wherever they are.
 func (q *Querier) searchTraceQL(ctx context.Context, tp *plan.TracePlan, start, end int64, limit, spss int, st *TraceQLStats) ([]*starlingpb.TraceMatch, error) {
-	sig := starlingpb.Signal_SIGNAL_TRACES
-	targets := q.planned(tp, func() *starlingpb.ReadRequest {
-		return &starlingpb.ReadRequest{
-			StartUnixNano: start, EndUnixNano: end, Limit: uint32(limit),
-			Query: &starlingpb.ReadRequest_TraceqlSearch{TraceqlSearch: tp.Search(spss)},
-		}
-	})
-	st.Partitions = len(targets)
-	hits, err := q.traceQLHits(ctx, tp, targets, limit, st)
-	if err != nil || len(hits) == 0 {
-		return nil, err
+	if limit <= 0 {
+		return nil, nil
 	}
-	// The second step: one read per partition holding winners.
+	if tp.Exact {
+		hits, err := q.newestHits(ctx, tp, start, end, limit, st, "hits")
+		if err != nil || len(hits) == 0 {
+			return nil, err
+		}
+		out, err := q.matchTraces(ctx, tp, hits, spss, st)
+		sortMatches(out)
+		return out, err
+	}
+	var out []*starlingpb.TraceMatch
+	hitTime := map[string]int64{} // the candidate time of every trace evaluated
+	for batch := limit; ; batch *= budgetGrowth {
+		cands, err := q.newestHits(ctx, tp, start, end, batch, st, "candidates")
+		if err != nil {
+			return nil, err
+		}
+		var fresh []*starlingpb.TraceHit
+		for _, h := range cands {
+			if _, done := hitTime[string(h.TraceId)]; !done {
+				hitTime[string(h.TraceId)] = h.TimeUnixNano
+				fresh = append(fresh, h)
+			}
+		}
+		ms, err := q.matchTraces(ctx, tp, fresh, spss, st)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+		if len(cands) < batch {
+			break // every candidate of the range is evaluated
+		}
+		// Candidates left are at most as new as the oldest one evaluated:
+		// the answer is certain once limit matches are newer than it.
+		oldest := cands[len(cands)-1].TimeUnixNano
+		if newer := countNewer(out, hitTime, oldest); newer >= limit {
+			break
+		}
+		end = oldest // inclusive: the evaluated ones are skipped above
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		return hitTime[string(out[i].TraceId)] > hitTime[string(out[j].TraceId)]
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	sortMatches(out)
+	return out, nil
+}
+
+// countNewer counts the matches whose candidate time is after t.
+func countNewer(ms []*starlingpb.TraceMatch, hitTime map[string]int64, t int64) int {
+	n := 0
+	for _, m := range ms {
+		if hitTime[string(m.TraceId)] > t {
+			n++
+		}
+	}
+	return n
+}
+
+// matchTraces asks the partitions of hits to evaluate those traces and
+// answer the matches (spansets of at most spss spans): one read per
+// partition.
+func (q *Querier) matchTraces(ctx context.Context, tp *plan.TracePlan, hits []*starlingpb.TraceHit, spss int, st *TraceQLStats) ([]*starlingpb.TraceMatch, error) {
+	if len(hits) == 0 {
+		return nil, nil
+	}
+	sig := starlingpb.Signal_SIGNAL_TRACES
 	n := q.router.Partitions(sig)
 	byPart := map[uint32]*starlingpb.TraceQLSearch{}
 	var parts []uint32
@@ -128,15 +196,15 @@ func (q *Querier) searchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 		}
 		s.TraceIds = append(s.TraceIds, h.TraceId)
 	}
-	second := make([]readTarget, len(parts))
+	targets := make([]readTarget, len(parts))
 	for i, p := range parts {
-		second[i] = readTarget{partition: p, req: &starlingpb.ReadRequest{
+		targets[i] = readTarget{partition: p, req: &starlingpb.ReadRequest{
 			EndUnixNano: math.MaxInt64,
 			Query:       &starlingpb.ReadRequest_TraceqlSearch{TraceqlSearch: byPart[p]},
 		}}
 	}
 	began := time.Now()
-	res, err := q.run(ctx, sig, second)
+	res, err := q.run(ctx, sig, targets)
 	if err != nil {
 		return nil, err
 	}
@@ -146,44 +214,40 @@ func (q *Querier) searchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 			out = append(out, c.TraceMatches...)
 		}
 	}
-	st.add("matches", len(second), len(out), began, res)
-	sortMatches(out)
+	st.add(fmt.Sprintf("matches (%d traces)", len(hits)), len(targets), len(out), began, res)
 	return out, nil
 }
 
-// firstBudget and budgetGrowth pace the first step of a search: every
-// partition evaluates at most firstBudget candidates newest first (an
-// exact plan: answers at most about its share of the limit, at least
-// firstBudget), then budgetGrowth times more each round, for the
-// partitions that may still hold one of the newest limit matches.
-const (
-	firstBudget  = 1
-	budgetGrowth = 4
-)
+// budgetGrowth is how much more each round of a search asks for than the
+// one before.
+const budgetGrowth = 4
 
-// traceQLHits runs a search's first step: the newest limit hits of the
-// targets, in rounds of growing budgets that stop as soon as the limit is
-// certain: when the limit-th newest hit found is newer than every
-// candidate a partition has left (partitions scan newest first). An exact
-// plan answers from postings; its budget is the hits per partition, so
-// that limit hits cost about limit postings read, not limit per
-// partition. Otherwise the budget is the traces a partition evaluates, so
-// that a search evaluates about as many traces as its answer needs.
-func (q *Querier) traceQLHits(ctx context.Context, tp *plan.TracePlan, targets []readTarget, limit int, st *TraceQLStats) ([]*starlingpb.TraceHit, error) {
+// newestHits returns the newest limit traces of [start, end] with a span
+// the plan's pushdown admits (its candidates; an exact plan's are its
+// matches), from postings and group records, nothing evaluated. It goes
+// in rounds: every partition answers about its share of the limit
+// (2·limit/partitions + 1 hits), then budgetGrowth times more, only the
+// partitions that may still hold one of the newest limit, until the
+// limit-th newest found is newer than every hit a partition has left
+// (partitions scan newest first): limit hits cost about limit postings
+// read, not limit per partition.
+func (q *Querier) newestHits(ctx context.Context, tp *plan.TracePlan, start, end int64, limit int, st *TraceQLStats, stage string) ([]*starlingpb.TraceHit, error) {
 	sig := starlingpb.Signal_SIGNAL_TRACES
-	budget := firstBudget
-	if tp.Exact && len(targets) > 0 {
-		budget = max(firstBudget, 2*limit/len(targets)+1)
+	active := q.planned(tp, func() *starlingpb.ReadRequest {
+		s := tp.Search(0)
+		s.Exact = true // hits, not evaluated: the candidates
+		return &starlingpb.ReadRequest{
+			StartUnixNano: start, EndUnixNano: end,
+			Query: &starlingpb.ReadRequest_TraceqlSearch{TraceqlSearch: s},
+		}
+	})
+	if st.Partitions == 0 {
+		st.Partitions = len(active)
 	}
 	var found []*starlingpb.ResultChunk // every round's answers
-	active := targets
-	for ; len(active) > 0; budget *= budgetGrowth {
+	for budget := 2*limit/max(len(active), 1) + 1; len(active) > 0; budget *= budgetGrowth {
 		for _, t := range active {
-			if b := uint32(min(budget, 1<<30)); tp.Exact {
-				t.req.Limit = min(b, uint32(limit))
-			} else {
-				t.req.GetTraceqlSearch().Budget = b
-			}
+			t.req.Limit = uint32(min(budget, limit))
 		}
 		began := time.Now()
 		res, err := q.run(ctx, sig, active)
@@ -192,8 +256,8 @@ func (q *Querier) traceQLHits(ctx context.Context, tp *plan.TracePlan, targets [
 		}
 		found = append(found, res...)
 		hits := query.TopTraceHits(found, limit)
-		st.add(fmt.Sprintf("hits (budget %d)", budget), len(active), len(hits), began, res)
-		// The partitions with candidates left, and the newest of those.
+		st.add(fmt.Sprintf("%s (%d per partition)", stage, min(budget, limit)), len(active), len(hits), began, res)
+		// The partitions with hits left, and the newest of those.
 		var next []readTarget
 		var left int64 = -1 << 63
 		for i, c := range res {
@@ -211,8 +275,8 @@ func (q *Querier) traceQLHits(ctx context.Context, tp *plan.TracePlan, targets [
 			if floor > left {
 				return hits, nil // nothing left is newer than the limit-th hit
 			}
-			// A partition whose candidates left are all older than the
-			// limit-th hit cannot change the answer.
+			// A partition whose hits left are all older than the limit-th
+			// hit cannot change the answer.
 			kept := next[:0]
 			for _, t := range next {
 				if t.req.EndUnixNano >= floor {
@@ -299,18 +363,27 @@ func (q *Querier) traceQLMetrics(ctx context.Context, tp *plan.TracePlan, m *tra
 	return nil
 }
 
-// planned returns one target per trace partition that can answer tp.
+// planned returns one target per trace partition that can answer tp:
+// every partition, or those of the traces it names, less those read on
+// this node whose bloom filters rule out a term of the pushdown.
 func (q *Querier) planned(tp *plan.TracePlan, req func() *starlingpb.ReadRequest) []readTarget {
 	sig := starlingpb.Signal_SIGNAL_TRACES
-	ps := tp.Partitions(q.router.Partitions(sig))
-	if ps == nil {
-		return q.all(sig, req)
+	var ts []readTarget
+	if ps := tp.Partitions(q.router.Partitions(sig)); ps == nil {
+		ts = q.all(sig, req)
+	} else {
+		ts = make([]readTarget, len(ps))
+		for i, p := range ps {
+			ts[i] = readTarget{partition: p, req: req()}
+		}
 	}
-	ts := make([]readTarget, len(ps))
-	for i, p := range ps {
-		ts[i] = readTarget{partition: p, req: req()}
+	if len(tp.Candidates) != 1 || len(ts) == 0 {
+		return ts
 	}
-	return ts
+	c, r := tp.Candidates[0], ts[0].req
+	return q.pruneLocal(sig, ts, func(ps []uint32) []bool {
+		return q.local.MayHoldTraces(c, ps, r.StartUnixNano, r.EndUnixNano)
+	})
 }
 
 // add records one step.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -64,7 +65,19 @@ func (n *Node) apiHandler() (http.Handler, error) {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	return mux, nil
+	return noCache(mux), nil
+}
+
+// noCache serves a request that says Cache-Control: no-cache (or
+// no-store) without the query cache's answers: it is computed again (and
+// kept, for the next request that allows the cache).
+func noCache(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cc := strings.ToLower(r.Header.Get("Cache-Control")); strings.Contains(cc, "no-cache") || strings.Contains(cc, "no-store") {
+			r = r.WithContext(actors.WithoutCache(r.Context()))
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // whenServing answers 503 until the node serves queries.

@@ -1,8 +1,10 @@
 package node
 
 import (
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,6 +57,21 @@ func TestQueryCacheAPI(t *testing.T) {
 	// The same query, range, limit and spss: one entry serves both APIs.
 	if got := native(); got != "hit" {
 		t.Fatalf("native explain: cache %q, want hit", got)
+	}
+	req, err := http.NewRequest(http.MethodGet, apiURL(n, withQuery("/api/v1/traces", "q", `{ resource.k8s.pod.name =~ "pod-.*" }`, "limit", "50", "explain", "true",
+		"start", strconv.FormatInt(from.UnixNano(), 10), "end", strconv.FormatInt(to.UnixNano(), 10))), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Cache-Control", "no-cache")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"cache":"refused by the request`) {
+		t.Fatalf("Cache-Control: no-cache answered %s", body)
 	}
 	write("late") // two hours old: late
 	if got := tempo(); got != 2*first {

@@ -39,6 +39,7 @@ type shard struct {
 	loopEnd chan struct{}
 	markers nameMarkers // the metric names its partitions hold, as far as asked
 	cache   readCache   // select answers and chunk lists of its partitions
+	blooms  traceBlooms // trace IDs and terms of its partitions (traces), as far as asked
 
 	// clock is set for databases whose versions are a clock (metrics, see
 	// versionClock): version is the last one handed out.
@@ -168,6 +169,7 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 		marks, indexed := sh.cachedWrites(kvs)
 		sh.markers.noteWrites(marks)
 		sh.cache.noteWrites(indexed)
+		sh.noteTraceWrites(kvs)
 		var wait func() error
 		if err == nil {
 			wait, err = sh.send(kvs)
@@ -192,6 +194,7 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 			// write must not be answered from memory read before it landed.
 			sh.markers.noteWrites(marks)
 			sh.cache.noteWrites(indexed)
+			sh.noteTraceWrites(kvs)
 			<-slots
 			if err != nil {
 				sh.w.log.Error("group commit failed", "shard", sh.index, "submissions", len(group), "err", err)
@@ -279,6 +282,13 @@ func (sh *shard) cachedWrites(kvs []*bpb.KV) (marks [][]byte, indexed []uint32) 
 		}
 	}
 	return marks, indexed
+}
+
+// noteTraceWrites tells a traces shard's blooms of kvs (traceblooms.go).
+func (sh *shard) noteTraceWrites(kvs []*bpb.KV) {
+	if sh.w.signal == starlingpb.Signal_SIGNAL_TRACES {
+		sh.blooms.noteWrites(kvs)
+	}
 }
 
 // send queues kvs for Badger's writer (split where Badger's batch limits

@@ -180,20 +180,29 @@ func statusTerm(code uint32) uint64 {
 }
 
 // durationShortcuts are the span durations that get a posting "duration
-// >= d" (from window format 3 on, see windowformat.go), so that a search
-// for slow spans of a service intersects two posting lists instead of
-// reading every group record of the service: each is a few percent of the
-// spans or less, so their postings are rare, and one is the largest bound
-// at or below a search's minimum.
+// >= d", and one "a span of service s with duration >= d" (from window
+// format 3 on, see windowformat.go), so that a search for slow spans (of
+// a service) reads their posting list instead of every group record (of
+// the service): each is a few percent of the spans or less, so their
+// postings are rare, and one is the largest bound at or below a search's
+// minimum.
 var durationShortcuts = [...]time.Duration{100 * time.Millisecond, 300 * time.Millisecond, time.Second, 3 * time.Second, 10 * time.Second, 30 * time.Second}
 
-func durationTerm(i int) uint64 {
-	return termHash(append([]byte(termDuration), byte(i)))
+// durationTerm is "duration >= durationShortcuts[i]"; with a service, "a
+// span of the service with that duration" (one posting list for the slow
+// spans of a service, which is most of what is asked).
+func durationTerm(service string, i int) uint64 {
+	b := append([]byte(termDuration), byte(i))
+	if service != "" {
+		b = append(append(b, 0), service...)
+	}
+	return termHash(b)
 }
 
 // durationShortcut returns the term of the largest shortcut at or below
-// minNano, or false when there is none.
-func durationShortcut(minNano int64) (uint64, bool) {
+// minNano (of the service's spans when service is set), or false when
+// there is none.
+func durationShortcut(service string, minNano int64) (uint64, bool) {
 	best := -1
 	for i, d := range durationShortcuts {
 		if minNano >= int64(d) {
@@ -203,7 +212,7 @@ func durationShortcut(minNano int64) (uint64, bool) {
 	if best < 0 {
 		return 0, false
 	}
-	return durationTerm(best), true
+	return durationTerm(service, best), true
 }
 
 // severityShortcuts are the severities (WARN, ERROR, FATAL) that get a

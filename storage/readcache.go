@@ -109,6 +109,7 @@ func (c *readCache) forget(p uint32) { c.noteWrites([]uint32{p}) }
 func (sh *shard) forgetReads(p uint32) {
 	sh.markers.forget(p)
 	sh.cache.forget(p)
+	sh.blooms.forget(p)
 }
 
 // gen is partition p's generation: what a fresh read must be stored with.

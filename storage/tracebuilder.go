@@ -279,7 +279,11 @@ func (g *groupWriter) write(spans []spanRef) {
 			if dur < uint64(d) {
 				break
 			}
-			mark(durationTerm(k), i)
+			// durationTerm("", k), then durationTerm(rr.service, k).
+			b.key = append(append(b.key[:0], termDuration...), byte(k))
+			mark(termHash(b.key), i)
+			b.key = append(append(b.key, 0), rr.service...)
+			mark(termHash(b.key), i)
 		}
 
 		b.key = append(append(b.key[:0], termService...), rr.service...)

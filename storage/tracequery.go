@@ -30,7 +30,11 @@ func (s *Store) readTrace(p uint32, traceID [16]byte, out *starlingpb.ResultChun
 	key := spanGroupKey(nil, p, traceID)
 	seenGroup := make(map[uint64]struct{})
 	seenRef := make(map[uint64]struct{})
+	item := []uint64{traceItem(traceID[:])}
 	for _, w := range ws {
+		if !w.shardOf(p).blooms.mayHold(w, p, item) {
+			continue // not in this window (traceblooms.go)
+		}
 		err := w.db(p).View(func(txn *badger.Txn) error {
 			// Every version of the trace's key is a span group; the key
 			// iterator consults table bloom filters before reading them.
@@ -152,8 +156,11 @@ func (s *Store) EachTrace(ctx context.Context, p uint32, q *starlingpb.TraceSear
 		if !more {
 			break
 		}
+		if len(terms) > 0 && !w.shardOf(p).blooms.mayHold(w, p, terms) {
+			continue // a term is not in this window (traceblooms.go)
+		}
 		wterms := terms
-		if d, ok := durationShortcut(q.GetMinDurationNano()); ok && hasDurationTerms(w.format.Load()) {
+		if d, ok := durationShortcut(q.GetService(), q.GetMinDurationNano()); ok && hasDurationTerms(w.format.Load()) {
 			wterms = append(slices.Clip(terms), d)
 		}
 		err := w.db(p).View(func(txn *badger.Txn) error {

@@ -43,15 +43,16 @@ func windowFormats(s *Store) []int32 {
 	return fs
 }
 
-// durationPostings counts the posting keys of duration shortcut k.
-func durationPostings(t *testing.T, s *Store, parts, k int) int {
+// durationPostings counts the posting keys of duration shortcut k (of
+// service's spans, or of all).
+func durationPostings(t *testing.T, s *Store, parts int, service string, k int) int {
 	t.Helper()
 	ws := s.acquireAll(sigTraces)
 	defer releaseAll(ws)
 	n := 0
 	for _, w := range ws {
 		for p := range uint32(parts) {
-			prefix := appendFixed64(appendHeader(nil, p, kindTracePosting), durationTerm(k))
+			prefix := appendFixed64(appendHeader(nil, p, kindTracePosting), durationTerm(service, k))
 			err := w.db(p).View(func(txn *badger.Txn) error {
 				it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 				defer it.Close()
@@ -82,8 +83,11 @@ func TestDurationShortcuts(t *testing.T) {
 	}
 	// 100 ms: five of six durations × two services; 30 s: one.
 	for k, want := range map[int]int{0: 10, 1: 8, 5: 2} {
-		if got := durationPostings(t, e.store, e.parts, k); got != want {
+		if got := durationPostings(t, e.store, e.parts, "", k); got != want {
 			t.Fatalf("shortcut %s: %d postings, want %d", durationShortcuts[k], got, want)
+		}
+		if got := durationPostings(t, e.store, e.parts, "a", k); got != want/2 {
+			t.Fatalf("shortcut %s of service a: %d postings, want %d", durationShortcuts[k], got, want/2)
 		}
 	}
 	spans, traceTime := oracleSpans(td)

@@ -2769,8 +2769,9 @@ type ResultChunk struct {
 	InspectedBytes  uint64                 `protobuf:"varint,14,opt,name=inspected_bytes,json=inspectedBytes,proto3" json:"inspected_bytes,omitempty"`
 	CatalogNames    []*CatalogName         `protobuf:"bytes,15,rep,name=catalog_names,json=catalogNames,proto3" json:"catalog_names,omitempty"` // attribute keys or values (Catalog)
 	Truncated       bool                   `protobuf:"varint,16,opt,name=truncated,proto3" json:"truncated,omitempty"`                          // a catalog answer was cut at its bound
-	// A TraceQL search's first step ran out of budget: candidates at
-	// resume_unix_nano and older were not all evaluated.
+	// A TraceQL search's first step stopped at its limit (exact: hits) or
+	// budget (evaluated candidates): those at resume_unix_nano and older
+	// were not all answered.
 	More           bool  `protobuf:"varint,17,opt,name=more,proto3" json:"more,omitempty"`
 	ResumeUnixNano int64 `protobuf:"varint,18,opt,name=resume_unix_nano,json=resumeUnixNano,proto3" json:"resume_unix_nano,omitempty"`
 	unknownFields  protoimpl.UnknownFields

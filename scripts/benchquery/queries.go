@@ -233,9 +233,23 @@ type stats struct {
 
 func (s *stats) ok() bool { return s != nil && s.n > 0 }
 
+// get sends one GET; without cached, it asks the server not to answer
+// from a results cache (Cache-Control: no-cache; servers without one
+// ignore it).
+func get(client *http.Client, u string, cached bool) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if !cached {
+		req.Header.Set("Cache-Control", "no-cache")
+	}
+	return client.Do(req)
+}
+
 // run sends q's requests one after another: o.queries of them, or fewer
-// when o.budget is spent (at least 5).
-func runQuery(o *options, s *server, q query, qc *qctx) *stats {
+// when o.budget is spent (at least 5); cached: see get.
+func runQuery(o *options, s *server, q query, qc *qctx, cached bool) *stats {
 	client := &http.Client{Timeout: 2 * time.Minute}
 	st := &stats{hitsMin: math.MaxInt}
 	var ds []time.Duration
@@ -250,7 +264,7 @@ func runQuery(o *options, s *server, q query, qc *qctx) *stats {
 		}
 		u := s.api + q.url(qc, i)
 		t := time.Now()
-		resp, err := client.Get(u)
+		resp, err := get(client, u, cached)
 		if err != nil {
 			st.errs++
 			st.firstErr = first(st.firstErr, err.Error())
@@ -374,13 +388,13 @@ type pass map[string]*stats
 
 // runPass runs every query of the server (searchOnly: the searches only)
 // and logs each one's figures.
-func runPass(o *options, s *server, qs []query, qc *qctx, name string, searchOnly bool) pass {
+func runPass(o *options, s *server, qs []query, qc *qctx, name string, warm bool) pass {
 	p := pass{}
 	for _, q := range qs {
-		if searchOnly && !q.search {
+		if warm && !q.search {
 			continue
 		}
-		st := runQuery(o, s, q, qc)
+		st := runQuery(o, s, q, qc, warm)
 		p[q.key] = st
 		cut := ""
 		if st.budgetCut {
@@ -435,7 +449,7 @@ func explainOnce(s *server, traceql string, win window, pushdown bool) explainRe
 	}
 	client := &http.Client{Timeout: 10 * time.Minute}
 	t0 := time.Now()
-	resp, err := client.Get(s.api + "/api/v1/traces?" + v.Encode())
+	resp, err := get(client, s.api+"/api/v1/traces?"+v.Encode(), false)
 	if err != nil {
 		return explainResult{err: err.Error()}
 	}

@@ -132,8 +132,10 @@ func report(o *options, d *Dataset, payload *Payload, results []*result) {
 	}
 
 	if o.warm {
-		fmt.Fprintf(w, "\nWarm pass: the searches a second time, right after the first. There is no result cache yet: each request does the same work again,\n")
-		fmt.Fprintf(w, "so any difference from the cold pass is caches below (OS page cache, Badger block cache) and run-to-run noise.\n")
+		fmt.Fprintf(w, "\nWarm pass: the searches a second time, right after the first. The cold pass and explain asked for no results cache\n")
+		fmt.Fprintf(w, "(Cache-Control: no-cache); the warm pass allows it. Starling keeps the answers of ranges that ended --cache-freshness before\n")
+		fmt.Fprintf(w, "the query (this run starts it with 1m: the data set's range ends when the run starts, so it is closed after the load);\n")
+		fmt.Fprintf(w, "Jaeger has no results cache: its difference is caches below (OS page cache, Badger block cache) and run-to-run noise.\n")
 		warmTable(w, results)
 	}
 
