@@ -74,6 +74,17 @@ func TestQueryCache(t *testing.T) {
 		t.Fatalf("L1 hits %d, want 1", hits)
 	}
 
+	none, err := plan.Trace(`{ resource.service.name = "nobody" }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"miss", "hit"} { // an empty answer is kept too
+		ms, st, err := q.SearchTraceQL(ctx, none, old.Add(-time.Minute).UnixNano(), closedEnd, 100, 3)
+		if err != nil || len(ms) != 0 || st.Cache != want {
+			t.Fatalf("no match: %d traces, cache %q, %v; want 0, %q", len(ms), st.Cache, err, want)
+		}
+	}
+
 	ingest(tracesAt(2, 100, old)) // late: an hour old
 	expect("after a late write", closedEnd, 7, "miss")
 	expect("again after it", closedEnd, 7, "hit")

@@ -55,15 +55,15 @@ type StageStats struct {
 	Duration        time.Duration // from the fan-out to the last answer
 }
 
-// SearchTraceQL runs a TraceQL search: every partition answers the hits of
-// its newest matching traces in [start, end]; the newest limit of all are
-// then evaluated again by their partitions, which answer the matched
-// spansets (at most spss spans each). Matches come newest first.
+// SearchTraceQL runs a TraceQL search over [start, end] (searchTraceQL):
+// the newest limit matching traces, each with its matched spansets (at
+// most spss spans each), newest first; from the results cache when the
+// range is closed and the answer is kept.
 func (q *Querier) SearchTraceQL(ctx context.Context, tp *plan.TracePlan, start, end int64, limit, spss int) ([]*starlingpb.TraceMatch, TraceQLStats, error) {
 	var st TraceQLStats
 	sig := starlingpb.Signal_SIGNAL_TRACES
-	key, cached := q.cached(ctx, &st, sig, end, "traceql-search", tp.Query, start, end, limit, spss)
-	if cached != nil {
+	key, cached, hit := q.cached(ctx, &st, sig, end, "traceql-search", tp.Query, start, end, limit, spss)
+	if hit {
 		var c starlingpb.ResultChunk
 		if err := proto.Unmarshal(cached, &c); err == nil {
 			return c.TraceMatches, st, nil
@@ -80,28 +80,28 @@ func (q *Querier) SearchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 }
 
 // cached looks a query up in the cache: the key to keep its answer under
-// ("" when it is not cacheable) and the answer kept (nil: none); st says
-// which.
-func (q *Querier) cached(ctx context.Context, st *TraceQLStats, sig starlingpb.Signal, end int64, parts ...any) (string, []byte) {
+// ("" when it is not cacheable) and, on a hit, the answer kept (an empty
+// answer is a hit too); st says which.
+func (q *Querier) cached(ctx context.Context, st *TraceQLStats, sig starlingpb.Signal, end int64, parts ...any) (key string, val []byte, hit bool) {
 	key, ok := q.cfg.Cache.key(sig, end, parts...)
 	switch {
 	case q.cfg.Cache == nil:
 		st.Cache = "not cacheable: no cache"
-		return "", nil
+		return "", nil, false
 	case !ok:
 		st.Cache = "not cacheable: the range ends after " + time.Unix(0, q.cfg.Cache.horizon()).UTC().Format(time.RFC3339) + " (--cache-freshness)"
-		return "", nil
+		return "", nil, false
 	}
 	if cacheRefused(ctx) {
 		st.Cache = "refused by the request (Cache-Control: no-cache): computed and kept again"
-		return key, nil
+		return key, nil, false
 	}
-	if v, hit := q.cfg.Cache.cache.Get(ctx, key); hit {
+	if val, hit = q.cfg.Cache.cache.Get(ctx, key); hit {
 		st.Cache = "hit"
-		return key, v
+		return key, val, true
 	}
 	st.Cache = "miss"
-	return key, nil
+	return key, nil, false
 }
 
 // searchTraceQL is SearchTraceQL without the cache. An exact plan's hits
@@ -126,7 +126,7 @@ func (q *Querier) searchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 	}
 	var out []*starlingpb.TraceMatch
 	hitTime := map[string]int64{} // the candidate time of every trace evaluated
-	for batch := limit; ; batch *= budgetGrowth {
+	for batch := limit; ; batch = nextBatch(batch, len(hitTime), len(out), limit) {
 		cands, err := q.newestHits(ctx, tp, start, end, batch, st, "candidates")
 		if err != nil {
 			return nil, err
@@ -147,9 +147,10 @@ func (q *Querier) searchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 			break // every candidate of the range is evaluated
 		}
 		// Candidates left are at most as new as the oldest one evaluated:
-		// the answer is certain once limit matches are newer than it.
+		// the answer is certain once limit matches are as new as it (one
+		// left at the same time would tie).
 		oldest := cands[len(cands)-1].TimeUnixNano
-		if newer := countNewer(out, hitTime, oldest); newer >= limit {
+		if countNewer(out, hitTime, oldest) >= limit {
 			break
 		}
 		end = oldest // inclusive: the evaluated ones are skipped above
@@ -164,15 +165,28 @@ func (q *Querier) searchTraceQL(ctx context.Context, tp *plan.TracePlan, start, 
 	return out, nil
 }
 
-// countNewer counts the matches whose candidate time is after t.
+// countNewer counts the matches whose candidate time is t or later.
 func countNewer(ms []*starlingpb.TraceMatch, hitTime map[string]int64, t int64) int {
 	n := 0
 	for _, m := range ms {
-		if hitTime[string(m.TraceId)] > t {
+		if hitTime[string(m.TraceId)] >= t {
 			n++
 		}
 	}
 	return n
+}
+
+// nextBatch sizes the next batch of candidates to evaluate (the newest
+// batch of the range, those already evaluated included) from the share
+// of the evaluated ones that matched: enough for the matches missing, with
+// a quarter more, and at least budgetGrowth times the last batch.
+func nextBatch(last, evaluated, matched, limit int) int {
+	next := last * budgetGrowth
+	if matched > 0 && matched < limit {
+		need := (limit - matched) * evaluated / matched
+		next = max(next, evaluated+need+need/4)
+	}
+	return min(next, 1<<20)
 }
 
 // matchTraces asks the partitions of hits to evaluate those traces and
@@ -305,8 +319,8 @@ func (q *Querier) TraceQLMetrics(ctx context.Context, tp *plan.TracePlan, start,
 		return nil, st, err
 	}
 	sig := starlingpb.Signal_SIGNAL_TRACES
-	key, cached := q.cached(ctx, &st, sig, end, "traceql-metrics", tp.Query, start, end, step)
-	if cached != nil {
+	key, cached, hit := q.cached(ctx, &st, sig, end, "traceql-metrics", tp.Query, start, end, step)
+	if hit {
 		if err := m.UnmarshalBinary(cached); err == nil {
 			return m, st, nil
 		}

@@ -108,6 +108,7 @@ func openShard(cfg *Config, w *window, index int, m *metrics) (*shard, error) {
 		loopEnd: make(chan struct{}),
 		clock:   versionClock(w.signal),
 	}
+	sh.blooms.builds = cfg.bloomBuilds
 	if sh.clock {
 		sh.version.Store(max(db.MaxVersion(), entryVersion))
 		db.SetDiscardTs(sh.version.Load())

@@ -16,6 +16,10 @@ type Config struct {
 	// per window.
 	Dir string
 
+	// bloomBuilds is the store's semaphore of trace bloom builds (set by
+	// Open; traceblooms.go).
+	bloomBuilds chan struct{}
+
 	// Window is the time span of one database. Retention drops whole
 	// windows, so a record lives between Retention and Retention+Window.
 	// A whole number of hours; fixed when the data directory is created.

@@ -66,6 +66,7 @@ func Open(cfg Config, reg prometheus.Registerer) (s *Store, err error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.bloomBuilds = make(chan struct{}, 1)
 	s = &Store{
 		cfg:      cfg,
 		log:      cfg.Logger,

@@ -22,8 +22,8 @@ import (
 //
 // A filter is built from the partition's keys (one key per trace, and one
 // seek per distinct term) the first time it is asked for, on its own
-// goroutine: no query waits for one, and until it is ready the partition
-// counts as holding everything. It stays an exact superset of what Badger
+// goroutine, one build at a time per store: no query waits for one, and
+// until it is ready the partition counts as holding everything. It stays an exact superset of what Badger
 // holds by the rules of the metric name markers (markers.go):
 //   - the group committer adds the trace IDs and terms of every write
 //     before it goes to Badger and again once it has, before the writers
@@ -50,6 +50,9 @@ func traceItem(id []byte) uint64 { return TraceHash([16]byte(id)) ^ traceIDSalt 
 
 // traceBlooms is a traces shard's filters. Safe for concurrent use.
 type traceBlooms struct {
+	// builds is the store's semaphore of filter builds: one at a time, so
+	// that the queries that asked for them keep the other cores.
+	builds   chan struct{}
 	mu       sync.Mutex
 	gens     map[uint32]uint64 // per partition: moves with every noted write and forget
 	filters  map[uint32]*index.Bloom
@@ -123,6 +126,16 @@ func (b *traceBlooms) mayHold(w *window, p uint32, items []uint64) bool {
 			b.building[p] = true
 			go func(gen uint64) {
 				defer w.release()
+				if b.builds != nil {
+					b.builds <- struct{}{}
+					defer func() { <-b.builds }()
+				}
+				if w.isDropped() {
+					b.mu.Lock()
+					delete(b.building, p)
+					b.mu.Unlock()
+					return // closing or removed: not worth building
+				}
 				b.build(w.db(p), p, gen)
 			}(b.gens[p])
 		}

@@ -171,6 +171,13 @@ func (w *window) release() {
 	}
 }
 
+// isDropped reports whether drop was called (the window is going away).
+func (w *window) isDropped() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.dropped
+}
+
 // drop stops new references and returns a channel closed when the last one
 // is released.
 func (w *window) drop() <-chan struct{} {
