@@ -33,6 +33,10 @@ func (t partitionTraces) ReadTrace(ctx context.Context, id [16]byte, out *starli
 	return t.store.ReadTrace(ctx, t.p, id, out)
 }
 
+func (t partitionTraces) TermGroups(ctx context.Context, q *starlingpb.TraceSearch, start, end int64) ([]int64, error) {
+	return t.store.TermGroups(ctx, t.p, q, start, end)
+}
+
 // TraceQLStats describes the work of one TraceQL query.
 type TraceQLStats struct {
 	// Cache says how the query cache served it: "hit", "miss" (answered
@@ -481,4 +485,71 @@ func sortMatches(ms []*starlingpb.TraceMatch) {
 		}
 		return string(ms[i].TraceId) < string(ms[j].TraceId)
 	})
+}
+
+// TermEstimate is the measured selectivity of one pushed term.
+type TermEstimate struct {
+	Term   string // as a TraceQL condition
+	Groups int64  // span groups of the range carrying it; -1: common somewhere (a quarter of the groups or more)
+}
+
+// TraceQLEstimate is what a plan's pushdown is measured to select.
+type TraceQLEstimate struct {
+	Terms      []TermEstimate
+	Partitions int // partitions measured
+	// Candidates bounds the candidate span groups: the rarest term's
+	// count (-1: every term is common, the group records are scanned).
+	Candidates int64
+}
+
+// EstimateTraceQL measures the pushed terms of tp over [start, end] on
+// the partitions the search would ask: their span groups from the
+// postings, summed (the plan's estimate for explain; the postings are
+// intersected whatever their order, so it orders nothing).
+func (q *Querier) EstimateTraceQL(ctx context.Context, tp *plan.TracePlan, start, end int64) (TraceQLEstimate, error) {
+	var est TraceQLEstimate
+	if len(tp.Candidates) != 1 {
+		return est, nil
+	}
+	c := tp.Candidates[0]
+	names := storage.TraceTermNames(c)
+	if len(names) == 0 {
+		return est, nil
+	}
+	targets := q.planned(tp, func() *starlingpb.ReadRequest {
+		s := tp.Search(0)
+		s.Estimate = true
+		return &starlingpb.ReadRequest{
+			StartUnixNano: start, EndUnixNano: end,
+			Query: &starlingpb.ReadRequest_TraceqlSearch{TraceqlSearch: s},
+		}
+	})
+	res, err := q.run(ctx, starlingpb.Signal_SIGNAL_TRACES, targets)
+	if err != nil {
+		return est, err
+	}
+	est.Partitions = len(targets)
+	est.Terms = make([]TermEstimate, len(names))
+	for i, n := range names {
+		est.Terms[i].Term = n
+	}
+	for _, r := range res {
+		for i, g := range r.GetTermGroups() {
+			if i >= len(est.Terms) || est.Terms[i].Groups < 0 {
+				continue
+			}
+			if g < 0 {
+				est.Terms[i].Groups = -1
+			} else {
+				est.Terms[i].Groups += g
+			}
+		}
+	}
+	est.Candidates = -1
+	for _, t := range est.Terms {
+		if t.Groups >= 0 && (est.Candidates < 0 || t.Groups < est.Candidates) {
+			est.Candidates = t.Groups
+		}
+	}
+	return est, nil
 }

@@ -2,13 +2,15 @@ package node
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
 
 // TestNoMatchSkipsPartitions: once the trace blooms are built, a search
 // for a value no span has asks no partition (explain: partitions 0), and
-// one for a value some span has still finds it.
+// one for a value some span has still finds it, with the measured span
+// groups of its term as the plan's estimate.
 func TestNoMatchSkipsPartitions(t *testing.T) {
 	bin := findTelemetrygen(t)
 	n := startNode(t, nil)
@@ -18,7 +20,13 @@ func TestNoMatchSkipsPartitions(t *testing.T) {
 	type explained struct {
 		Traces  []struct{} `json:"traces"`
 		Explain struct {
-			Partitions int `json:"partitions"`
+			Partitions          int    `json:"partitions"`
+			Estimate            string `json:"estimate"`
+			EstimatedCandidates int64  `json:"estimatedCandidates"`
+			Terms               []struct {
+				Term   string `json:"term"`
+				Groups int64  `json:"groups"`
+			} `json:"terms"`
 		} `json:"explain"`
 	}
 	search := func(q string) explained {
@@ -40,7 +48,13 @@ func TestNoMatchSkipsPartitions(t *testing.T) {
 		}
 		return ""
 	})
-	if got := search(`{ span.tenant = "acme" }`); len(got.Traces) != 40 || got.Explain.Partitions == 0 || got.Explain.Partitions == 256 {
+	got := search(`{ span.tenant = "acme" }`)
+	if len(got.Traces) != 40 || got.Explain.Partitions == 0 || got.Explain.Partitions == 256 {
 		t.Fatalf("acme with the blooms built: %d traces from %d partitions; want 40 from some of the 256", len(got.Traces), got.Explain.Partitions)
+	}
+	// The estimate: the measured span groups of the pushed term (every
+	// span of the 40 traces carries it, in one group or more each).
+	if e := got.Explain; len(e.Terms) != 1 || e.Terms[0].Term != `.tenant = "acme"` || e.Terms[0].Groups < 40 || e.EstimatedCandidates != e.Terms[0].Groups || !strings.HasPrefix(e.Estimate, "measured on ") {
+		t.Fatalf("estimate: %+v", e)
 	}
 }

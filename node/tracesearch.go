@@ -45,16 +45,26 @@ type spanJSON struct {
 
 // explainJSON is the plan of a search and what each of its steps did.
 type explainJSON struct {
-	Query      string      `json:"query"`
-	Plan       string      `json:"plan"`
-	Pushed     []string    `json:"pushed"`
-	Exact      bool        `json:"exact"`
-	Candidates []string    `json:"candidates"`
-	Partitions int         `json:"partitions"`
-	Estimate   string      `json:"estimate"`
-	Cache      string      `json:"cache"`
-	Stages     []stageJSON `json:"stages"`
-	BytesMoved int         `json:"bytesMoved"`
+	Query      string   `json:"query"`
+	Plan       string   `json:"plan"`
+	Pushed     []string `json:"pushed"`
+	Exact      bool     `json:"exact"`
+	Candidates []string `json:"candidates"`
+	Partitions int      `json:"partitions"`
+	Estimate   string   `json:"estimate"`
+	// EstimatedCandidates bounds the candidate span groups from the
+	// measured terms (-1: none measured, or all common).
+	EstimatedCandidates int64          `json:"estimatedCandidates"`
+	Terms               []termEstimate `json:"terms"`
+	Cache               string         `json:"cache"`
+	Stages              []stageJSON    `json:"stages"`
+	BytesMoved          int            `json:"bytesMoved"`
+}
+
+// termEstimate is one pushed term's measured span groups (-1: common).
+type termEstimate struct {
+	Term   string `json:"term"`
+	Groups int64  `json:"groups"`
 }
 
 type stageJSON struct {
@@ -87,6 +97,16 @@ func (n *Node) searchTraces(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errors.New("q: a metrics query is answered by /tempo/api/metrics/query_range"))
 		return
 	}
+	var est actors.TraceQLEstimate
+	var estTook time.Duration
+	if q.Explain && !q.NoPushdown {
+		began := time.Now()
+		if est, err = n.querier().EstimateTraceQL(r.Context(), tp, q.Range.Start, q.Range.End); err != nil {
+			writeQueryError(w, err)
+			return
+		}
+		estTook = time.Since(began)
+	}
 	search := n.querier().SearchTraceQL
 	if q.NoPushdown {
 		search = n.querier().SearchTraceQLShipped
@@ -106,7 +126,7 @@ func (n *Node) searchTraces(w http.ResponseWriter, r *http.Request) {
 	}
 	body := map[string]any{"traces": out}
 	if q.Explain {
-		body["explain"] = explain(tp, st)
+		body["explain"] = explain(tp, st, est, estTook)
 	}
 	writeJSON(w, http.StatusOK, body)
 }
@@ -161,18 +181,24 @@ func attrsJSON(as []*starlingpb.TypedAttribute) map[string]any {
 	return out
 }
 
-func explain(tp *plan.TracePlan, st actors.TraceQLStats) explainJSON {
+func explain(tp *plan.TracePlan, st actors.TraceQLStats, est actors.TraceQLEstimate, estTook time.Duration) explainJSON {
 	e := explainJSON{
 		Query: tp.Query.String(), Plan: tp.String(), Pushed: nonNil(tp.Pushed), Exact: tp.Exact,
 		Candidates: []string{}, Partitions: st.Partitions,
-		// No term counts are kept per partition yet: the plan pushes
-		// every condition the postings can check, in the query's order.
-		Estimate: "none: no selectivity statistics yet",
-		Cache:    st.Cache,
-		Stages:   []stageJSON{},
+		Estimate:            estimateText(est),
+		EstimatedCandidates: est.Candidates,
+		Terms:               []termEstimate{},
+		Cache:               st.Cache,
+		Stages:              []stageJSON{},
+	}
+	for _, t := range est.Terms {
+		e.Terms = append(e.Terms, termEstimate{Term: t.Term, Groups: t.Groups})
 	}
 	for _, c := range tp.Candidates {
 		e.Candidates = append(e.Candidates, c.String())
+	}
+	if est.Partitions > 0 {
+		e.Stages = append(e.Stages, stageJSON{Stage: "estimate", Partitions: est.Partitions, Rows: len(est.Terms), TimeMs: float64(estTook.Microseconds()) / 1e3})
 	}
 	for _, s := range st.Stages {
 		e.Stages = append(e.Stages, stageJSON{
@@ -183,4 +209,15 @@ func explain(tp *plan.TracePlan, st actors.TraceQLStats) explainJSON {
 		e.BytesMoved += s.BytesMoved
 	}
 	return e
+}
+
+// estimateText says what the estimate of a plan rests on.
+func estimateText(est actors.TraceQLEstimate) string {
+	switch {
+	case len(est.Terms) == 0:
+		return "none: nothing pushed to postings (every group record of the range is a candidate)"
+	case est.Candidates < 0:
+		return fmt.Sprintf("measured on %d partitions: every pushed term is common (a quarter of the span groups or more); the group records are scanned newest first", est.Partitions)
+	}
+	return fmt.Sprintf("measured on %d partitions: at most %d candidate span groups (the rarest pushed term's postings in the range, counted up to 10,000 per partition and window; the postings are intersected whatever their order)", est.Partitions, est.Candidates)
 }

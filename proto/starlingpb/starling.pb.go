@@ -1080,7 +1080,10 @@ type TraceQLSearch struct {
 	Exact bool `protobuf:"varint,6,opt,name=exact,proto3" json:"exact,omitempty"`
 	// The most candidates the first step evaluates (0: no bound); a
 	// partition that stops there says where in more/resume_unix_nano.
-	Budget        uint32 `protobuf:"varint,7,opt,name=budget,proto3" json:"budget,omitempty"`
+	Budget uint32 `protobuf:"varint,7,opt,name=budget,proto3" json:"budget,omitempty"`
+	// Answer only the selectivity of the candidates' terms in the range
+	// (ResultChunk.term_groups), for a plan's estimate; nothing else runs.
+	Estimate      bool `protobuf:"varint,8,opt,name=estimate,proto3" json:"estimate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1162,6 +1165,13 @@ func (x *TraceQLSearch) GetBudget() uint32 {
 		return x.Budget
 	}
 	return 0
+}
+
+func (x *TraceQLSearch) GetEstimate() bool {
+	if x != nil {
+		return x.Estimate
+	}
+	return false
 }
 
 // TraceMatch is one trace a TraceQL search matched: its summary and the
@@ -2774,8 +2784,13 @@ type ResultChunk struct {
 	// were not all answered.
 	More           bool  `protobuf:"varint,17,opt,name=more,proto3" json:"more,omitempty"`
 	ResumeUnixNano int64 `protobuf:"varint,18,opt,name=resume_unix_nano,json=resumeUnixNano,proto3" json:"resume_unix_nano,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Per term of the candidates' search (service, name, status,
+	// attributes, in that order): the span groups of the range carrying it,
+	// counted up to a bound; -1 where it is common (no postings: about a
+	// quarter of the groups or more).
+	TermGroups    []int64 `protobuf:"varint,19,rep,packed,name=term_groups,json=termGroups,proto3" json:"term_groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ResultChunk) Reset() {
@@ -2932,6 +2947,13 @@ func (x *ResultChunk) GetResumeUnixNano() int64 {
 		return x.ResumeUnixNano
 	}
 	return 0
+}
+
+func (x *ResultChunk) GetTermGroups() []int64 {
+	if x != nil {
+		return x.TermGroups
+	}
+	return nil
 }
 
 // NodeMeta is what a node gossips about itself (memberlist node metadata,
@@ -4427,7 +4449,7 @@ const file_starling_proto_rawDesc = "" +
 	"\x11max_duration_nano\x18\x05 \x01(\x03R\x0fmaxDurationNano\x126\n" +
 	"\n" +
 	"attributes\x18\x06 \x03(\v2\x16.starling.v1.AttributeR\n" +
-	"attributes\"\xf3\x01\n" +
+	"attributes\"\x8f\x02\n" +
 	"\rTraceQLSearch\x12\x14\n" +
 	"\x05query\x18\x01 \x01(\tR\x05query\x12*\n" +
 	"\x11spans_per_spanset\x18\x02 \x01(\rR\x0fspansPerSpanset\x128\n" +
@@ -4437,7 +4459,8 @@ const file_starling_proto_rawDesc = "" +
 	"\tstep_nano\x18\x04 \x01(\x03R\bstepNano\x12\x1b\n" +
 	"\ttrace_ids\x18\x05 \x03(\fR\btraceIds\x12\x14\n" +
 	"\x05exact\x18\x06 \x01(\bR\x05exact\x12\x16\n" +
-	"\x06budget\x18\a \x01(\rR\x06budget\"\xe8\x02\n" +
+	"\x06budget\x18\a \x01(\rR\x06budget\x12\x1a\n" +
+	"\bestimate\x18\b \x01(\bR\bestimate\"\xe8\x02\n" +
 	"\n" +
 	"TraceMatch\x12\x19\n" +
 	"\btrace_id\x18\x01 \x01(\fR\atraceId\x12$\n" +
@@ -4574,7 +4597,7 @@ const file_starling_proto_rawDesc = "" +
 	"\x10oldest_unix_nano\x18\x02 \x01(\x03R\x0eoldestUnixNano\"K\n" +
 	"\bTraceHit\x12\x19\n" +
 	"\btrace_id\x18\x01 \x01(\fR\atraceId\x12$\n" +
-	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\"\xd9\x05\n" +
+	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\"\xfa\x05\n" +
 	"\vResultChunk\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x19\n" +
 	"\bquery_id\x18\x02 \x01(\x04R\aqueryId\x127\n" +
@@ -4595,7 +4618,9 @@ const file_starling_proto_rawDesc = "" +
 	"\rcatalog_names\x18\x0f \x03(\v2\x18.starling.v1.CatalogNameR\fcatalogNames\x12\x1c\n" +
 	"\ttruncated\x18\x10 \x01(\bR\ttruncated\x12\x12\n" +
 	"\x04more\x18\x11 \x01(\bR\x04more\x12(\n" +
-	"\x10resume_unix_nano\x18\x12 \x01(\x03R\x0eresumeUnixNano\"\x8a\x03\n" +
+	"\x10resume_unix_nano\x18\x12 \x01(\x03R\x0eresumeUnixNano\x12\x1f\n" +
+	"\vterm_groups\x18\x13 \x03(\x03R\n" +
+	"termGroups\"\x8a\x03\n" +
 	"\bNodeMeta\x12\x1a\n" +
 	"\bprotocol\x18\x01 \x01(\rR\bprotocol\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1d\n" +

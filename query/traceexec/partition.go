@@ -29,9 +29,13 @@ type Store interface {
 	EachTrace(ctx context.Context, q *starlingpb.TraceSearch, startNano, endNano int64, fn func(storage.TraceHit, storage.TraceReader) (bool, error)) error
 	// ReadTrace appends every stored record of one trace to out.
 	ReadTrace(ctx context.Context, traceID [16]byte, out *starlingpb.ResultChunk) error
+	// TermGroups counts the span groups of [startNano, endNano] carrying
+	// each term of q (storage.Store.TermGroups of one partition).
+	TermGroups(ctx context.Context, q *starlingpb.TraceSearch, startNano, endNano int64) ([]int64, error)
 }
 
-// Run answers one partition's part of a TraceQL search in out: the hits
+// Run answers one partition's part of a TraceQL search in out: the
+// selectivity of the pushed terms (an estimate), the hits
 // of up to limit matching traces newest first (a search's first step; with
 // a budget, at most that many candidates are evaluated and out says where
 // to resume),
@@ -44,6 +48,13 @@ func Run(ctx context.Context, st Store, req *starlingpb.TraceQLSearch, startNano
 	}
 	e := evaluator{q: q}
 	switch {
+	case req.GetEstimate():
+		c := candidates(req)
+		if c == nil {
+			return nil // nothing pushed: nothing to measure
+		}
+		out.TermGroups, err = st.TermGroups(ctx, c, startNano, endNano)
+		return err
 	case len(req.GetTraceIds()) > 0:
 		return e.matches(ctx, st, req, out)
 	case q.IsMetrics():
