@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -226,6 +228,44 @@ func (q *Querier) Operations(ctx context.Context, service string) ([]string, err
 		return nil, err
 	}
 	return query.UnionNames(res), nil
+}
+
+// OperationKind is a span name of a service with one span kind it was
+// seen with.
+type OperationKind struct {
+	Name, Kind string // Kind as storage.SpanKindName
+}
+
+// OperationKinds lists the span names of a service with their span kinds,
+// sorted by name, then kind. Windows written before kinds were kept add
+// nothing (Operations lists their names).
+func (q *Querier) OperationKinds(ctx context.Context, service string) ([]OperationKind, error) {
+	sig := starlingpb.Signal_SIGNAL_TRACES
+	p := storage.CatalogPartition(service, q.router.Partitions(sig))
+	res, err := q.run(ctx, sig, []readTarget{{partition: p, req: &starlingpb.ReadRequest{
+		EndUnixNano: math.MaxInt64,
+		Query:       &starlingpb.ReadRequest_Catalog{Catalog: &starlingpb.Catalog{Kind: starlingpb.Catalog_KIND_OPERATION_KINDS, Service: service}},
+	}}})
+	if err != nil {
+		return nil, err
+	}
+	seen := map[OperationKind]bool{}
+	var out []OperationKind
+	for _, c := range res {
+		for _, n := range c.GetCatalogNames() {
+			if k := (OperationKind{Name: n.GetName(), Kind: n.GetType()}); !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b OperationKind) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Kind, b.Kind)
+	})
+	return out, nil
 }
 
 // MetricNames lists metric names starting with prefix.

@@ -54,16 +54,36 @@ func (j nodeJaeger) Services(ctx context.Context) ([]string, error) {
 	return j.n.querier().Services(ctx)
 }
 
-// Operations lists a service's span names. The catalog keeps names, not
-// kinds: a kind asked for is not known, so names answer with kind "".
+// Operations lists a service's span names with their span kinds (kind
+// "": every kind). A name only in windows written before the catalog kept
+// kinds answers with kind "" when no kind is asked for.
 func (j nodeJaeger) Operations(ctx context.Context, service, kind string) ([]jaeger.Operation, error) {
 	names, err := j.n.querier().Operations(ctx, service)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]jaeger.Operation, len(names))
-	for i, name := range names {
-		out[i] = jaeger.Operation{Name: name}
+	kinds, err := j.n.querier().OperationKinds(ctx, service)
+	if err != nil {
+		return nil, err
+	}
+	var out []jaeger.Operation
+	known := map[string]bool{}
+	for _, ok := range kinds {
+		known[ok.Name] = true
+		k := ok.Kind
+		if k == "unspecified" {
+			k = "" // Jaeger's spelling of an unspecified kind
+		}
+		if kind == "" || k == kind {
+			out = append(out, jaeger.Operation{Name: ok.Name, SpanKind: k})
+		}
+	}
+	if kind == "" {
+		for _, name := range names {
+			if !known[name] {
+				out = append(out, jaeger.Operation{Name: name})
+			}
+		}
 	}
 	return out, nil
 }

@@ -194,6 +194,28 @@ func TestTempoAndJaegerAPIs(t *testing.T) {
 		if len(ops.Data) != spans {
 			t.Errorf("operations %v, want %d", ops.Data, spans)
 		}
+		// telemetrygen's root is a client span, its children server spans.
+		for _, tc := range []struct {
+			kind string
+			want int
+		}{{"", spans}, {"client", 1}, {"server", spans - 1}, {"consumer", 0}} {
+			var kinds struct {
+				Data []struct {
+					Name     string `json:"name"`
+					SpanKind string `json:"spanKind"`
+				} `json:"data"`
+			}
+			getJSON(t, n, withQuery("/jaeger/api/operations", "service", "telemetrygen", "spanKind", tc.kind), &kinds)
+			if len(kinds.Data) != tc.want {
+				t.Errorf("operations of kind %q: %+v, want %d", tc.kind, kinds.Data, tc.want)
+			}
+			for _, op := range kinds.Data {
+				want := map[bool]string{true: "client", false: "server"}[op.Name == "lets-go"]
+				if op.SpanKind != want {
+					t.Errorf("operation %s: span kind %q, want %q", op.Name, op.SpanKind, want)
+				}
+			}
+		}
 		var found jaegerTraces
 		getJSON(t, n, withQuery("/jaeger/api/traces", "service", "telemetrygen", "operation", "lets-go",
 			"tags", `{"http.method":"GET"}`, "lookback", "1h", "limit", "20"), &found)

@@ -59,6 +59,10 @@ func (s *Store) ReadCatalog(ctx context.Context, p uint32, q *starlingpb.Catalog
 		sig = starlingpb.Signal_SIGNAL_TRACES
 		prefix = append(appendHeader(nil, p, kindCatalog), catalogOperation)
 		prefix = append(append(prefix, q.GetService()...), 0)
+	case starlingpb.Catalog_KIND_OPERATION_KINDS:
+		sig = starlingpb.Signal_SIGNAL_TRACES
+		prefix = append(appendHeader(nil, p, kindCatalog), catalogOperationKind)
+		prefix = append(append(prefix, q.GetService()...), 0)
 	case starlingpb.Catalog_KIND_METRIC_NAMES:
 		sig = starlingpb.Signal_SIGNAL_METRICS
 		prefix = append(mainIndex.postingPrefix(nil, p, tsdb.MetricNameLabel), q.GetPrefix()...)
@@ -66,6 +70,7 @@ func (s *Store) ReadCatalog(ctx context.Context, p uint32, q *starlingpb.Catalog
 		return ErrCorrupt
 	}
 	metricNames := q.GetKind() == starlingpb.Catalog_KIND_METRIC_NAMES
+	kinds := q.GetKind() == starlingpb.Catalog_KIND_OPERATION_KINDS
 
 	ws := s.acquire(sig, startNano, endNano)
 	defer releaseAll(ws)
@@ -97,7 +102,12 @@ func (s *Store) ReadCatalog(ctx context.Context, p uint32, q *starlingpb.Catalog
 						break
 					}
 					seen[string(name)] = struct{}{}
-					out.Names = append(out.Names, string(name))
+					if kinds && len(name) > 0 {
+						// [kind][span name]
+						out.CatalogNames = append(out.CatalogNames, &starlingpb.CatalogName{Type: SpanKindName(name[0]), Name: string(name[1:])})
+					} else if !kinds {
+						out.Names = append(out.Names, string(name))
+					}
 				}
 				if metricNames {
 					it.Seek(prefixEnd(mainIndex.postingValuePrefix(nil, p, tsdb.MetricNameLabel, string(name))))
@@ -187,4 +197,22 @@ func (s *Store) readAttrCatalog(ctx context.Context, p uint32, q *starlingpb.Cat
 		}
 	}
 	return nil
+}
+
+// SpanKindName is an OTLP span kind as the operations catalog answers it
+// (ptrace's names, lower case; "unspecified" for 0 or an unknown value).
+func SpanKindName(kind byte) string {
+	switch kind {
+	case 1:
+		return "internal"
+	case 2:
+		return "server"
+	case 3:
+		return "client"
+	case 4:
+		return "producer"
+	case 5:
+		return "consumer"
+	}
+	return "unspecified"
 }

@@ -20,6 +20,7 @@ import (
 //	  kindCommonTerm    [p][k][term 8]                           -
 //	  kindCatalog       [p][k]['s'][service]                     -
 //	                    [p][k]['o'][service 0x00 operation]      -
+//	                    [p][k]['O'][service 0x00 kind][operation] -
 //	                    [p][k]['k'][scope][attribute key]        -
 //	                    [p][k]['v'][scope][key 0x00][type][value] -
 //	logs
@@ -79,8 +80,11 @@ const (
 const (
 	catalogService   byte = 's' // [service]
 	catalogOperation byte = 'o' // [service 0x00 span name]
-	catalogAttrKey   byte = 'k' // [scope][key]
-	catalogAttrValue byte = 'v' // [scope][key 0x00][type][value as text]
+	// catalogOperationKind is [service 0x00 kind][span name], kind the
+	// OTLP span kind (0–5); windows written before it have none.
+	catalogOperationKind byte = 'O'
+	catalogAttrKey       byte = 'k' // [scope][key]
+	catalogAttrValue     byte = 'v' // [scope][key 0x00][type][value as text]
 )
 
 // Attribute scopes of catalogAttrKey and catalogAttrValue entries.

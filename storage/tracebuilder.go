@@ -126,6 +126,7 @@ type catalogRef struct {
 	window    int64
 	service   string
 	name      string
+	kind      byte // OTLP span kind
 }
 
 // catalogRefs lists the distinct catalog entries of a request, by partition.
@@ -133,6 +134,7 @@ func (b *Builder) catalogRefs(refs []spanRef, res []indexedResource) []catalogRe
 	type key struct {
 		window        int64
 		service, name string
+		kind          byte
 	}
 	done := make(map[key]struct{})
 	var out []catalogRef
@@ -141,14 +143,14 @@ func (b *Builder) catalogRefs(refs []spanRef, res []indexedResource) []catalogRe
 		if len(service) > maxCatalogNameLen {
 			continue // keys are bounded (Badger refuses keys over 65000 bytes)
 		}
-		k := key{windowOf(uint64(refs[i].span.StartTimestamp()), b.windowSeconds), service, name}
+		k := key{windowOf(uint64(refs[i].span.StartTimestamp()), b.windowSeconds), service, name, byte(refs[i].span.Kind())}
 		if _, ok := done[k]; ok {
 			continue
 		}
 		done[k] = struct{}{}
 		out = append(out, catalogRef{
 			partition: CatalogPartition(service, b.cfg.Partitions),
-			window:    k.window, service: service, name: name,
+			window:    k.window, service: service, name: name, kind: k.kind,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].partition < out[j].partition })
@@ -385,6 +387,14 @@ func (g *groupWriter) serviceCatalog(c catalogRef) {
 	g.key = append(g.key, catalogOperation)
 	g.key = append(g.key, c.service...)
 	g.key = append(g.key, 0)
+	g.key = append(g.key, c.name...)
+	if h, need := w.once(g.b.seen, starlingpb.Signal_SIGNAL_TRACES, c.window, g.key); need {
+		w.addOnce(h, c.window, g.key, nil)
+	}
+	g.key = appendHeader(g.key[:0], c.partition, kindCatalog)
+	g.key = append(g.key, catalogOperationKind)
+	g.key = append(g.key, c.service...)
+	g.key = append(g.key, 0, c.kind)
 	g.key = append(g.key, c.name...)
 	if h, need := w.once(g.b.seen, starlingpb.Signal_SIGNAL_TRACES, c.window, g.key); need {
 		w.addOnce(h, c.window, g.key, nil)

@@ -362,6 +362,11 @@ const (
 	// `prefix`: catalog_names with type and name. A key's values are all in
 	// the partition storage.CatalogPartition(key) names.
 	Catalog_KIND_ATTRIBUTE_VALUES Catalog_Kind = 5
+	// Span names of `service` with their span kinds: catalog_names with
+	// type (the OTLP kind: unspecified, internal, server, client,
+	// producer, consumer) and name. Windows written before kinds were kept
+	// answer none.
+	Catalog_KIND_OPERATION_KINDS Catalog_Kind = 6
 )
 
 // Enum value maps for Catalog_Kind.
@@ -373,6 +378,7 @@ var (
 		3: "KIND_METRIC_NAMES",
 		4: "KIND_ATTRIBUTE_KEYS",
 		5: "KIND_ATTRIBUTE_VALUES",
+		6: "KIND_OPERATION_KINDS",
 	}
 	Catalog_Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED":      0,
@@ -381,6 +387,7 @@ var (
 		"KIND_METRIC_NAMES":     3,
 		"KIND_ATTRIBUTE_KEYS":   4,
 		"KIND_ATTRIBUTE_VALUES": 5,
+		"KIND_OPERATION_KINDS":  6,
 	}
 )
 
@@ -4550,20 +4557,21 @@ const file_starling_proto_rawDesc = "" +
 	"\ractive_series\x18\x01 \x01(\x04R\factiveSeries\x120\n" +
 	"\ametrics\x18\x02 \x03(\v2\x16.starling.v1.NameCountR\ametrics\x127\n" +
 	"\vlabel_pairs\x18\x03 \x03(\v2\x16.starling.v1.NameCountR\n" +
-	"labelPairs\"\xa4\x02\n" +
+	"labelPairs\"\xbe\x02\n" +
 	"\aCatalog\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.starling.v1.Catalog.KindR\x04kind\x12\x18\n" +
 	"\aservice\x18\x02 \x01(\tR\aservice\x12\x16\n" +
 	"\x06prefix\x18\x03 \x01(\tR\x06prefix\x12\x14\n" +
 	"\x05scope\x18\x04 \x01(\tR\x05scope\x12\x10\n" +
-	"\x03key\x18\x05 \x01(\tR\x03key\"\x8f\x01\n" +
+	"\x03key\x18\x05 \x01(\tR\x03key\"\xa9\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rKIND_SERVICES\x10\x01\x12\x13\n" +
 	"\x0fKIND_OPERATIONS\x10\x02\x12\x15\n" +
 	"\x11KIND_METRIC_NAMES\x10\x03\x12\x17\n" +
 	"\x13KIND_ATTRIBUTE_KEYS\x10\x04\x12\x19\n" +
-	"\x15KIND_ATTRIBUTE_VALUES\x10\x05\"K\n" +
+	"\x15KIND_ATTRIBUTE_VALUES\x10\x05\x12\x18\n" +
+	"\x14KIND_OPERATION_KINDS\x10\x06\"K\n" +
 	"\vCatalogName\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
