@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -73,7 +74,17 @@ type Router struct {
 	routes   map[starlingpb.Signal][]route
 	versions map[starlingpb.Signal]uint64 // TableVersion
 	nodes    []string                     // every node the table names, sorted
+	// unresolved is set when a primary of the table had no address yet
+	// (gossip had not told of it, or it is gone): the routes are built
+	// again, at most every unresolvedRetry, until every primary resolves,
+	// not only when the table changes.
+	unresolved bool
+	built      time.Time
 }
+
+// unresolvedRetry spaces the rebuilds of a router whose table names a
+// primary without an address.
+const unresolvedRetry = 50 * time.Millisecond
 
 // ReadLocal makes reads go to the nearest in-sync copy as seen from node
 // local: its own, else one in its zone, else the primary. Call before use.
@@ -153,13 +164,16 @@ func (r *Router) refreshLocked() {
 		select {
 		case <-r.changed:
 		default:
-			return
+			if !r.unresolved || time.Since(r.built) < unresolvedRetry {
+				return
+			}
 		}
 	}
-	r.changed = r.table.Changed()
+	r.changed, r.built = r.table.Changed(), time.Now()
 	routes := make(map[starlingpb.Signal][]route)
 	versions := make(map[starlingpb.Signal]uint64)
 	var nodes []string
+	unresolved := false
 	for _, p := range r.table.Partitions() {
 		h := fnv.New64a()
 		_ = binary.Write(h, binary.LittleEndian, [3]uint64{versions[p.Signal], uint64(p.Id), p.Epoch})
@@ -172,6 +186,8 @@ func (r *Router) refreshLocked() {
 		}
 		if addr, ok := r.addrs.ActorAddress(p.Primary); ok {
 			rs[p.Id] = route{pid: actor.NewPID(addr, PartitionName(p.Signal, p.Id)), epoch: p.Epoch}
+		} else if p.Primary != "" {
+			unresolved = true
 		}
 		if near := r.nearest(p); near != "" && near != p.Primary {
 			if addr, ok := r.addrs.ActorAddress(near); ok {
@@ -181,7 +197,7 @@ func (r *Router) refreshLocked() {
 		routes[p.Signal] = rs
 	}
 	slices.Sort(nodes)
-	r.routes, r.versions, r.nodes = routes, versions, slices.Compact(nodes)
+	r.routes, r.versions, r.nodes, r.unresolved = routes, versions, slices.Compact(nodes), unresolved
 }
 
 // TableVersion returns a fingerprint of sig's rows (partition, epoch,

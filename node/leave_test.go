@@ -21,6 +21,10 @@ import (
 func TestGracefulLeaveUnderLoad(t *testing.T) {
 	const parts = 16
 	nodes := startCluster(t, 4, 50, func(_ int, c *Config) { c.Partitions = parts })
+	// Ready nodes may still be catching their copies up (a partition
+	// with fewer in-sync copies than min_in_sync refuses writes, rightly):
+	// the leave starts from the settled table.
+	eventually(t, 30*time.Second, func() string { return settled(nodes[0], nodes) })
 	leaderID, _, _ := raftView(nodes[0])
 	li := slices.IndexFunc(nodes, func(n *Node) bool { return n.settings.NodeID == leaderID })
 	if li < 0 {
