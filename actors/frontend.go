@@ -289,6 +289,17 @@ func (f *frontend) ingest(ctx actor.Context, req *IngestRequest) {
 
 func (f *frontend) send(ctx actor.Context, id uint64, p *pendingIngest, b *storage.PartBatch) error {
 	pid, epoch, err := f.router.Primary(p.signal, b.Partition)
+	if errors.Is(err, ErrNoRoute) && p.attempts[b.Partition] < f.cfg.MaxAttempts {
+		// No reachable primary in this node's table for a moment (a
+		// move or a failover being committed, or gossip has not told of
+		// the primary's address yet): ask again a little later each time
+		// (the request's timeout bounds all) instead of refusing.
+		p.attempts[b.Partition]++
+		delay := min(resendBase<<p.attempts[b.Partition], resendMax)
+		self, system, part := ctx.Self(), ctx.ActorSystem(), b.Partition
+		time.AfterFunc(delay, func() { system.Root.Send(self, &resendBatch{request: id, partition: part}) })
+		return nil
+	}
 	if err != nil {
 		return err
 	}
