@@ -218,16 +218,22 @@ func (q *Querier) Services(ctx context.Context) ([]string, error) {
 
 // Operations lists the span names of a service, kept in one partition.
 func (q *Querier) Operations(ctx context.Context, service string) ([]string, error) {
-	sig := starlingpb.Signal_SIGNAL_TRACES
-	p := storage.CatalogPartition(service, q.router.Partitions(sig))
-	res, err := q.run(ctx, sig, []readTarget{{partition: p, req: &starlingpb.ReadRequest{
-		EndUnixNano: math.MaxInt64,
-		Query:       &starlingpb.ReadRequest_Catalog{Catalog: &starlingpb.Catalog{Kind: starlingpb.Catalog_KIND_OPERATIONS, Service: service}},
-	}}})
+	res, err := q.serviceCatalog(ctx, starlingpb.Catalog_KIND_OPERATIONS, service)
 	if err != nil {
 		return nil, err
 	}
 	return query.UnionNames(res), nil
+}
+
+// serviceCatalog reads a catalog of a service from the one partition that
+// keeps it.
+func (q *Querier) serviceCatalog(ctx context.Context, kind starlingpb.Catalog_Kind, service string) ([]*starlingpb.ResultChunk, error) {
+	sig := starlingpb.Signal_SIGNAL_TRACES
+	p := storage.CatalogPartition(service, q.router.Partitions(sig))
+	return q.run(ctx, sig, []readTarget{{partition: p, req: &starlingpb.ReadRequest{
+		EndUnixNano: math.MaxInt64,
+		Query:       &starlingpb.ReadRequest_Catalog{Catalog: &starlingpb.Catalog{Kind: kind, Service: service}},
+	}}})
 }
 
 // OperationKind is a span name of a service with one span kind it was
@@ -240,12 +246,7 @@ type OperationKind struct {
 // sorted by name, then kind. Windows written before kinds were kept add
 // nothing (Operations lists their names).
 func (q *Querier) OperationKinds(ctx context.Context, service string) ([]OperationKind, error) {
-	sig := starlingpb.Signal_SIGNAL_TRACES
-	p := storage.CatalogPartition(service, q.router.Partitions(sig))
-	res, err := q.run(ctx, sig, []readTarget{{partition: p, req: &starlingpb.ReadRequest{
-		EndUnixNano: math.MaxInt64,
-		Query:       &starlingpb.ReadRequest_Catalog{Catalog: &starlingpb.Catalog{Kind: starlingpb.Catalog_KIND_OPERATION_KINDS, Service: service}},
-	}}})
+	res, err := q.serviceCatalog(ctx, starlingpb.Catalog_KIND_OPERATION_KINDS, service)
 	if err != nil {
 		return nil, err
 	}

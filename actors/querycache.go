@@ -134,14 +134,23 @@ func (c *QueryCache) horizon() int64 {
 	return c.now().Add(-c.cfg.Freshness).UnixNano()
 }
 
-func (c *QueryCache) bump(sig starlingpb.Signal) bool {
+// lateOf is the late-write count of sig (nil: not a stored signal).
+func (c *QueryCache) lateOf(sig starlingpb.Signal) *atomic.Uint64 {
 	for i, s := range storage.Signals {
 		if s == sig {
-			c.late[i].Add(1)
-			return true
+			return &c.late[i]
 		}
 	}
-	return false
+	return nil
+}
+
+// bump counts a late write of sig; false when sig is not stored.
+func (c *QueryCache) bump(sig starlingpb.Signal) bool {
+	n := c.lateOf(sig)
+	if n != nil {
+		n.Add(1)
+	}
+	return n != nil
 }
 
 // key returns the cache key of a query of sig over [start, end] whose
@@ -152,10 +161,8 @@ func (c *QueryCache) key(sig starlingpb.Signal, end int64, parts ...any) (string
 		return "", false
 	}
 	var late uint64
-	for i, s := range storage.Signals {
-		if s == sig {
-			late = c.late[i].Load()
-		}
+	if n := c.lateOf(sig); n != nil {
+		late = n.Load()
 	}
 	// The age bucket bounds an entry's life in the L1 to about the TTL.
 	bucket := c.now().UnixNano() / int64(c.cfg.TTL)

@@ -251,13 +251,8 @@ const budgetGrowth = 4
 // read, not limit per partition.
 func (q *Querier) newestHits(ctx context.Context, tp *plan.TracePlan, start, end int64, limit int, st *TraceQLStats, stage string) ([]*starlingpb.TraceHit, error) {
 	sig := starlingpb.Signal_SIGNAL_TRACES
-	active := q.planned(tp, func() *starlingpb.ReadRequest {
-		s := tp.Search(0)
+	active := q.planned(tp, start, end, func(s *starlingpb.TraceQLSearch) {
 		s.Exact = true // hits, not evaluated: the candidates
-		return &starlingpb.ReadRequest{
-			StartUnixNano: start, EndUnixNano: end,
-			Query: &starlingpb.ReadRequest_TraceqlSearch{TraceqlSearch: s},
-		}
 	})
 	if st.Partitions == 0 {
 		st.Partitions = len(active)
@@ -348,13 +343,8 @@ func (q *Querier) TraceQLMetrics(ctx context.Context, tp *plan.TracePlan, start,
 // partition's partial into m.
 func (q *Querier) traceQLMetrics(ctx context.Context, tp *plan.TracePlan, m *traceql.Metrics, start, end, step int64, st *TraceQLStats) error {
 	sig := starlingpb.Signal_SIGNAL_TRACES
-	targets := q.planned(tp, func() *starlingpb.ReadRequest {
-		s := tp.Search(0)
+	targets := q.planned(tp, start, end, func(s *starlingpb.TraceQLSearch) {
 		s.StepNano = step
-		return &starlingpb.ReadRequest{
-			StartUnixNano: start, EndUnixNano: end,
-			Query: &starlingpb.ReadRequest_TraceqlSearch{TraceqlSearch: s},
-		}
 	})
 	st.Partitions = len(targets)
 	began := time.Now()
@@ -381,11 +371,20 @@ func (q *Querier) traceQLMetrics(ctx context.Context, tp *plan.TracePlan, m *tra
 	return nil
 }
 
-// planned returns one target per trace partition that can answer tp:
-// every partition, or those of the traces it names, less those read on
-// this node whose bloom filters rule out a term of the pushdown.
-func (q *Querier) planned(tp *plan.TracePlan, req func() *starlingpb.ReadRequest) []readTarget {
+// planned returns one read per trace partition that can answer tp over
+// [start, end] (its search, spss 0, as set makes it): every partition, or
+// those of the traces it names, less those read on this node whose bloom
+// filters rule out a term of the pushdown.
+func (q *Querier) planned(tp *plan.TracePlan, start, end int64, set func(*starlingpb.TraceQLSearch)) []readTarget {
 	sig := starlingpb.Signal_SIGNAL_TRACES
+	req := func() *starlingpb.ReadRequest {
+		s := tp.Search(0)
+		set(s)
+		return &starlingpb.ReadRequest{
+			StartUnixNano: start, EndUnixNano: end,
+			Query: &starlingpb.ReadRequest_TraceqlSearch{TraceqlSearch: s},
+		}
+	}
 	var ts []readTarget
 	if ps := tp.Partitions(q.router.Partitions(sig)); ps == nil {
 		ts = q.all(sig, req)
@@ -398,9 +397,9 @@ func (q *Querier) planned(tp *plan.TracePlan, req func() *starlingpb.ReadRequest
 	if len(tp.Candidates) != 1 || len(ts) == 0 {
 		return ts
 	}
-	c, r := tp.Candidates[0], ts[0].req
+	c := tp.Candidates[0]
 	return q.pruneLocal(sig, ts, func(ps []uint32) []bool {
-		return q.local.MayHoldTraces(c, ps, r.StartUnixNano, r.EndUnixNano)
+		return q.local.MayHoldTraces(c, ps, start, end)
 	})
 }
 
@@ -516,13 +515,8 @@ func (q *Querier) EstimateTraceQL(ctx context.Context, tp *plan.TracePlan, start
 	if len(names) == 0 {
 		return est, nil
 	}
-	targets := q.planned(tp, func() *starlingpb.ReadRequest {
-		s := tp.Search(0)
+	targets := q.planned(tp, start, end, func(s *starlingpb.TraceQLSearch) {
 		s.Estimate = true
-		return &starlingpb.ReadRequest{
-			StartUnixNano: start, EndUnixNano: end,
-			Query: &starlingpb.ReadRequest_TraceqlSearch{TraceqlSearch: s},
-		}
 	})
 	res, err := q.run(ctx, starlingpb.Signal_SIGNAL_TRACES, targets)
 	if err != nil {
