@@ -58,7 +58,7 @@ func versionClock(sig starlingpb.Signal) bool { return sig == starlingpb.Signal_
 // nextVersion returns a version above every version written before.
 func (sh *shard) nextVersion() uint64 { return sh.version.Add(1) }
 
-func openShard(cfg *Config, w *window, index int, m *metrics) (*shard, error) {
+func openShard(cfg *Config, w *window, index int, fresh bool, m *metrics) (*shard, error) {
 	opts := badger.DefaultOptions(filepath.Join(w.dir, strconv.Itoa(index))).
 		WithLogger(badgerLogger{w.log}).
 		WithCompression(options.ZSTD).
@@ -108,7 +108,13 @@ func openShard(cfg *Config, w *window, index int, m *metrics) (*shard, error) {
 		loopEnd: make(chan struct{}),
 		clock:   versionClock(w.signal),
 	}
-	sh.blooms.builds = cfg.bloomBuilds
+	sh.blooms.builds, sh.blooms.fresh = cfg.bloomBuilds, fresh
+	if sh.summarized() && !fresh {
+		if err := sh.blooms.seeKept(db); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("shard %d: trace summaries: %w", index, err)
+		}
+	}
 	if sh.clock {
 		sh.version.Store(max(db.MaxVersion(), entryVersion))
 		db.SetDiscardTs(sh.version.Load())
@@ -130,7 +136,14 @@ func (sh *shard) close() error {
 		close(sh.commits)
 		<-sh.loopEnd
 	}
-	return sh.db.Close()
+	var err error
+	if sh.summarized() {
+		// Kept for the next start, which then reads instead of building.
+		if err = sh.blooms.keepAll(sh.db, false); err != nil {
+			err = fmt.Errorf("shard %d: keep trace summaries: %w", sh.index, err)
+		}
+	}
+	return errors.Join(err, sh.db.Close())
 }
 
 // commitLoop is the group committer: it takes every submission waiting in
@@ -170,7 +183,7 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 		marks, indexed := sh.cachedWrites(kvs)
 		sh.markers.noteWrites(marks)
 		sh.cache.noteWrites(indexed)
-		sh.noteTraceWrites(kvs)
+		kvs = append(sh.noteTraceWrites(kvs, true), kvs...)
 		var wait func() error
 		if err == nil {
 			wait, err = sh.send(kvs)
@@ -195,7 +208,7 @@ func (sh *shard) commitLoop(maxEntries int, m *metrics) {
 			// write must not be answered from memory read before it landed.
 			sh.markers.noteWrites(marks)
 			sh.cache.noteWrites(indexed)
-			sh.noteTraceWrites(kvs)
+			sh.noteTraceWrites(kvs, false)
 			<-slots
 			if err != nil {
 				sh.w.log.Error("group commit failed", "shard", sh.index, "submissions", len(group), "err", err)
@@ -285,11 +298,19 @@ func (sh *shard) cachedWrites(kvs []*bpb.KV) (marks [][]byte, indexed []uint32) 
 	return marks, indexed
 }
 
-// noteTraceWrites tells a traces shard's blooms of kvs (traceblooms.go).
-func (sh *shard) noteTraceWrites(kvs []*bpb.KV) {
-	if sh.w.signal == starlingpb.Signal_SIGNAL_TRACES {
-		sh.blooms.noteWrites(kvs)
+// noteTraceWrites tells a traces shard's summaries of kvs; before the
+// group goes to Badger it returns the deletions of kept summaries to send
+// ahead of kvs (traceblooms.go).
+func (sh *shard) noteTraceWrites(kvs []*bpb.KV, before bool) []*bpb.KV {
+	if sh.summarized() {
+		return sh.blooms.noteWrites(kvs, before)
 	}
+	return nil
+}
+
+// summarized reports whether the shard keeps trace summaries.
+func (sh *shard) summarized() bool {
+	return sh.w.signal == starlingpb.Signal_SIGNAL_TRACES && sh.w.space == spaceMain
 }
 
 // send queues kvs for Badger's writer (split where Badger's batch limits

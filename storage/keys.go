@@ -41,6 +41,7 @@ import (
 //	                    tier's own series index, laid out as the main one's
 //	traces and logs
 //	  kindResource      [p][k][ref 8]                            resource + scope
+//	  kindTraceSummary  [p][k]                                   bloom filter and common terms (traces)
 const (
 	kindSpan         byte = 0x01
 	kindTraceGroup   byte = 0x02
@@ -48,6 +49,9 @@ const (
 	kindResource     byte = 0x04
 	kindCatalog      byte = 0x05
 	kindCommonTerm   byte = 0x06
+	// kindTraceSummary must sort after every other traces kind: see
+	// traceblooms.go, "Kept summaries".
+	kindTraceSummary byte = 0x0f
 
 	kindLog        byte = 0x11
 	kindLogPosting byte = 0x12

@@ -96,7 +96,7 @@ func (s *Store) SearchLogs(ctx context.Context, p uint32, q *starlingpb.LogSearc
 			if ferr != nil {
 				return ferr
 			}
-			return appendRefs(txn, p, refs, out)
+			return s.appendRefs(txn, p, refs, out)
 		})
 		if err != nil {
 			return err

@@ -25,6 +25,9 @@ func (s *Store) retentionLoop() {
 			if _, _, err := s.ExpireWindows(); err != nil {
 				s.log.Error("retention failed", "err", err)
 			}
+			if err := s.keepQuietSummaries(); err != nil {
+				s.log.Error("keeping trace summaries failed", "err", err)
+			}
 		case <-records.C:
 			s.dropEmptiedRecords()
 		}

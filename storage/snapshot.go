@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -87,6 +88,13 @@ func (s *Store) streamWindow(ctx context.Context, w *window, sig starlingpb.Sign
 	}
 	cur, size := newChunk(), 0
 	var lastKey []byte
+	sh := w.shardOf(p)
+	if sh.summarized() {
+		// The summary in memory goes with the data (traceblooms.go).
+		if err := sh.blooms.keep(sh.db, p); err != nil {
+			return err
+		}
+	}
 	err := w.db(p).View(func(txn *badger.Txn) error {
 		// Where versions are a clock (metrics), only the newest version of
 		// a key is data: older ones are what it replaced, and a deletion
@@ -94,15 +102,24 @@ func (s *Store) streamWindow(ctx context.Context, w *window, sig starlingpb.Sign
 		all := !versionClock(sig)
 		it := txn.NewIterator(badger.IteratorOptions{AllVersions: all, Prefix: partitionPrefix(p), PrefetchValues: true, PrefetchSize: 256})
 		defer it.Close()
+		var summary []byte // the summary key, once its newest version was seen
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
+			key := item.Key()
+			if len(key) == headerLen && key[partLen] == kindTraceSummary {
+				// Only the newest version is the summary: older ones are
+				// what deletions hid (traceblooms.go).
+				if bytes.Equal(key, summary) {
+					continue
+				}
+				summary = item.KeyCopy(nil)
+			}
 			if item.IsDeletedOrExpired() {
 				continue
 			}
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			key := item.Key()
 			if !bytes.Equal(key, lastKey) {
 				st.Keys++
 				lastKey = item.KeyCopy(lastKey[:0])
@@ -144,6 +161,9 @@ func (s *Store) LoadSnapshot(c *starlingpb.SnapshotChunk) (SnapshotStats, error)
 	switch {
 	case c.GetFormat() != EntryFormat:
 		return st, fmt.Errorf("load snapshot: format %d: %w", c.GetFormat(), ErrUnknownFormat)
+	case c.Last:
+		s.endLoads(c.Signal, c.Partition)
+		return st, nil
 	case len(c.Kvs) == 0:
 		return st, nil
 	}
@@ -185,6 +205,11 @@ func (s *Store) LoadSnapshot(c *starlingpb.SnapshotChunk) (SnapshotStats, error)
 	defer w.release()
 	sh := w.shards[int(c.Partition)%len(w.shards)]
 	db := sh.db
+	kvs, summary := c.Kvs, (*starlingpb.SnapshotKV)(nil)
+	if sh.summarized() {
+		sh.blooms.beginLoad(c.Partition)
+		kvs, summary = splitSummary(c.Kvs)
+	}
 	load := func() error {
 		l := db.NewKVLoader(4)
 		// Where versions are a clock, a loaded key is as new as a write
@@ -193,13 +218,22 @@ func (s *Store) LoadSnapshot(c *starlingpb.SnapshotChunk) (SnapshotStats, error)
 		if sh.clock {
 			local = sh.nextVersion()
 		}
-		for _, kv := range c.Kvs {
+		for _, kv := range kvs {
 			version := kv.Version
 			if sh.clock {
 				version = local
 			}
 			if err := l.Set(&bpb.KV{Key: kv.Key, Value: kv.Value, Version: version, ExpiresAt: kv.ExpiresAt, UserMeta: []byte{byte(kv.UserMeta)}}); err != nil {
 				return err
+			}
+		}
+		if summary != nil {
+			// The sender's summary covers what it sent; kept only where
+			// the partition holds nothing else (traceblooms.go).
+			if v, ok := sh.blooms.loadedSummary(c.Partition); ok {
+				if err := l.Set(&bpb.KV{Key: summary.Key, Value: summary.Value, Version: v}); err != nil {
+					return err
+				}
 			}
 		}
 		return l.Finish()
@@ -233,4 +267,25 @@ func (s *Store) PartitionSize(sig starlingpb.Signal, p uint32) int64 {
 		n += uncompressed
 	}
 	return int64(n)
+}
+
+// splitSummary returns kvs without the trace summary key, and that key.
+func splitSummary(kvs []*starlingpb.SnapshotKV) ([]*starlingpb.SnapshotKV, *starlingpb.SnapshotKV) {
+	for i, kv := range kvs {
+		if len(kv.Key) == headerLen && kv.Key[partLen] == kindTraceSummary {
+			return slices.Concat(kvs[:i], kvs[i+1:]), kv
+		}
+	}
+	return kvs, nil
+}
+
+// endLoads ends a snapshot load of partition p of sig in every window.
+func (s *Store) endLoads(sig starlingpb.Signal, p uint32) {
+	ws := s.acquireAll(sig)
+	defer releaseAll(ws)
+	for _, w := range ws {
+		if sh := w.shardOf(p); sh.summarized() {
+			sh.blooms.endLoad(p)
+		}
+	}
 }

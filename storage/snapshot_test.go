@@ -25,12 +25,17 @@ func dumpPartition(t testing.TB, s *Store, sig starlingpb.Signal, p uint32) []st
 	var out []string
 	// Where versions are a clock (metrics), each store has its own: only
 	// the newest version of a key is data, compared without its version.
+	// Trace summaries are not data (each store has its own versions of
+	// them): keptSummaries checks them.
 	clock := versionClock(sig)
 	for _, w := range ws {
 		err := w.db(p).View(func(txn *badger.Txn) error {
 			it := txn.NewIterator(badger.IteratorOptions{AllVersions: !clock, Prefix: partitionPrefix(p)})
 			defer it.Close()
 			for it.Rewind(); it.Valid(); it.Next() {
+				if k := it.Item().Key(); len(k) == headerLen && k[partLen] == kindTraceSummary {
+					continue
+				}
 				v, err := it.Item().ValueCopy(nil)
 				if err != nil {
 					return err
@@ -119,7 +124,16 @@ func TestSnapshotCopiesAPartitionExactly(t *testing.T) {
 			}
 			// (A key whose versions span two chunks counts once per chunk
 			// when loaded.)
-			if sent.Versions != len(want) || loaded.Versions != len(want) || loaded.Keys < sent.Keys || sent.Bytes != loaded.Bytes {
+			kept := 0
+			if sig == sigTraces {
+				// The source kept its summaries to send them; the copy
+				// keeps them (its windows held nothing of p).
+				kept = keptSummaries(t, src.store, p)
+				if n := keptSummaries(t, dst.store, p); n != kept || n != 3 {
+					t.Errorf("%v partition %d: %d summaries kept by the source, %d by the copy, want 3", sig, p, kept, n)
+				}
+			}
+			if sent.Versions != len(want)+kept || loaded.Versions != len(want)+kept || loaded.Keys < sent.Keys || sent.Bytes != loaded.Bytes {
 				t.Errorf("%v partition %d: sent %+v, loaded %+v, stored %d versions", sig, p, sent, loaded, len(want))
 			}
 			if sent.Versions > sent.Keys {
@@ -273,4 +287,56 @@ func BenchmarkSnapshotPartition(b *testing.B) {
 		bytes += sent.Bytes
 	}
 	b.ReportMetric(float64(bytes)/(1<<20)/b.Elapsed().Seconds(), "MiB/s")
+}
+
+// keptSummaries counts the windows of s whose trace summary of partition
+// p is kept in Badger, and checks that each holds every trace ID and
+// common term of its window.
+func keptSummaries(t testing.TB, s *Store, p uint32) int {
+	t.Helper()
+	ws := s.acquireAll(sigTraces)
+	defer releaseAll(ws)
+	n := 0
+	for _, w := range ws {
+		err := w.db(p).View(func(txn *badger.Txn) error {
+			item, err := txn.Get(traceSummaryKey(nil, p))
+			if err == badger.ErrKeyNotFound {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			sum, err := decodeTraceSummary(v)
+			if err != nil {
+				return err
+			}
+			n++
+			built, err := readTraceSummaryFromKeys(txn, p)
+			if err != nil {
+				return err
+			}
+			for c := range built.common {
+				if _, ok := sum.common[c]; !ok {
+					t.Errorf("window %s partition %d: common term %x not in the kept summary", windowName(w.start), p, c)
+				}
+			}
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: appendHeader(nil, p, kindSpan)})
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				if !sum.filter.MayContain(traceItem(it.Item().Key()[headerLen : headerLen+16])) {
+					t.Errorf("window %s partition %d: a trace ID is not in the kept summary", windowName(w.start), p)
+					return nil
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
 }

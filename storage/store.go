@@ -35,6 +35,8 @@ type Store struct {
 	readSem chan struct{}
 	spaces  map[spaceKey]*signalWindows
 	gens    generations
+	// resources keeps resource records read (resourcecache.go).
+	resources resourceCache
 
 	closed   atomic.Bool
 	stop     chan struct{}
@@ -68,12 +70,13 @@ func Open(cfg Config, reg prometheus.Registerer) (s *Store, err error) {
 	}
 	cfg.bloomBuilds = make(chan struct{}, 1)
 	s = &Store{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		readSem:  make(chan struct{}, cfg.ReadConcurrency),
-		spaces:   make(map[spaceKey]*signalWindows),
-		stop:     make(chan struct{}),
-		loopDone: make(chan struct{}),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		readSem:   make(chan struct{}, cfg.ReadConcurrency),
+		spaces:    make(map[spaceKey]*signalWindows),
+		stop:      make(chan struct{}),
+		loopDone:  make(chan struct{}),
+		resources: newResourceCache(),
 	}
 	s.m = newMetrics(reg, s)
 	defer func() {

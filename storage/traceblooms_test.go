@@ -23,7 +23,7 @@ func builtBlooms(t *testing.T, e *testEnv) map[uint32][]*traceBlooms {
 				b.mayHold(w, p, nil)
 				b.mu.Lock()
 				defer b.mu.Unlock()
-				return b.filters[p] != nil
+				return b.summaries[p] != nil
 			})
 			out[p] = append(out[p], b)
 		}
@@ -31,7 +31,7 @@ func builtBlooms(t *testing.T, e *testEnv) map[uint32][]*traceBlooms {
 	return out
 }
 
-// TestTraceBloomsOnRealData: the filters built from a partition's keys
+// TestTraceBloomsOnRealData: the filters kept up by the writes
 // hold every trace ID and posting term written (no false negatives), and
 // answer at most about 1% of absent ones (measured on 200,000 probes; a
 // filter is sized for 4,096 items, so these small ones do better).

@@ -62,7 +62,7 @@ func (s *Store) readTrace(p uint32, traceID [16]byte, out *starlingpb.ResultChun
 					return nil
 				})
 			}
-			return appendRefs(txn, p, refs, out)
+			return s.appendRefs(txn, p, refs, out)
 		})
 		if err != nil {
 			return err
@@ -71,23 +71,27 @@ func (s *Store) readTrace(p uint32, traceID [16]byte, out *starlingpb.ResultChun
 	return nil
 }
 
-// appendRefs appends the resource records refs of partition p found in txn.
-func appendRefs(txn *badger.Txn, p uint32, refs []uint64, out *starlingpb.ResultChunk) error {
+// appendRefs appends the resource records refs of partition p found in txn
+// (or kept in the store's resource cache, resourcecache.go).
+func (s *Store) appendRefs(txn *badger.Txn, p uint32, refs []uint64, out *starlingpb.ResultChunk) error {
 	var key []byte
 	for _, ref := range refs {
 		key = resourceKey(key[:0], p, ref)
-		item, err := txn.Get(key)
-		if err == badger.ErrKeyNotFound {
-			continue
+		v, ok := s.resources.get(p, ref)
+		if !ok {
+			item, err := txn.Get(key)
+			if err == badger.ErrKeyNotFound {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if v, err = item.ValueCopy(nil); err != nil {
+				return err
+			}
+			s.resources.add(p, ref, v)
 		}
-		if err != nil {
-			return err
-		}
-		v, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		out.Refs = append(out.Refs, &starlingpb.Record{Key: append([]byte(nil), key...), Value: v})
+		out.Refs = append(out.Refs, &starlingpb.Record{Key: append([]byte(nil), key...), Value: slices.Clone(v)})
 	}
 	return nil
 }
@@ -164,9 +168,12 @@ func (s *Store) EachTrace(ctx context.Context, p uint32, q *starlingpb.TraceSear
 			wterms = append(slices.Clip(terms), d)
 		}
 		err := w.db(p).View(func(txn *badger.Txn) error {
-			rare, common, err := splitCommon(txn, p, wterms)
-			if err != nil {
-				return err
+			rare, common, known := w.shardOf(p).blooms.splitCommon(w, p, wterms)
+			if !known {
+				var err error
+				if rare, common, err = splitCommon(txn, p, wterms); err != nil {
+					return err
+				}
 			}
 			m.common = common
 			var cs []*cursor

@@ -81,6 +81,7 @@ func openWindow(cfg *Config, sig starlingpb.Signal, sp space, start int64, dir s
 		return nil, fmt.Errorf("open %s window %s: %w", sp.name(sig), windowName(start), err)
 	}
 	format := int32(windowFormat)
+	fresh := n == 0 // created now: no shard holds anything yet
 	if n == 0 {
 		n = cfg.Shards
 	} else if format, err = readWindowFormat(dir); err != nil {
@@ -99,7 +100,7 @@ func openWindow(cfg *Config, sig starlingpb.Signal, sp space, start int64, dir s
 		}
 	}()
 	for i := 0; i < n; i++ {
-		sh, err := openShard(cfg, w, i, m)
+		sh, err := openShard(cfg, w, i, fresh, m)
 		if err != nil {
 			return nil, fmt.Errorf("open %s window %s: %w", sp.name(sig), windowName(start), err)
 		}
