@@ -183,14 +183,17 @@ func countNewer(ms []*starlingpb.TraceMatch, hitTime map[string]int64, t int64) 
 // nextBatch sizes the next batch of candidates to evaluate (the newest
 // batch of the range, those already evaluated included) from the share
 // of the evaluated ones that matched: enough for the matches missing, with
-// a quarter more, and at least budgetGrowth times the last batch.
+// a quarter more, but between 2 and budgetGrowth times the candidates
+// evaluated so far (the share of the newest few is a poor guide to the
+// rest: measured, a batch sized by it alone evaluated 12× more than
+// needed); budgetGrowth times the last batch while nothing matched.
 func nextBatch(last, evaluated, matched, limit int) int {
 	next := last * budgetGrowth
 	if matched > 0 && matched < limit {
 		need := (limit - matched) * evaluated / matched
-		next = max(next, evaluated+need+need/4)
+		next = min(max(evaluated+need+need/4, 2*evaluated), budgetGrowth*evaluated)
 	}
-	return min(next, 1<<20)
+	return max(min(next, 1<<20), last+1)
 }
 
 // matchTraces asks the partitions of hits to evaluate those traces and

@@ -12,37 +12,30 @@ import (
 // few hundred resources a thousand times, each a lookup through every
 // level of the LSM (a fifth of an aggregate query's CPU, measured). The
 // store keeps the resource records it read in an LRU of
-// resourceCacheEntries, shared by every window and signal; it needs no
-// invalidation (a dropped partition's spans are gone with it, so nothing
-// asks for its refs, and a record written again has the same value).
+// resourceCacheEntries by ref, shared by every partition, window and
+// signal (one resource is in many partitions, with the same value); it
+// needs no invalidation (refs are asked for by the spans and log records
+// that hold them, so a dropped partition's are not asked for, and a record
+// written again has the same value).
 
 // resourceCacheEntries bounds the resource records kept (a record is a
 // few hundred bytes: about 4 MiB).
 const resourceCacheEntries = 16384
 
-type resourceCacheKey struct {
-	p   uint32
-	ref uint64
-}
-
-// resourceCache maps a partition's resource ref to its record value (never
+// resourceCache maps a resource ref to its record value (never
 // modified: readers copy it). Safe for concurrent use.
 type resourceCache struct {
-	lru *lru.Cache[resourceCacheKey, []byte]
+	lru *lru.Cache[uint64, []byte]
 }
 
 func newResourceCache() resourceCache {
-	c, err := lru.New[resourceCacheKey, []byte](resourceCacheEntries)
+	c, err := lru.New[uint64, []byte](resourceCacheEntries)
 	if err != nil {
 		panic("BUG: resource cache size: " + err.Error())
 	}
 	return resourceCache{lru: c}
 }
 
-func (c resourceCache) get(p uint32, ref uint64) ([]byte, bool) {
-	return c.lru.Get(resourceCacheKey{p, ref})
-}
+func (c resourceCache) get(ref uint64) ([]byte, bool) { return c.lru.Get(ref) }
 
-func (c resourceCache) add(p uint32, ref uint64, v []byte) {
-	c.lru.Add(resourceCacheKey{p, ref}, v)
-}
+func (c resourceCache) add(ref uint64, v []byte) { c.lru.Add(ref, v) }

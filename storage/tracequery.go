@@ -77,7 +77,7 @@ func (s *Store) appendRefs(txn *badger.Txn, p uint32, refs []uint64, out *starli
 	var key []byte
 	for _, ref := range refs {
 		key = resourceKey(key[:0], p, ref)
-		v, ok := s.resources.get(p, ref)
+		v, ok := s.resources.get(ref)
 		if !ok {
 			item, err := txn.Get(key)
 			if err == badger.ErrKeyNotFound {
@@ -89,7 +89,7 @@ func (s *Store) appendRefs(txn *badger.Txn, p uint32, refs []uint64, out *starli
 			if v, err = item.ValueCopy(nil); err != nil {
 				return err
 			}
-			s.resources.add(p, ref, v)
+			s.resources.add(ref, v)
 		}
 		out.Refs = append(out.Refs, &starlingpb.Record{Key: append([]byte(nil), key...), Value: slices.Clone(v)})
 	}
