@@ -76,6 +76,10 @@ type LocalTraces interface {
 	// hold a trace of [startNano, endNano] with a span matching q's
 	// terms; false must be exact.
 	MayHoldTraces(q *starlingpb.TraceSearch, ps []uint32, startNano, endNano int64) []bool
+	// KeptTermGroups estimates the span groups of q's terms in ps over
+	// [startNano, endNano] from kept counts; ok is false when they are
+	// not in memory.
+	KeptTermGroups(q *starlingpb.TraceSearch, ps []uint32, startNano, endNano int64) (counts []int64, groups int64, ok bool)
 }
 
 // LocalStore is this node's store as a querier sees it (storage.Store).

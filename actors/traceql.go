@@ -41,7 +41,10 @@ func (t partitionTraces) TermGroups(ctx context.Context, q *starlingpb.TraceSear
 type TraceQLStats struct {
 	// Cache says how the query cache served it: "hit", "miss" (answered
 	// by the partitions, then kept) or "not cacheable: …" (why).
-	Cache           string
+	Cache string
+	// Choice says which of the plan's options ran and why ("": none;
+	// ChoosePlan).
+	Choice          string
 	Partitions      int    // partitions asked in the first step
 	InspectedTraces uint64 // traces read whole and evaluated
 	InspectedBytes  uint64 // bytes of span groups read
@@ -65,6 +68,7 @@ type StageStats struct {
 // range is closed and the answer is kept.
 func (q *Querier) SearchTraceQL(ctx context.Context, tp *plan.TracePlan, start, end int64, limit, spss int) ([]*starlingpb.TraceMatch, TraceQLStats, error) {
 	var st TraceQLStats
+	tp, st.Choice = q.ChoosePlan(tp, start, end)
 	sig := starlingpb.Signal_SIGNAL_TRACES
 	key, cached, hit := q.cached(ctx, &st, sig, end, "traceql-search", tp.Query, start, end, limit, spss)
 	if hit {
@@ -316,6 +320,7 @@ func cloneRead(r *starlingpb.ReadRequest) *starlingpb.ReadRequest {
 // every partition answers its partial, merged here.
 func (q *Querier) TraceQLMetrics(ctx context.Context, tp *plan.TracePlan, start, end, step int64) (*traceql.Metrics, TraceQLStats, error) {
 	var st TraceQLStats
+	tp, st.Choice = q.ChoosePlan(tp, start, end)
 	m, err := tp.Query.NewMetrics(start, end, step)
 	if err != nil {
 		return nil, st, err
@@ -495,21 +500,30 @@ type TermEstimate struct {
 	Groups int64  // span groups of the range carrying it; -1: common somewhere (a quarter of the groups or more)
 }
 
-// TraceQLEstimate is what a plan's pushdown is measured to select.
+// TraceQLEstimate is what a plan's pushdown is estimated to select.
 type TraceQLEstimate struct {
 	Terms      []TermEstimate
-	Partitions int // partitions measured
+	Partitions int // partitions estimated
 	// Candidates bounds the candidate span groups: the rarest term's
 	// count (-1: every term is common, the group records are scanned).
 	Candidates int64
+	// Kept says the counts are the trace summaries' kept term counts
+	// (scaled to the range), not measured from the postings; Groups is
+	// then the span groups of the range.
+	Kept   bool
+	Groups int64
+	// Choice says which of the plan's options ran and why ("": none).
+	Choice string
 }
 
-// EstimateTraceQL measures the pushed terms of tp over [start, end] on
-// the partitions the search would ask: their span groups from the
-// postings, summed (the plan's estimate for explain; the postings are
-// intersected whatever their order, so it orders nothing).
+// EstimateTraceQL estimates the pushed terms of the plan a search of tp
+// over [start, end] runs (ChoosePlan): their span groups on the
+// partitions the search would ask, from the kept term counts when this
+// node reads all of them, else measured from the postings and summed
+// (explain shows it; the postings are intersected whatever their order).
 func (q *Querier) EstimateTraceQL(ctx context.Context, tp *plan.TracePlan, start, end int64) (TraceQLEstimate, error) {
 	var est TraceQLEstimate
+	tp, est.Choice = q.ChoosePlan(tp, start, end)
 	if len(tp.Candidates) != 1 {
 		return est, nil
 	}
@@ -517,6 +531,15 @@ func (q *Querier) EstimateTraceQL(ctx context.Context, tp *plan.TracePlan, start
 	names := storage.TraceTermNames(c)
 	if len(names) == 0 {
 		return est, nil
+	}
+	if ps := tp.Partitions(q.router.Partitions(starlingpb.Signal_SIGNAL_TRACES)); ps == nil && q.local != nil {
+		local := q.localPartitions(starlingpb.Signal_SIGNAL_TRACES)
+		if len(local) == q.router.Partitions(starlingpb.Signal_SIGNAL_TRACES) {
+			if kept, ok := q.keptEstimate(c, local, start, end); ok {
+				kept.Choice = est.Choice
+				return kept, nil
+			}
+		}
 	}
 	targets := q.planned(tp, start, end, func(s *starlingpb.TraceQLSearch) {
 		s.Estimate = true
@@ -542,11 +565,6 @@ func (q *Querier) EstimateTraceQL(ctx context.Context, tp *plan.TracePlan, start
 			}
 		}
 	}
-	est.Candidates = -1
-	for _, t := range est.Terms {
-		if t.Groups >= 0 && (est.Candidates < 0 || t.Groups < est.Candidates) {
-			est.Candidates = t.Groups
-		}
-	}
+	est.Candidates = rarest(est.Terms)
 	return est, nil
 }

@@ -2,9 +2,11 @@ package node
 
 import (
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -242,4 +244,46 @@ func TestTempoAndJaegerAPIs(t *testing.T) {
 			t.Errorf("bad minDuration: %d %s, want 400", status, body)
 		}
 	})
+}
+
+// TestPlanChosenByKeptCounts: of two same-span groups of equal static
+// weight, the one the trace summaries' kept term counts find rarer is
+// pushed, and the answer is the one without pushdown.
+func TestPlanChosenByKeptCounts(t *testing.T) {
+	bin := findTelemetrygen(t)
+	n := startNode(t, nil)
+	const common, rare = 40, 3
+	for _, run := range []struct {
+		service string
+		traces  int
+	}{{"telemetrygen", common}, {"rare-svc", rare}} {
+		runTelemetrygen(t, bin, "traces", "--traces", strconv.Itoa(run.traces), "--child-spans", "3", "--service", run.service,
+			"--rate", "1000", "--otlp-insecure", "--otlp-endpoint", n.OTLPGRPCAddr())
+	}
+	start, end := strconv.FormatInt(time.Now().Add(-10*time.Minute).UnixNano(), 10), strconv.FormatInt(time.Now().Add(time.Minute).UnixNano(), 10)
+	// A span name of every trace first, the rare service second.
+	q := `{ name = "okey-dokey-1" } && { resource.service.name = "rare-svc" }`
+	type answer struct {
+		Traces  []struct{} `json:"traces"`
+		Explain struct {
+			Pushed []string `json:"pushed"`
+			Choice string   `json:"choice"`
+		} `json:"explain"`
+	}
+	var got, without answer
+	eventually(t, 30*time.Second, func() string {
+		getJSON(t, n, withQuery("/api/v1/traces", "q", q, "limit", "100", "explain", "true", "start", start, "end", end), &got)
+		if len(got.Traces) != rare {
+			return fmt.Sprintf("%d traces, want %d", len(got.Traces), rare)
+		}
+		return ""
+	})
+	if len(got.Explain.Pushed) != 1 || got.Explain.Pushed[0] != `resource.service.name = "rare-svc"` || !strings.HasPrefix(got.Explain.Choice, "kept term counts") {
+		t.Errorf("%s: pushed %q, choice %q; want the rare service, chosen by the kept term counts", q, got.Explain.Pushed, got.Explain.Choice)
+	}
+	getJSON(t, n, withQuery("/api/v1/traces", "q", q, "limit", "100", "pushdown", "false", "start", start, "end", end), &without)
+	if len(without.Traces) != rare {
+		t.Errorf("%s without pushdown: %d traces, want %d", q, len(without.Traces), rare)
+	}
+	t.Logf("choice: %s", got.Explain.Choice)
 }

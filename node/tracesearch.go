@@ -56,9 +56,12 @@ type explainJSON struct {
 	// measured terms (-1: none measured, or all common).
 	EstimatedCandidates int64          `json:"estimatedCandidates"`
 	Terms               []termEstimate `json:"terms"`
-	Cache               string         `json:"cache"`
-	Stages              []stageJSON    `json:"stages"`
-	BytesMoved          int            `json:"bytesMoved"`
+	// Choice says which same-span group of the query was pushed and by
+	// what estimate, when it requires more than one ("": it does not).
+	Choice     string      `json:"choice,omitempty"`
+	Cache      string      `json:"cache"`
+	Stages     []stageJSON `json:"stages"`
+	BytesMoved int         `json:"bytesMoved"`
 }
 
 // termEstimate is one pushed term's measured span groups (-1: common).
@@ -97,6 +100,7 @@ func (n *Node) searchTraces(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errors.New("q: a metrics query is answered by /tempo/api/metrics/query_range"))
 		return
 	}
+	tp, _ = n.querier().ChoosePlan(tp, q.Range.Start, q.Range.End) // what runs, for explain
 	var est actors.TraceQLEstimate
 	var estTook time.Duration
 	if q.Explain && !q.NoPushdown {
@@ -186,6 +190,7 @@ func explain(tp *plan.TracePlan, st actors.TraceQLStats, est actors.TraceQLEstim
 		Query: tp.Query.String(), Plan: tp.String(), Pushed: nonNil(tp.Pushed), Exact: tp.Exact,
 		Candidates: []string{}, Partitions: st.Partitions,
 		Estimate:            estimateText(est),
+		Choice:              st.Choice,
 		EstimatedCandidates: est.Candidates,
 		Terms:               []termEstimate{},
 		Cache:               st.Cache,
@@ -216,6 +221,10 @@ func estimateText(est actors.TraceQLEstimate) string {
 	switch {
 	case len(est.Terms) == 0:
 		return "none: nothing pushed to postings (every group record of the range is a candidate)"
+	case est.Kept && est.Candidates < 0:
+		return fmt.Sprintf("kept term counts of %d partitions: every pushed term is common (a quarter of the span groups or more); the group records of the range (~%d) are scanned newest first", est.Partitions, est.Groups)
+	case est.Kept:
+		return fmt.Sprintf("kept term counts of %d partitions: at most ~%d candidate span groups of ~%d (the rarest pushed term's groups per window, scaled to the share of the window the range covers)", est.Partitions, est.Candidates, est.Groups)
 	case est.Candidates < 0:
 		return fmt.Sprintf("measured on %d partitions: every pushed term is common (a quarter of the span groups or more); the group records are scanned newest first", est.Partitions)
 	}

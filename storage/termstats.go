@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -67,6 +68,45 @@ func (s *Store) TermGroups(ctx context.Context, p uint32, q *starlingpb.TraceSea
 		}
 	}
 	return counts, nil
+}
+
+// KeptTermGroups estimates TermGroups summed over partitions ps from the
+// term counts their trace summaries keep (traceblooms.go), without reading
+// Badger: per window, a term's groups in the partition scaled by the share
+// of the window's span group start times [startNano, endNano] covers (-1:
+// common in a window);
+// groups is the span groups so estimated. ok is false when a summary of a
+// window in the range is not in memory (it starts reading it; the caller
+// measures instead). Called by the queriers on this node, concurrently.
+func (s *Store) KeptTermGroups(q *starlingpb.TraceSearch, ps []uint32, startNano, endNano int64) (counts []int64, groups int64, ok bool) {
+	terms := traceTerms(q)
+	counts = make([]int64, len(terms))
+	ws := s.acquire(starlingpb.Signal_SIGNAL_TRACES, startNano, endNano)
+	defer releaseAll(ws)
+	for _, w := range ws {
+		for _, p := range ps {
+			b := &w.shardOf(p).blooms
+			b.mu.Lock()
+			sum := b.ready(w, p)
+			if sum == nil {
+				b.mu.Unlock()
+				return nil, 0, false
+			}
+			share := sum.share(startNano, endNano)
+			groups += int64(math.Ceil(float64(sum.groups) * share))
+			for i, t := range terms {
+				switch g := sum.termGroups(t); {
+				case counts[i] < 0:
+				case g < 0:
+					counts[i] = -1
+				default:
+					counts[i] += int64(math.Ceil(float64(g) * share))
+				}
+			}
+			b.mu.Unlock()
+		}
+	}
+	return counts, groups, true
 }
 
 func containsTerm(ts []uint64, t uint64) bool {

@@ -18,7 +18,10 @@ import (
 // Trace summaries. Every traces shard keeps, per partition of its window,
 // a summary of what the partition holds: a bloom filter (storage/index, 1%
 // false positives) over its trace IDs and the terms of its trace postings,
-// and the set of its common terms (commonterms.go). A search asks Badger
+// the set of its common terms (commonterms.go), and term counts: the span
+// groups written and, for up to maxCountedTerms terms seen in more than
+// one, how many carry each (a term of one group is in the filter only):
+// the selectivity a plan is chosen by (termstats.go). A search asks Badger
 // only in the windows whose filter may hold every term it needs, knows
 // without a lookup which of its terms have postings, and a coordinator on
 // this node skips the partitions that cannot answer without sending them a
@@ -84,22 +87,87 @@ const traceIDSalt = 0x9e3779b97f4a7c15
 func traceItem(id []byte) uint64 { return TraceHash([16]byte(id)) ^ traceIDSalt }
 
 // summaryVersion is the format of a kept summary: version byte, common
-// term count (uvarint) and the terms (8 bytes each, big-endian), then the
-// filter (index.Bloom's encoding).
-const summaryVersion = 1
+// term count (uvarint) and the terms (8 bytes each, big-endian), span
+// groups (uvarint), their first and last start times (8 bytes each),
+// counted term count (uvarint) and per term the term (8 bytes) and its
+// groups (uvarint), then the filter (index.Bloom's encoding). A summary of another version is built again from the keys.
+const summaryVersion = 2
+
+// maxCountedTerms bounds the terms a partition's summary counts; a term
+// that comes later is counted as a term of one group (the frequent ones
+// come early: they are frequent).
+const maxCountedTerms = 1024
 
 func traceSummaryKey(dst []byte, p uint32) []byte { return appendHeader(dst, p, kindTraceSummary) }
 
 // traceSummary is what a partition of a window holds, as far as searches
-// need: every trace ID and posting term may be in filter, and common holds
-// every term marked common.
+// need: every trace ID and posting term may be in filter, common holds
+// every term marked common, groups counts the span groups and counts the
+// groups of the terms counted (written twice, a group counts twice).
 type traceSummary struct {
 	filter *index.Bloom
 	common map[uint64]struct{}
+	groups uint64
+	counts map[uint64]uint32
+	// first and last are the oldest and newest group start times (unix
+	// ns; first > last while there is none): a range's share of the
+	// counts is its share of [first, last].
+	first, last int64
 }
 
 func newTraceSummary() *traceSummary {
-	return &traceSummary{filter: index.NewBloom(bloomExpected, bloomFalsePositives), common: map[uint64]struct{}{}}
+	return &traceSummary{filter: index.NewBloom(bloomExpected, bloomFalsePositives), common: map[uint64]struct{}{}, counts: map[uint64]uint32{}, first: math.MaxInt64, last: math.MinInt64}
+}
+
+// countGroup counts a span group from its group record key.
+func (s *traceSummary) countGroup(k []byte) {
+	s.groups++
+	if len(k) >= headerLen+8 {
+		t := int64(^binary.BigEndian.Uint64(k[headerLen:]))
+		s.first, s.last = min(s.first, t), max(s.last, t)
+	}
+}
+
+// share is the part of the summary's groups estimated to start in
+// [start, end]: the share of [first, last] it covers.
+func (s *traceSummary) share(start, end int64) float64 {
+	from, to := max(start, s.first), min(end, s.last)
+	switch {
+	case s.groups == 0 || from > to:
+		return 0
+	case s.first == s.last:
+		return 1
+	}
+	return min(1, float64(to-from+1)/float64(s.last-s.first+1))
+}
+
+// countPosting counts one more group of term t, before t is added to the
+// filter: a term the filter already holds is counted from its second
+// group on (a false positive counts a first group as a second).
+func (s *traceSummary) countPosting(t uint64) {
+	if c, ok := s.counts[t]; ok {
+		if c < math.MaxUint32 {
+			s.counts[t] = c + 1
+		}
+		return
+	}
+	if len(s.counts) < maxCountedTerms && s.filter.MayContain(t) {
+		s.counts[t] = 2
+	}
+}
+
+// termGroups estimates the span groups of term t: -1 when it is common.
+func (s *traceSummary) termGroups(t uint64) int64 {
+	if _, c := s.common[t]; c {
+		return -1
+	}
+	if c, ok := s.counts[t]; ok {
+		return int64(c)
+	}
+	if s.filter.MayContain(t) {
+		return 1
+	}
+	return 0
 }
 
 func (s *traceSummary) encode() ([]byte, error) {
@@ -107,6 +175,14 @@ func (s *traceSummary) encode() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(s.common)))
 	for t := range s.common {
 		b = binary.BigEndian.AppendUint64(b, t)
+	}
+	b = binary.AppendUvarint(b, s.groups)
+	b = binary.BigEndian.AppendUint64(b, uint64(s.first))
+	b = binary.BigEndian.AppendUint64(b, uint64(s.last))
+	b = binary.AppendUvarint(b, uint64(len(s.counts)))
+	for t, c := range s.counts {
+		b = binary.BigEndian.AppendUint64(b, t)
+		b = binary.AppendUvarint(b, uint64(c))
 	}
 	return s.filter.AppendBinary(b)
 }
@@ -120,6 +196,14 @@ func decodeTraceSummary(v []byte) (*traceSummary, error) {
 	s := &traceSummary{filter: new(index.Bloom), common: make(map[uint64]struct{}, n)}
 	for i := 0; i < n && d.err == nil; i++ {
 		s.common[d.fixed64()] = struct{}{}
+	}
+	s.groups = d.uvarint()
+	s.first, s.last = int64(d.fixed64()), int64(d.fixed64())
+	n = d.count(9)
+	s.counts = make(map[uint64]uint32, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		t := d.fixed64()
+		s.counts[t] = uint32(min(d.uvarint(), math.MaxUint32))
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -231,9 +315,17 @@ func (b *traceBlooms) noteWrites(kvs []*bpb.KV, before bool) (deletes []*bpb.KV)
 			if len(k) >= headerLen+16 {
 				s.filter.Add(traceItem(k[headerLen : headerLen+16]))
 			}
+		case kindTraceGroup:
+			if before {
+				s.countGroup(k)
+			}
 		case kindTracePosting:
 			if len(k) >= headerLen+8 {
-				s.filter.Add(binary.BigEndian.Uint64(k[headerLen:]))
+				t := binary.BigEndian.Uint64(k[headerLen:])
+				if before {
+					s.countPosting(t)
+				}
+				s.filter.Add(t)
 			}
 		case kindCommonTerm:
 			if len(k) >= headerLen+8 {
@@ -366,17 +458,22 @@ func readTraceSummary(db *badger.DB, p uint32) (s *traceSummary, version uint64,
 }
 
 // readTraceSummaryFromKeys builds partition p's summary from its span
-// group keys (one per trace), its common term markers and its distinct
-// posting terms (one seek each).
+// group keys (one per trace), its group records, its common term markers
+// and its postings (keys only).
 func readTraceSummaryFromKeys(txn *badger.Txn, p uint32) (*traceSummary, error) {
 	s := newTraceSummary()
-	add := s.filter.Add
 	spans := appendHeader(nil, p, kindSpan)
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: spans})
 	for it.Rewind(); it.Valid(); it.Next() {
 		if k := it.Item().Key(); len(k) >= headerLen+16 {
-			add(traceItem(k[headerLen : headerLen+16]))
+			s.filter.Add(traceItem(k[headerLen : headerLen+16]))
 		}
+	}
+	it.Close()
+	groups := appendHeader(nil, p, kindTraceGroup)
+	it = txn.NewIterator(badger.IteratorOptions{Prefix: groups})
+	for it.Rewind(); it.Valid(); it.Next() {
+		s.countGroup(it.Item().Key())
 	}
 	it.Close()
 	common := appendHeader(nil, p, kindCommonTerm)
@@ -390,19 +487,12 @@ func readTraceSummaryFromKeys(txn *badger.Txn, p uint32) (*traceSummary, error) 
 	postings := appendHeader(nil, p, kindTracePosting)
 	it = txn.NewIterator(badger.IteratorOptions{Prefix: postings})
 	defer it.Close()
-	next := make([]byte, 0, headerLen+8)
-	for it.Rewind(); it.Valid(); {
-		k := it.Item().Key()
-		if len(k) < headerLen+8 {
-			it.Next()
-			continue
+	for it.Rewind(); it.Valid(); it.Next() {
+		if k := it.Item().Key(); len(k) >= headerLen+8 {
+			t := binary.BigEndian.Uint64(k[headerLen:])
+			s.countPosting(t)
+			s.filter.Add(t)
 		}
-		term := binary.BigEndian.Uint64(k[headerLen:])
-		add(term)
-		if term == ^uint64(0) {
-			break
-		}
-		it.Seek(appendFixed64(append(next[:0], postings...), term+1))
 	}
 	return s, nil
 }

@@ -41,6 +41,27 @@ type TracePlan struct {
 	// query is one filter of conditions the postings and group records
 	// check exactly, so a partition finds its hits without reading them.
 	Exact bool
+	// Options are the pushdowns of every same-span group the query
+	// requires, when it requires more than one (a span matching each
+	// group must exist, so any one of them finds every match): Candidates
+	// is the first, picked by static weights (terms over duration and
+	// status); a querier that knows the groups' selectivity runs the
+	// rarest instead (WithOption).
+	Options []Option
+}
+
+// Option is the pushdown of one same-span group.
+type Option struct {
+	Search *starlingpb.TraceSearch
+	Pushed []string // as TraceQL
+}
+
+// WithOption returns a copy of p that pushes Options[i].
+func (p *TracePlan) WithOption(i int) *TracePlan {
+	c := *p
+	c.Candidates = []*starlingpb.TraceSearch{p.Options[i].Search}
+	c.Pushed = p.Options[i].Pushed
+	return &c
 }
 
 // Trace parses and plans a TraceQL query. A parse error is the parser's
@@ -82,11 +103,17 @@ func Trace(src string) (*TracePlan, error) {
 		}
 		return p, nil
 	}
-	if s, pushed, exact := bestGroup(alts[0]); s != nil {
-		p.Candidates = []*starlingpb.TraceSearch{s}
-		p.Pushed = pushed
+	if gs := pushGroups(alts[0]); len(gs) > 0 {
+		best := gs[0]
+		p.Candidates = []*starlingpb.TraceSearch{best.Search}
+		p.Pushed = best.Pushed
 		// Exact when the query is nothing but these conditions.
-		p.Exact = exact && conj && len(pushed) == n && len(alts[0]) == n
+		p.Exact = best.exact && best.only && conj && len(best.Pushed) == n && len(alts[0]) == n
+		if len(gs) > 1 {
+			for _, g := range gs {
+				p.Options = append(p.Options, g.Option)
+			}
+		}
 	}
 	return p, nil
 }
@@ -144,8 +171,27 @@ func traceIDs(alts [][]traceql.Condition) [][16]byte {
 // bestGroup builds a TraceSearch for each same-span group of one
 // alternative and returns the one that pushes the most conditions (terms
 // first: they are postings; duration and status are checks on group
-// records).
+// records); exact when it is the alternative's only group and checks all
+// of it exactly.
 func bestGroup(alt []traceql.Condition) (*starlingpb.TraceSearch, []string, bool) {
+	gs := pushGroups(alt)
+	if len(gs) == 0 {
+		return nil, nil, false
+	}
+	return gs[0].Search, gs[0].Pushed, gs[0].exact && gs[0].only
+}
+
+// pushedGroup is the pushdown of one same-span group, with its weight.
+type pushedGroup struct {
+	Option
+	score int
+	exact bool // every condition of the group is pushed and checked exactly
+	only  bool // the alternative's only group
+}
+
+// pushGroups pushes each same-span group of one alternative and returns
+// those that push something, heaviest first (the first of equals first).
+func pushGroups(alt []traceql.Condition) []pushedGroup {
 	groups := map[int][]traceql.Condition{}
 	var order []int
 	for _, c := range alt {
@@ -154,20 +200,17 @@ func bestGroup(alt []traceql.Condition) (*starlingpb.TraceSearch, []string, bool
 		}
 		groups[c.Group] = append(groups[c.Group], c)
 	}
-	var best *starlingpb.TraceSearch
-	var bestPushed []string
-	bestScore, bestExact := 0, false
+	var out []pushedGroup
 	for _, g := range order {
-		s, pushed, score, exact := pushGroup(groups[g])
-		if score > bestScore {
-			best, bestPushed, bestScore, bestExact = s, pushed, score, exact
+		if s, pushed, score, exact := pushGroup(groups[g]); score > 0 {
+			out = append(out, pushedGroup{Option: Option{Search: s, Pushed: pushed}, score: score, exact: exact, only: len(order) == 1})
 		}
 	}
-	return best, bestPushed, bestExact && len(order) == 1
+	slices.SortStableFunc(out, func(a, b pushedGroup) int { return b.score - a.score })
+	return out
 }
 
 // pushGroup turns the conditions of one same-span group into a search;
-// score weighs what it pushes (0: nothing).
 // score weighs what it pushes (0: nothing); exact says every condition
 // of the group is pushed and checked exactly.
 func pushGroup(cs []traceql.Condition) (*starlingpb.TraceSearch, []string, int, bool) {

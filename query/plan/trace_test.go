@@ -152,3 +152,34 @@ func hasText(as []traceql.Attr, key, text, skip string) bool {
 	}
 	return false
 }
+
+// TestTraceOptions: a query that requires several same-span groups keeps
+// each group's pushdown as an option, the static pick first; WithOption
+// pushes another one; a query of one group has no options.
+func TestTraceOptions(t *testing.T) {
+	p, err := plan.Trace(`{ resource.service.name = "a" } && { name = "b" && duration > 1s }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Options) != 2 {
+		t.Fatalf("%d options, want 2", len(p.Options))
+	}
+	// The name and the duration weigh more than the service alone.
+	if got := p.Options[0].Search; got.GetName() != "b" || got.GetMinDurationNano() != 1e9+1 || p.Candidates[0] != got {
+		t.Errorf("first option %v (candidates %v), want the name and duration group", got, p.Candidates)
+	}
+	o := p.WithOption(1)
+	if o.Candidates[0].GetService() != "a" || !slices.Equal(o.Pushed, []string{`resource.service.name = "a"`}) || o.Exact {
+		t.Errorf("WithOption(1): candidates %v, pushed %q, exact %v", o.Candidates, o.Pushed, o.Exact)
+	}
+	if p.Candidates[0].GetName() != "b" {
+		t.Error("WithOption changed the plan it copies")
+	}
+	one, err := plan.Trace(`{ resource.service.name = "a" && name = "b" }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(one.Options) != 0 {
+		t.Errorf("one group: %d options, want none", len(one.Options))
+	}
+}
