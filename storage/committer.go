@@ -63,7 +63,7 @@ func openShard(cfg *Config, w *window, index int, fresh bool, m *metrics) (*shar
 		WithLogger(badgerLogger{w.log}).
 		WithCompression(options.ZSTD).
 		WithZSTDCompressionLevel(1).
-		WithBlockSize(cfg.blockSize(w.signal)).
+		WithBlockSize(cfg.BlockSize).
 		WithMemTableSize(cfg.MemTableSize).
 		WithNumMemtables(cfg.NumMemtables).
 		WithNumLevelZeroTables(cfg.LevelZeroTables).

@@ -70,13 +70,6 @@ type Config struct {
 	// BlockSize is the size of Badger's table blocks before compression;
 	// larger blocks compress better, smaller blocks read less per lookup.
 	BlockSize int
-	// TraceBlockSize is BlockSize for the traces databases. Searches seek
-	// into postings and group records of every partition (tens of seeks
-	// per query and node, each decompressing one block per LSM level):
-	// 4 KiB blocks made them 2–4× faster than 16 KiB at 10 M spans, for
-	// 19% more disk and a quarter fewer spans/s at ingest (measured in
-	// task bench-query; docs/benchmarks.md).
-	TraceBlockSize int
 	// BlockCacheSize is Badger's cache of decompressed blocks per database.
 	BlockCacheSize int64
 	// LevelZeroTables is how many level-0 tables a database collects before
@@ -120,7 +113,6 @@ func DefaultConfig(dir string) Config {
 		MemTableSize:         32 << 20,
 		NumMemtables:         3,
 		BlockSize:            16 << 10,
-		TraceBlockSize:       4 << 10,
 		BlockCacheSize:       64 << 20,
 		LevelZeroTables:      4,
 		NumCompactors:        2,
@@ -128,14 +120,6 @@ func DefaultConfig(dir string) Config {
 		MaxCommitEntries:     50000,
 		ReadConcurrency:      2 * runtime.GOMAXPROCS(0),
 	}
-}
-
-// blockSize is the Badger block size of sig's databases.
-func (c *Config) blockSize(sig starlingpb.Signal) int {
-	if sig == starlingpb.Signal_SIGNAL_TRACES {
-		return c.TraceBlockSize
-	}
-	return c.BlockSize
 }
 
 // LocalConfig is a small, fast configuration for tests.
@@ -196,9 +180,6 @@ func (c Config) Validate() error {
 	}
 	if c.BlockSize < 1<<10 || c.BlockSize > 1<<20 {
 		errs = append(errs, fmt.Errorf("block size: %d is outside 1 KiB..1 MiB", c.BlockSize))
-	}
-	if c.TraceBlockSize < 1<<10 || c.TraceBlockSize > 1<<20 {
-		errs = append(errs, fmt.Errorf("trace block size: %d is outside 1 KiB..1 MiB", c.TraceBlockSize))
 	}
 	if c.BlockCacheSize < 1<<20 {
 		errs = append(errs, fmt.Errorf("block cache size: %d is below 1 MiB (compressed tables need a cache)", c.BlockCacheSize))

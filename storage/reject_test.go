@@ -256,7 +256,6 @@ func TestConfigValidate(t *testing.T) {
 		{"memtable", func(c *Config) { c.MemTableSize = 1000 }, "memtable"},
 		{"memtables", func(c *Config) { c.NumMemtables = 0 }, "memtables"},
 		{"block size", func(c *Config) { c.BlockSize = 100 }, "block size"},
-		{"trace block size", func(c *Config) { c.TraceBlockSize = 2 << 20 }, "trace block size"},
 		{"block cache", func(c *Config) { c.BlockCacheSize = 0 }, "block cache"},
 		{"compactors", func(c *Config) { c.NumCompactors = 1 }, "compactors"},
 		{"queue", func(c *Config) { c.CommitQueue = 0 }, "commit queue"},
