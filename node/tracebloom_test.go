@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestNoMatchSkipsPartitions: once the trace blooms are built, a search
+// TestNoMatchSkipsPartitions: once the trace summaries are ready, a search
 // for a value no span has asks no partition (explain: partitions 0), and
 // one for a value some span has still finds it, with the measured span
 // groups of its term as the plan's estimate.

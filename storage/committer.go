@@ -300,7 +300,7 @@ func (sh *shard) cachedWrites(kvs []*bpb.KV) (marks [][]byte, indexed []uint32) 
 
 // noteTraceWrites tells a traces shard's summaries of kvs; before the
 // group goes to Badger it returns the deletions of kept summaries to send
-// ahead of kvs (traceblooms.go).
+// ahead of kvs (tracesummary.go).
 func (sh *shard) noteTraceWrites(kvs []*bpb.KV, before bool) []*bpb.KV {
 	if sh.summarized() {
 		return sh.blooms.noteWrites(kvs, before)

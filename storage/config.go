@@ -17,7 +17,7 @@ type Config struct {
 	Dir string
 
 	// bloomBuilds is the store's semaphore of trace bloom builds (set by
-	// Open; traceblooms.go).
+	// Open; tracesummary.go).
 	bloomBuilds chan struct{}
 
 	// Window is the time span of one database. Retention drops whole

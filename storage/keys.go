@@ -50,7 +50,7 @@ const (
 	kindCatalog      byte = 0x05
 	kindCommonTerm   byte = 0x06
 	// kindTraceSummary must sort after every other traces kind: see
-	// traceblooms.go, "Kept summaries".
+	// tracesummary.go, "Kept summaries".
 	kindTraceSummary byte = 0x0f
 
 	kindLog        byte = 0x11

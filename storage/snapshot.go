@@ -90,7 +90,7 @@ func (s *Store) streamWindow(ctx context.Context, w *window, sig starlingpb.Sign
 	var lastKey []byte
 	sh := w.shardOf(p)
 	if sh.summarized() {
-		// The summary in memory goes with the data (traceblooms.go).
+		// The summary in memory goes with the data (tracesummary.go).
 		if err := sh.blooms.keep(sh.db, p); err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func (s *Store) streamWindow(ctx context.Context, w *window, sig starlingpb.Sign
 			key := item.Key()
 			if len(key) == headerLen && key[partLen] == kindTraceSummary {
 				// Only the newest version is the summary: older ones are
-				// what deletions hid (traceblooms.go).
+				// what deletions hid (tracesummary.go).
 				if bytes.Equal(key, summary) {
 					continue
 				}
@@ -229,7 +229,7 @@ func (s *Store) LoadSnapshot(c *starlingpb.SnapshotChunk) (SnapshotStats, error)
 		}
 		if summary != nil {
 			// The sender's summary covers what it sent; kept only where
-			// the partition holds nothing else (traceblooms.go).
+			// the partition holds nothing else (tracesummary.go).
 			if v, ok := sh.blooms.loadedSummary(c.Partition); ok {
 				if err := l.Set(&bpb.KV{Key: summary.Key, Value: summary.Value, Version: v}); err != nil {
 					return err

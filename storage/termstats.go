@@ -71,7 +71,7 @@ func (s *Store) TermGroups(ctx context.Context, p uint32, q *starlingpb.TraceSea
 }
 
 // KeptTermGroups estimates TermGroups summed over partitions ps from the
-// term counts their trace summaries keep (traceblooms.go), without reading
+// term counts their trace summaries keep (tracesummary.go), without reading
 // Badger: per window, a term's groups in the partition scaled by the share
 // of the window's span group start times [startNano, endNano] covers (-1:
 // common in a window);

@@ -223,7 +223,7 @@ func countKeys(t testing.TB, s *Store, sig starlingpb.Signal) (total int, byKind
 			for it.Rewind(); it.Valid(); it.Next() {
 				k := it.Item().Key()
 				if len(k) == headerLen && k[partLen] == kindTraceSummary {
-					continue // kept by a close, not data (traceblooms.go)
+					continue // kept by a close, not data (tracesummary.go)
 				}
 				if len(k) >= headerLen {
 					byKind[k[partLen]]++

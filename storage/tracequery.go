@@ -33,7 +33,7 @@ func (s *Store) readTrace(p uint32, traceID [16]byte, out *starlingpb.ResultChun
 	item := []uint64{traceItem(traceID[:])}
 	for _, w := range ws {
 		if !w.shardOf(p).blooms.mayHold(w, p, item) {
-			continue // not in this window (traceblooms.go)
+			continue // not in this window (tracesummary.go)
 		}
 		err := w.db(p).View(func(txn *badger.Txn) error {
 			// Every version of the trace's key is a span group; the key
@@ -161,7 +161,7 @@ func (s *Store) EachTrace(ctx context.Context, p uint32, q *starlingpb.TraceSear
 			break
 		}
 		if len(terms) > 0 && !w.shardOf(p).blooms.mayHold(w, p, terms) {
-			continue // a term is not in this window (traceblooms.go)
+			continue // a term is not in this window (tracesummary.go)
 		}
 		wterms := terms
 		if d, ok := durationShortcut(q.GetService(), q.GetMinDurationNano()); ok && hasDurationTerms(w.format.Load()) {

@@ -251,16 +251,27 @@ func (b *traceBlooms) summary(p uint32) *traceSummary {
 	s := b.summaries[p]
 	if s == nil && b.fresh && !b.forgotten[p] {
 		s = newTraceSummary()
-		if b.summaries == nil {
-			b.summaries = map[uint32]*traceSummary{}
-		}
-		b.summaries[p] = s
-		if b.kept == nil {
-			b.kept = map[uint32]uint64{}
-		}
-		b.kept[p] = keptNone
+		b.install(p, s, keptNone)
 	}
 	return s
+}
+
+// install makes s partition p's summary, Badger showing the one kept at
+// version (or keptNone). b.mu is held.
+func (b *traceBlooms) install(p uint32, s *traceSummary, version uint64) {
+	if b.summaries == nil {
+		b.summaries = map[uint32]*traceSummary{}
+	}
+	b.summaries[p] = s
+	b.setKept(p, version)
+}
+
+// setKept records the version of p's summary Badger shows. b.mu is held.
+func (b *traceBlooms) setKept(p uint32, version uint64) {
+	if b.kept == nil {
+		b.kept = map[uint32]uint64{}
+	}
+	b.kept[p] = version
 }
 
 func setFlag(m *map[uint32]bool, p uint32, v bool) {
@@ -300,10 +311,7 @@ func (b *traceBlooms) noteWrites(kvs []*bpb.KV, before bool) (deletes []*bpb.KV)
 				}
 				if v, known := b.kept[p]; !known || v != keptNone {
 					deletes = append(deletes, &bpb.KV{Key: traceSummaryKey(nil, p), Version: b.nextVersion(), Meta: deleteMeta})
-					if b.kept == nil {
-						b.kept = map[uint32]uint64{}
-					}
-					b.kept[p] = keptNone
+					b.setKept(p, keptNone)
 				}
 			}
 		}
@@ -423,14 +431,7 @@ func (b *traceBlooms) build(db *badger.DB, p uint32, gen uint64) {
 	if err != nil || b.gens[p] != gen {
 		return // the next ask reads it again
 	}
-	if b.summaries == nil {
-		b.summaries = map[uint32]*traceSummary{}
-	}
-	b.summaries[p] = s
-	if b.kept == nil {
-		b.kept = map[uint32]uint64{}
-	}
-	b.kept[p] = version
+	b.install(p, s, version)
 	b.clock = max(b.clock, version)
 }
 
