@@ -52,9 +52,10 @@ func TestNoMatchSkipsPartitions(t *testing.T) {
 	if len(got.Traces) != 40 || got.Explain.Partitions == 0 || got.Explain.Partitions == 256 {
 		t.Fatalf("acme with the blooms built: %d traces from %d partitions; want 40 from some of the 256", len(got.Traces), got.Explain.Partitions)
 	}
-	// The estimate: the measured span groups of the pushed term (every
-	// span of the 40 traces carries it, in one group or more each).
-	if e := got.Explain; len(e.Terms) != 1 || e.Terms[0].Term != `.tenant = "acme"` || e.Terms[0].Groups < 40 || e.EstimatedCandidates != e.Terms[0].Groups || !strings.HasPrefix(e.Estimate, "measured on ") {
+	// The estimate: the kept span groups of the pushed term (one node
+	// reads every partition; every span of the 40 traces carries it, in
+	// one group or more each).
+	if e := got.Explain; len(e.Terms) != 1 || e.Terms[0].Term != `.tenant = "acme"` || e.Terms[0].Groups < 40 || e.EstimatedCandidates != e.Terms[0].Groups || !strings.HasPrefix(e.Estimate, "kept term counts of ") {
 		t.Fatalf("estimate: %+v", e)
 	}
 }

@@ -224,7 +224,7 @@ func estimateText(est actors.TraceQLEstimate) string {
 	case est.Kept && est.Candidates < 0:
 		return fmt.Sprintf("kept term counts of %d partitions: every pushed term is common (a quarter of the span groups or more); the group records of the range (~%d) are scanned newest first", est.Partitions, est.Groups)
 	case est.Kept:
-		return fmt.Sprintf("kept term counts of %d partitions: at most ~%d candidate span groups of ~%d (the rarest pushed term's groups per window, scaled to the share of the window the range covers)", est.Partitions, est.Candidates, est.Groups)
+		return fmt.Sprintf("kept term counts of %d partitions: at most ~%d candidate span groups of ~%d (the rarest pushed term's groups per partition and window, scaled to the share of their span groups' time the range covers)", est.Partitions, est.Candidates, est.Groups)
 	case est.Candidates < 0:
 		return fmt.Sprintf("measured on %d partitions: every pushed term is common (a quarter of the span groups or more); the group records are scanned newest first", est.Partitions)
 	}

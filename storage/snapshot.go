@@ -218,6 +218,13 @@ func (s *Store) LoadSnapshot(c *starlingpb.SnapshotChunk) (SnapshotStats, error)
 		if sh.clock {
 			local = sh.nextVersion()
 		}
+		if sh.summarized() {
+			// What the partition held is no longer all it holds: its kept
+			// summary goes first, as a write's does (tracesummary.go).
+			if err := l.Set(sh.blooms.deleteKept(c.Partition)); err != nil {
+				return err
+			}
+		}
 		for _, kv := range kvs {
 			version := kv.Version
 			if sh.clock {

@@ -67,7 +67,9 @@ import (
 //     it covers every key sent before it. The receiver keeps it only when
 //     the partition had no keys of its own there (a window it created,
 //     never written or dropped there before, and no write during the load);
-//     else it drops it and builds the summary from the keys.
+//     else it drops it and builds the summary from the keys;
+//   - a snapshot load deletes the kept summary ahead of the keys it loads,
+//     as a write does (it writes without the committer).
 //
 // Old versions of the key are not compacted away (trace databases keep
 // every version: span groups are versions of one key), which is why a
@@ -310,8 +312,7 @@ func (b *traceBlooms) noteWrites(kvs []*bpb.KV, before bool) (deletes []*bpb.KV)
 					b.loads[p] = false
 				}
 				if v, known := b.kept[p]; !known || v != keptNone {
-					deletes = append(deletes, &bpb.KV{Key: traceSummaryKey(nil, p), Version: b.nextVersion(), Meta: deleteMeta})
-					b.setKept(p, keptNone)
+					deletes = append(deletes, b.deletion(p))
 				}
 			}
 		}
@@ -342,6 +343,21 @@ func (b *traceBlooms) noteWrites(kvs []*bpb.KV, before bool) (deletes []*bpb.KV)
 		}
 	}
 	return deletes
+}
+
+// deletion returns the deletion of partition p's kept summary, above every
+// version of it, and notes that Badger shows none. b.mu is held.
+func (b *traceBlooms) deletion(p uint32) *bpb.KV {
+	b.setKept(p, keptNone)
+	return &bpb.KV{Key: traceSummaryKey(nil, p), Version: b.nextVersion(), Meta: deleteMeta}
+}
+
+// deleteKept is deletion for a snapshot load, which writes keys of p
+// without the committer.
+func (b *traceBlooms) deleteKept(p uint32) *bpb.KV {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.deletion(p)
 }
 
 // forget drops partition p's summary.
