@@ -58,9 +58,17 @@ func TestTraceBloomsOnRealData(t *testing.T) {
 			}
 		}
 	}
+	inAny := func(p uint32, it uint64) bool { // spans may fall in two windows (just after midnight)
+		for _, b := range blooms[p] {
+			if b.mayHold(nil, p, []uint64{it}) {
+				return true
+			}
+		}
+		return false
+	}
 	for p, want := range items {
 		for it := range want {
-			if !blooms[p][0].mayHold(nil, p, []uint64{it}) {
+			if !inAny(p, it) {
 				t.Fatalf("partition %d: a written trace ID or span name term is not in its filter", p)
 			}
 		}
