@@ -16,11 +16,14 @@ import (
 // are spread: the order of the options is what matters, not their size).
 // It returns the plan to run and what the choice rested on, for explain;
 // the plan unchanged (and "" when there was nothing to choose) where the
-// counts are not in memory yet. Choosing again from the plan it returns
-// picks the same (SearchTraceQL and the metrics query choose themselves;
-// explain chooses first to show the plan that runs).
+// counts are not in memory yet. A plan it returned is not chosen again
+// (SearchTraceQL and the metrics query choose themselves; explain chooses
+// first to show the plan that runs).
 func (q *Querier) ChoosePlan(tp *plan.TracePlan, start, end int64) (*plan.TracePlan, string) {
-	if len(tp.Options) < 2 || q.local == nil {
+	switch {
+	case tp.Choice != "":
+		return tp, tp.Choice
+	case len(tp.Options) < 2 || q.local == nil:
 		return tp, ""
 	}
 	ps := q.localPartitions(starlingpb.Signal_SIGNAL_TRACES)
@@ -44,10 +47,7 @@ func (q *Querier) ChoosePlan(tp *plan.TracePlan, start, end int64) (*plan.TraceP
 		}
 	}
 	why := fmt.Sprintf("kept term counts of %d partitions: %s span groups", len(ps), strings.Join(parts, ", "))
-	if best == 0 {
-		return tp, why
-	}
-	return tp.WithOption(best), why
+	return tp.WithOption(best, why), why
 }
 
 // keptEstimate estimates what search s selects in partitions ps over

@@ -48,6 +48,9 @@ type TracePlan struct {
 	// status); a querier that knows the groups' selectivity runs the
 	// rarest instead (WithOption).
 	Options []Option
+	// Choice says which option runs and why, once a querier chose it
+	// ("": not chosen).
+	Choice string
 }
 
 // Option is the pushdown of one same-span group.
@@ -56,11 +59,12 @@ type Option struct {
 	Pushed []string // as TraceQL
 }
 
-// WithOption returns a copy of p that pushes Options[i].
-func (p *TracePlan) WithOption(i int) *TracePlan {
+// WithOption returns a copy of p that pushes Options[i], chosen for why.
+func (p *TracePlan) WithOption(i int, why string) *TracePlan {
 	c := *p
 	c.Candidates = []*starlingpb.TraceSearch{p.Options[i].Search}
 	c.Pushed = p.Options[i].Pushed
+	c.Choice = why
 	return &c
 }
 

@@ -168,8 +168,8 @@ func TestTraceOptions(t *testing.T) {
 	if got := p.Options[0].Search; got.GetName() != "b" || got.GetMinDurationNano() != 1e9+1 || p.Candidates[0] != got {
 		t.Errorf("first option %v (candidates %v), want the name and duration group", got, p.Candidates)
 	}
-	o := p.WithOption(1)
-	if o.Candidates[0].GetService() != "a" || !slices.Equal(o.Pushed, []string{`resource.service.name = "a"`}) || o.Exact {
+	o := p.WithOption(1, "test")
+	if o.Candidates[0].GetService() != "a" || !slices.Equal(o.Pushed, []string{`resource.service.name = "a"`}) || o.Exact || o.Choice != "test" {
 		t.Errorf("WithOption(1): candidates %v, pushed %q, exact %v", o.Candidates, o.Pushed, o.Exact)
 	}
 	if p.Candidates[0].GetName() != "b" {
